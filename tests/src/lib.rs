@@ -1,0 +1,1 @@
+//! Test harness: real OVS/OVN daemons in a short temp dir.
