@@ -97,6 +97,12 @@ pub fn start(role: Role, modules: &[&str]) -> ChildArgs {
         eprintln!("{}: {e}", role.name());
         std::process::exit(EXIT_CONFIG);
     }
+    // A detached child's stderr goes nowhere: put panics in the log file too.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        default_hook(info);
+    }));
     args
 }
 

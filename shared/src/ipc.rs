@@ -35,30 +35,49 @@ impl Role {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToChild {
-    Hello { version: u32 },
+    Hello {
+        version: u32,
+    },
     /// A control command this child owns; answer with [`FromChild::Reply`] and the same id.
-    Command { id: u64, name: String, args: Vec<String> },
+    Command {
+        id: u64,
+        name: String,
+        args: Vec<String>,
+    },
     /// vlog/set, applied by every process.
-    SetLogLevels { specs: Vec<String> },
+    SetLogLevels {
+        specs: Vec<String>,
+    },
     /// vlog/reopen or SIGHUP.
     ReopenLog,
     /// Orderly stop. `cleanup` is `exit` without `--restart`: remove what this chassis
     /// registered, as ovn-controller does; SIGTERM and `exit --restart` keep it.
-    Shutdown { cleanup: bool },
+    Shutdown {
+        cleanup: bool,
+    },
 }
 
 /// Child to supervisor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromChild {
-    Hello { version: u32, role: Role, pid: u32 },
+    Hello {
+        version: u32,
+        role: Role,
+        pid: u32,
+    },
     /// Initialised and serving.
     Ready,
     /// Sent from the child's main loop: its absence means the loop is stuck.
     Heartbeat,
     /// One-line state for `supervisor/status` and systemd's STATUS=.
-    Status { line: String },
-    Reply { id: u64, result: Result<String, String> },
+    Status {
+        line: String,
+    },
+    Reply {
+        id: u64,
+        result: Result<String, String>,
+    },
 }
 
 #[derive(Debug)]
@@ -104,11 +123,8 @@ const fn cmd(name: &'static str, usage: &'static str, min_args: usize, max_args:
 
 /// Commands flowctl answers. One table, read by the supervisor (to list and forward them,
 /// even while flowctl is down) and by flowctl (to dispatch them).
-pub const FLOWCTL_COMMANDS: &[CommandSpec] = &[
-    cmd("debug/pause", "", 0, 0),
-    cmd("debug/resume", "", 0, 0),
-    cmd("debug/status", "", 0, 0),
-];
+pub const FLOWCTL_COMMANDS: &[CommandSpec] =
+    &[cmd("debug/pause", "", 0, 0), cmd("debug/resume", "", 0, 0), cmd("debug/status", "", 0, 0)];
 
 /// Commands pinctrl answers.
 pub const PINCTRL_COMMANDS: &[CommandSpec] = &[cmd("pinctrl/status", "", 0, 0)];

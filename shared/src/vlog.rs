@@ -173,6 +173,45 @@ impl Levels {
     }
 }
 
+/// Every module name any chassisd process logs under. One list for all processes, so a spec
+/// naming a pinctrl module is valid in the supervisor and in flowctl too (it simply matches
+/// nothing there), and `vlog/set` can be broadcast as is.
+pub const ALL_MODULES: &[&str] = &[
+    "chassisd",
+    "flowctl",
+    "pinctrl",
+    "backoff",
+    "channel",
+    "child",
+    "control",
+    "daemon",
+    "notify",
+    "run",
+    "spawn",
+    "unixctl",
+    "ovsdb",
+    "openflow",
+    "ofctrl",
+    "lflow",
+    "physical",
+    "binding",
+    "chassis",
+    "encaps",
+    "ctzone",
+    "patch",
+    "dhcp",
+    "dns",
+    "arp",
+    "nd",
+    "igmp",
+    "svc_monitor",
+];
+
+/// The module set `-v` specs are checked against.
+pub fn known_modules() -> BTreeSet<String> {
+    ALL_MODULES.iter().map(|m| m.to_string()).collect()
+}
+
 struct Logger {
     process: String,
     seq: AtomicU32,
@@ -194,7 +233,8 @@ fn module_of<'a>(target: &'a str, process: &'a str) -> &'a str {
 /// Installs the logger for this process. `modules` are the module names `vlog/set` accepts
 /// before anything was logged from them; more are added as they log.
 pub fn init(process: &str, modules: &[&str], log_file: Option<&Path>, specs: &[String]) -> Result<(), String> {
-    let mut known: BTreeSet<String> = modules.iter().map(|m| m.to_string()).collect();
+    let mut known = known_modules();
+    known.extend(modules.iter().map(|m| m.to_string()));
     known.insert(process.to_string());
     let mut levels = Levels::default();
     for spec in specs {
@@ -217,10 +257,7 @@ pub fn init(process: &str, modules: &[&str], log_file: Option<&Path>, specs: &[S
         file: Mutex::new(file),
     };
     LOGGER.set(logger).map_err(|_| "logging initialised twice".to_string())?;
-    tracing_subscriber::registry()
-        .with(VlogLayer)
-        .try_init()
-        .map_err(|e| e.to_string())
+    tracing_subscriber::registry().with(VlogLayer).try_init().map_err(|e| e.to_string())
 }
 
 fn open_log(path: &Path) -> Result<File, String> {
@@ -325,7 +362,8 @@ impl<S: Subscriber> Layer<S> for VlogLayer {
         let mut message = MessageVisitor(String::new());
         event.record(&mut message);
         let seq = logger.seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        let column = if module == logger.process { module.to_string() } else { format!("{}.{}", logger.process, module) };
+        let column =
+            if module == logger.process { module.to_string() } else { format!("{}.{}", logger.process, module) };
         let line = format!("{}|{:05}|{}|{}|{}\n", timestamp_now(), seq, column, level.name(), message.0);
         if wanted[Destination::Console as usize] {
             // One write per line so concurrent processes do not interleave mid-line.
@@ -362,20 +400,19 @@ fn write_syslog(level: Level, line: &str) {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC, as OVS writes it.
 pub fn timestamp_now() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    format_timestamp(now.as_secs() as i64, now.subsec_millis())
+    format_system_time(SystemTime::now())
+}
+
+pub fn format_system_time(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    format_timestamp(since.as_secs() as i64, since.subsec_millis())
 }
 
 fn format_timestamp(secs: i64, millis: u32) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -164,7 +164,10 @@ mod tests {
             check(json!({"method":"nope","params":[],"id":1})),
             "\"nope\" is not a valid command (use \"list-commands\" to see a list of valid commands)"
         );
-        assert_eq!(check(json!({"method":"version","params":["x"],"id":1})), "\"version\" command takes at most 0 arguments");
+        assert_eq!(
+            check(json!({"method":"version","params":["x"],"id":1})),
+            "\"version\" command takes at most 0 arguments"
+        );
         assert_eq!(check(json!({"method":"one","params":[],"id":1})), "\"one\" command requires at least 1 arguments");
         assert_eq!(check(json!({"method":"one","params":[3],"id":1})), "\"one\" command has non-string argument");
         assert!(check_request(json!([1, 2]), TABLE).is_err());
