@@ -198,7 +198,10 @@ impl Link {
                     }
                 }
                 Some(ToChild::ReopenLog) => reopen_log(),
-                Some(ToChild::Command { id, name, args }) => return Event::Command { id, name, args },
+                Some(ToChild::Command { id, name, args }) => {
+                    tracing::debug!("control command {id}: {name} {args:?}");
+                    return Event::Command { id, name, args };
+                }
                 Some(ToChild::Shutdown { cleanup }) => return Event::Shutdown { cleanup },
             }
         }

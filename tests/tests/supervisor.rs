@@ -506,3 +506,34 @@ fn systemd_gets_ready_status_and_watchdog_and_children_never_see_its_socket() {
         assert!(!env.contains("NOTIFY_SOCKET") && !env.contains("WATCHDOG_USEC"), "{name} inherited systemd variables");
     }
 }
+
+#[test]
+fn sighup_reopens_the_log_file_in_every_process() {
+    let d = Daemon::start(Opts { detach: true, ..Opts::default() });
+    assert_eq!(d.call("vlog/set", &["file:dbg"]), Ok(String::new()));
+    let log = d.dir.path().join("ovn-controller.log");
+    let rotated = d.dir.path().join("ovn-controller.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    kill(Pid::from_raw(d.pid), Signal::SIGHUP).unwrap();
+    wait_until("a new log file", Duration::from_secs(2), || log.exists());
+    // A forwarded command makes the child log (at debug level, which vlog/set enabled there).
+    wait_until("pinctrl writes to the new file", Duration::from_secs(2), || {
+        let _ = d.call("pinctrl/status", &[]);
+        d.log().contains("|pinctrl.child|DBG|control command")
+    });
+    assert!(alive(d.pid));
+}
+
+#[test]
+fn a_second_chassisd_refuses_a_live_pidfile() {
+    let d = Daemon::start(Opts { detach: true, ..Opts::default() });
+    let out = Command::new(chassisd_bin())
+        .args([format!("unix:{}/db.sock", d.dir.path().display()).as_str(), "--pidfile", "--detach", "--no-chdir"])
+        .env("OVN_RUNDIR", d.dir.path())
+        .env("OVN_LOGDIR", d.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("already running as pid {}", d.pid)));
+    assert!(d.call("version", &[]).is_ok());
+}
