@@ -24,14 +24,17 @@ pub const EXIT_FAILURE: i32 = 1;
 pub const EXIT_CRASH_LOOP: i32 = 69;
 pub use shared::child::EXIT_CONFIG;
 
+/// A child's status line is one line for humans and systemd; longer ones are cut.
+const MAX_STATUS_CHARS: usize = 200;
+
 pub struct Supervisor {
     pub tuning: Tuning,
     pub launch: Launch,
     pub slots: [Slot; 2],
     pub started: Instant,
     pub notifier: Notifier,
-    events_tx: mpsc::UnboundedSender<ChildEvent>,
-    events_rx: mpsc::UnboundedReceiver<ChildEvent>,
+    events_tx: mpsc::Sender<ChildEvent>,
+    events_rx: mpsc::Receiver<ChildEvent>,
     jitter: Jitter,
     next_command_id: u64,
     /// The --detach parent waits on this until both children are ready.
@@ -50,7 +53,8 @@ fn slot_index(role: Role) -> usize {
 
 impl Supervisor {
     pub fn new(tuning: Tuning, launch: Launch, detach_pipe: Option<(File, bool)>) -> Supervisor {
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        // Bounded: a child flooding its channel is slowed down by its own socket, not buffered here.
+        let (events_tx, events_rx) = mpsc::channel(1024);
         Supervisor {
             tuning,
             launch,
@@ -221,7 +225,7 @@ impl Supervisor {
                 self.announce_ready_once();
             }
             FromChild::Heartbeat => slot.last_heartbeat = now,
-            FromChild::Status { line } => slot.status_line = line,
+            FromChild::Status { line } => slot.status_line = line.chars().take(MAX_STATUS_CHARS).collect(),
             FromChild::Reply { id, result } => match slot.pending.remove(&id) {
                 Some(p) => p.request.respond(result),
                 None => tracing::debug!("{}: late reply {id} dropped", slot.name()),

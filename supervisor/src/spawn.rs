@@ -47,7 +47,7 @@ pub fn binary(role: Role) -> PathBuf {
 }
 
 /// Starts the child for `slot` and wires its events into `events`.
-pub fn spawn(slot: &mut Slot, launch: &Launch, events: &mpsc::UnboundedSender<ChildEvent>) -> std::io::Result<()> {
+pub fn spawn(slot: &mut Slot, launch: &Launch, events: &mpsc::Sender<ChildEvent>) -> std::io::Result<()> {
     let (ours, theirs) = StdUnixStream::pair()?;
     let child_fd = theirs.as_raw_fd();
     let parent = std::process::id() as libc::pid_t;
@@ -97,7 +97,7 @@ pub fn spawn(slot: &mut Slot, launch: &Launch, events: &mpsc::UnboundedSender<Ch
     let to_loop = events.clone();
     tokio::spawn(async move {
         while let Some(msg) = inbox.recv().await {
-            if to_loop.send(ChildEvent::Message { role, generation, msg }).is_err() {
+            if to_loop.send(ChildEvent::Message { role, generation, msg }).await.is_err() {
                 return;
             }
         }
@@ -110,7 +110,7 @@ pub fn spawn(slot: &mut Slot, launch: &Launch, events: &mpsc::UnboundedSender<Ch
             // Report it as a failure exit, so the slot still restarts.
             std::os::unix::process::ExitStatusExt::from_raw(255 << 8)
         });
-        let _ = to_loop.send(ChildEvent::Exited { role, generation, status });
+        let _ = to_loop.send(ChildEvent::Exited { role, generation, status }).await;
     });
 
     slot.pid = pid;
