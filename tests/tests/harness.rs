@@ -1,0 +1,269 @@
+//! Proves the harness itself against the real OVS/OVN daemons and the real ovn-controller.
+//! Scenario tests for chassisd reuse the same calls with `Controller::Chassisd`.
+
+use std::net::Ipv4Addr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chassisd_tests::packet::{arp_reply, arp_request, mac, to_hex};
+use chassisd_tests::procs::become_subreaper;
+use chassisd_tests::{require_ovn, Controller, Keep, ProcId, Sandbox};
+
+/// Every process is gone: not alive, and (since the test process is their subreaper) reaped,
+/// so /proc/<pid> no longer shows it at all.
+fn assert_all_gone(procs: &[(String, ProcId)]) {
+    let strict = become_subreaper();
+    for (name, p) in procs {
+        assert!(!p.is_alive(), "{name} (pid {}) still running", p.pid);
+        if strict {
+            assert!(!p.exists(), "{name} (pid {}) not reaped", p.pid);
+        }
+    }
+}
+
+/// What a test saw inside a sandbox that it has since dropped: its processes and directory.
+type Seen = Mutex<Option<(Vec<(String, ProcId)>, PathBuf)>>;
+
+fn names(procs: &[(String, ProcId)]) -> Vec<&str> {
+    let mut v: Vec<&str> = procs.iter().map(|(n, _)| n.as_str()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn empty_sandbox_has_dirs_and_no_processes() {
+    let sb = Sandbox::builder().start();
+    let dir = sb.dir().to_path_buf();
+    assert!(sb.ovs_dir().is_dir() && sb.ovn_dir().is_dir());
+    assert_ne!(sb.ovs_dir(), sb.ovn_dir());
+    assert!(sb.processes().is_empty());
+    // Socket paths must fit in sun_path (108 bytes) with room for a long pid.
+    assert!(
+        sb.ovn_dir()
+            .join("ovn-controller.4194304.ctl")
+            .as_os_str()
+            .len()
+            < 100
+    );
+    let env = sb.run("env", [] as [&str; 0]);
+    assert!(env.contains(&format!("OVN_RUNDIR={}", sb.ovn_dir().display())));
+    assert!(env.contains(&format!("OVS_DBDIR={}", sb.ovs_dir().display())));
+    drop(sb);
+    assert!(!dir.exists(), "sandbox dir not removed");
+}
+
+#[test]
+fn command_timeout_kills_the_command() {
+    let sb = Sandbox::builder()
+        .cmd_timeout(Duration::from_millis(300))
+        .start();
+    let t = Instant::now();
+    let err = sb.try_run("sleep", ["10"]).unwrap_err();
+    assert!(err.timed_out, "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let err = sb.try_run("false", [] as [&str; 0]).unwrap_err();
+    assert!(!err.timed_out && err.status.is_some(), "{err}");
+}
+
+#[test]
+fn ovs_db_only() {
+    require_ovn!();
+    let mut sb = Sandbox::builder().ovs_db().chassis("hv7").start();
+    assert_eq!(names(&sb.processes()), ["ovsdb-server"]);
+    let get = |k: &str| {
+        sb.vsctl([
+            "--no-wait",
+            "get",
+            "Open_vSwitch",
+            ".",
+            &format!("external_ids:{k}"),
+        ])
+        .trim()
+        .trim_matches('"')
+        .to_string()
+    };
+    assert_eq!(get("system-id"), "hv7");
+    assert_eq!(get("hostname"), "hv7");
+    assert_eq!(get("ovn-encap-type"), "geneve");
+    assert_eq!(get("ovn-encap-ip"), "127.0.0.1");
+    assert_eq!(
+        get("ovn-remote"),
+        format!("unix:{}", sb.sb_socket().display())
+    );
+    assert_eq!(
+        sb.vsctl(["--no-wait", "get", "Bridge", "br-int", "fail_mode"])
+            .trim(),
+        "secure"
+    );
+    let procs = sb.processes();
+    let report = sb.shutdown();
+    assert!(report.is_clean(), "{report:?}");
+    assert_all_gone(&procs);
+}
+
+#[test]
+fn parallel_sandboxes_are_independent() {
+    require_ovn!();
+    let a = Sandbox::builder().ovs_db().ovn_dbs().chassis("a").start();
+    let b = Sandbox::builder().ovs_db().ovn_dbs().chassis("b").start();
+    assert_ne!(a.dir(), b.dir());
+    a.nbctl(["ls-add", "only-in-a"]);
+    assert!(a.nbctl(["ls-list"]).contains("only-in-a"));
+    assert!(!b.nbctl(["ls-list"]).contains("only-in-a"));
+    let id = |s: &Sandbox| {
+        s.vsctl([
+            "--no-wait",
+            "get",
+            "Open_vSwitch",
+            ".",
+            "external_ids:system-id",
+        ])
+    };
+    assert_eq!(id(&a).trim(), "a");
+    assert_eq!(id(&b).trim(), "b");
+}
+
+/// The acceptance test of the harness: the whole stack with the real ovn-controller, a
+/// logical switch with two VIFs, and an ARP request flooded from one VIF to the other.
+#[test]
+fn real_ovn_controller_switches_arp() {
+    require_ovn!();
+    let t0 = Instant::now();
+    let mut sb = Sandbox::with_controller(Controller::OvnController);
+    let startup = t0.elapsed();
+    assert_eq!(
+        names(&sb.processes()),
+        [
+            "ovn-controller",
+            "ovn-northd",
+            "ovnnb_db",
+            "ovnsb_db",
+            "ovs-vswitchd",
+            "ovsdb-server"
+        ]
+    );
+
+    sb.wait_chassis_registered();
+    assert_eq!(
+        sb.sbctl(["--bare", "--columns=name", "list", "Chassis"])
+            .trim(),
+        "hv1"
+    );
+    assert_eq!(
+        sb.sbctl(["--bare", "--columns=type", "list", "Encap"])
+            .trim(),
+        "geneve"
+    );
+    // The control socket is where ovn-appctl looks for it.
+    assert!(sb.ovn_appctl(["list-commands"]).contains("recompute"));
+
+    let (mac1, ip1) = ("00:00:00:00:00:01", Ipv4Addr::new(10, 0, 0, 1));
+    let (mac2, ip2) = ("00:00:00:00:00:02", Ipv4Addr::new(10, 0, 0, 2));
+    sb.nbctl(["ls-add", "sw0"]);
+    sb.nbctl([
+        "lsp-add",
+        "sw0",
+        "lp1",
+        "--",
+        "lsp-set-addresses",
+        "lp1",
+        &format!("{mac1} {ip1}"),
+    ]);
+    sb.nbctl([
+        "lsp-add",
+        "sw0",
+        "lp2",
+        "--",
+        "lsp-set-addresses",
+        "lp2",
+        &format!("{mac2} {ip2}"),
+    ]);
+    sb.add_vif("vif1", "lp1");
+    sb.add_vif("vif2", "lp2");
+    sb.wait_port_bound("lp1");
+    sb.wait_port_bound("lp2");
+    sb.wait_port_up("lp1");
+    sb.wait_port_up("lp2");
+    sb.ovn_nbctl_wait_hv_sync();
+
+    // Who has 10.0.0.99 (nobody): flooded to the other port unchanged.
+    let req = arp_request(mac(mac1), ip1, Ipv4Addr::new(10, 0, 0, 99));
+    sb.inject("vif1", &to_hex(&req));
+    sb.wait_tx_packet("vif2", &req);
+    assert!(sb.rx_packets("vif1").iter().any(|r| r.data == req));
+
+    // Who has 10.0.0.2: OVN's ARP responder answers on behalf of lp2.
+    let req = arp_request(mac(mac1), ip1, ip2);
+    sb.inject("vif1", &to_hex(&req));
+    sb.wait_tx_packet("vif1", &arp_reply(mac(mac2), ip2, mac(mac1), ip1));
+
+    let procs = sb.processes();
+    let report = sb.shutdown();
+    assert!(report.is_clean(), "{report:?}");
+    assert_all_gone(&procs);
+    eprintln!(
+        "sandbox start-up took {startup:?}, whole test {:?}",
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn controller_can_be_stopped_and_restarted() {
+    require_ovn!();
+    let mut sb = Sandbox::with_controller(Controller::OvnController);
+    sb.wait_chassis_registered();
+    let first = sb.controller_pid().unwrap();
+    let report = sb.stop_controller();
+    assert!(report.is_clean(), "{report:?}");
+    assert!(!first.is_alive());
+    assert_eq!(sb.controller(), None);
+    assert!(sb.daemon("ovs-vswitchd").unwrap().is_alive());
+
+    let second = sb.start_controller(Controller::OvnController);
+    assert_ne!(first, second);
+    sb.nbctl(["ls-add", "sw0", "--", "lsp-add", "sw0", "lp1"]);
+    sb.add_vif("vif1", "lp1");
+    sb.wait_port_up("lp1");
+    sb.ovn_nbctl_wait_hv_sync();
+}
+
+/// A panicking test still stops everything (Drop) and removes the directory.
+#[test]
+fn drop_on_panic_stops_everything() {
+    require_ovn!();
+    let seen: Seen = Mutex::new(None);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let sb = Sandbox::builder()
+            .controller(Controller::OvnController)
+            .keep(Keep::Never)
+            .start();
+        sb.wait_chassis_registered();
+        *seen.lock().unwrap() = Some((sb.processes(), sb.dir().to_path_buf()));
+        panic!("deliberate failure inside a sandbox");
+    }));
+    assert!(result.is_err());
+    let (procs, dir) = seen.into_inner().unwrap().unwrap();
+    assert_eq!(procs.len(), 6);
+    assert_all_gone(&procs);
+    assert!(!dir.exists());
+}
+
+/// With Keep::OnFailure the directory (logs, databases, pcaps) survives a failing test.
+#[test]
+fn keep_on_failure_keeps_the_directory() {
+    require_ovn!();
+    let seen: Seen = Mutex::new(None);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let sb = Sandbox::builder().ovs_db().keep(Keep::OnFailure).start();
+        *seen.lock().unwrap() = Some((sb.processes(), sb.dir().to_path_buf()));
+        panic!("deliberate failure");
+    }));
+    assert!(result.is_err());
+    let (procs, dir) = seen.into_inner().unwrap().unwrap();
+    assert_all_gone(&procs);
+    assert!(dir.join("ovs/conf.db").is_file());
+    assert!(dir.join("ovs/ovsdb-server.log").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
