@@ -73,6 +73,19 @@ impl ProcId {
         }
     }
 
+    /// Rebuilds an identity recorded elsewhere (e.g. by another test process).
+    pub fn from_parts(pid: i32, start_time: u64) -> ProcId {
+        ProcId {
+            pid,
+            start: start_time,
+        }
+    }
+
+    /// Start time in clock ticks since boot (field 22 of /proc/<pid>/stat).
+    pub fn start_time(&self) -> u64 {
+        self.start
+    }
+
     /// True while `/proc/<pid>` shows this very process, zombie included. Once a stopped
     /// daemon has been reaped (we are its subreaper) this is false.
     pub fn exists(&self) -> bool {

@@ -13,8 +13,10 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -457,7 +459,10 @@ impl Builder {
             std::env::var_os("RUST_BACKTRACE").unwrap_or_else(|| "1".into()),
         ));
 
+        let marker = format!("OVN_RUNDIR={}", ovn_dir.display());
+        let guard = spawn_guard(&dir, &marker, self.keep);
         let mut sb = Sandbox {
+            guard,
             dir,
             ovs_dir,
             ovn_dir,
@@ -587,6 +592,65 @@ fn daemon_opts(dir: &Path, name: &str) -> Vec<OsString> {
     ]
 }
 
+/// Runs beside each sandbox, in its own process group (so a terminal's Ctrl-C does not reach
+/// it) and without the sandbox environment (so the stray scan never matches it). It learns each
+/// daemon's "pid:starttime" on stdin. "done" means the sandbox cleaned up itself. EOF without
+/// "done" means the test process died before Drop could run (SIGKILL, nextest timeout,
+/// Ctrl-C): then it stops those daemons and anything carrying the sandbox's OVN_RUNDIR, and
+/// removes the directory.
+const GUARD_SCRIPT: &str = r#"
+dir=$1 marker=$2 keep=$3 pids=
+while read -r line; do
+  [ "$line" = done ] && exit 0
+  pids="$pids $line"
+done
+same() {
+  want=$2
+  stat=$(cat /proc/$1/stat 2>/dev/null) || return 1
+  set -- $stat
+  [ "$3" != Z ] && [ "${22}" = "$want" ]
+}
+strays() {
+  for e in /proc/[0-9]*/environ; do
+    p=${e#/proc/}; p=${p%/environ}
+    [ "$p" = $$ ] && continue
+    grep -qxzF "$marker" "$e" 2>/dev/null && echo "$p"
+  done
+}
+for sig in TERM KILL; do
+  for p in $pids; do same "${p%:*}" "${p#*:}" && kill -$sig "${p%:*}" 2>/dev/null; done
+  for p in $(strays); do kill -$sig "$p" 2>/dev/null; done
+  i=0
+  while [ $i -lt 30 ]; do
+    alive=
+    for p in $pids; do same "${p%:*}" "${p#*:}" && alive=1; done
+    [ -z "$alive" ] && [ -z "$(strays)" ] && break
+    sleep 0.1; i=$((i+1))
+  done
+done
+[ "$keep" = 1 ] || rm -rf "$dir"
+"#;
+
+fn spawn_guard(dir: &Path, marker: &str, keep: Keep) -> Option<(Child, ChildStdin)> {
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(GUARD_SCRIPT)
+        .arg("chassisd-sandbox-guard")
+        .arg(dir)
+        .arg(marker)
+        .arg(if keep == Keep::Never { "0" } else { "1" })
+        .env_clear()
+        .env("PATH", search_path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()?;
+    let stdin = child.stdin.take()?;
+    Some((child, stdin))
+}
+
 struct Daemon {
     name: String,
     log: PathBuf,
@@ -617,6 +681,8 @@ impl ShutdownReport {
 /// A running sandbox. Dropping it stops exactly the processes it started (also when the test
 /// panics) and removes its directory unless told to keep it.
 pub struct Sandbox {
+    /// The guard process and the pipe it watches; None if it could not be started.
+    guard: Option<(Child, ChildStdin)>,
     dir: PathBuf,
     ovs_dir: PathBuf,
     ovn_dir: PathBuf,
@@ -862,6 +928,34 @@ impl Sandbox {
         });
     }
 
+    // ---- OpenFlow tables ---------------------------------------------------------------
+
+    /// The flows of `bridge` (OpenFlow 1.5), one per line, sorted, with the reply header and
+    /// the counters that change between runs (duration, n_packets, n_bytes, idle_age,
+    /// hard_age) removed. Cookies stay: they carry the Logical_Flow UUID prefix. Comparing two
+    /// controllers' tables still needs ids normalised (ct zones, group/meter ids, tunnel
+    /// ofports); that belongs to the differential tests.
+    pub fn dump_flows(&self, bridge: &str) -> Vec<String> {
+        let out = self.ofctl(["-O", "OpenFlow15", "dump-flows", bridge]);
+        let mut flows: Vec<String> = reply_lines(&out).map(strip_flow_stats).collect();
+        flows.sort();
+        flows
+    }
+
+    /// `dump-groups` of `bridge` (OpenFlow 1.5), sorted, header removed.
+    pub fn dump_groups(&self, bridge: &str) -> Vec<String> {
+        let out = self.ofctl(["-O", "OpenFlow15", "dump-groups", bridge]);
+        let mut v: Vec<String> = reply_lines(&out).map(|l| l.trim().to_string()).collect();
+        v.sort();
+        v
+    }
+
+    /// `dump-meters` of `bridge` (OpenFlow 1.5), header removed (entries span lines; order kept).
+    pub fn dump_meters(&self, bridge: &str) -> Vec<String> {
+        let out = self.ofctl(["-O", "OpenFlow15", "dump-meters", bridge]);
+        reply_lines(&out).map(|l| l.trim().to_string()).collect()
+    }
+
     // ---- VIFs and packets --------------------------------------------------------------
 
     /// The pcap file of what ovs-vswitchd transmitted on `port` (what a VM would receive).
@@ -992,12 +1086,28 @@ impl Sandbox {
             ProcId::of(pid).filter(ProcId::is_alive)
         })
         .ok_or_else(|| format!("`{desc}` detached but {pidfile:?} names no live process"))?;
+        self.track_as(name, id, log);
+        Ok(id)
+    }
+
+    fn track_as(&mut self, name: &str, id: ProcId, log: PathBuf) {
+        if let Some((_, stdin)) = &mut self.guard {
+            let _ = writeln!(stdin, "{}:{}", id.pid, id.start_time());
+        }
         self.daemons.push(Daemon {
             name: name.into(),
             log,
             id,
         });
-        Ok(id)
+    }
+
+    /// Makes the sandbox responsible for a process a test started itself (e.g. chassisd in
+    /// the foreground through [`Sandbox::command`]): it is stopped with the sandbox. Any
+    /// process started with the sandbox environment is also caught by the final stray scan,
+    /// but tracked ones are stopped in order and reported by name.
+    pub fn track(&mut self, name: &str, id: ProcId) {
+        let log = self.ovn_dir.join(format!("{name}.log"));
+        self.track_as(name, id, log);
     }
 
     /// The command line both controllers get.
@@ -1086,12 +1196,16 @@ impl Sandbox {
         self.stopped = true;
         let rest = std::mem::take(&mut self.daemons);
         stop_group(&rest, self.stop_grace, &mut report);
-        let marker = format!("OVN_RUNDIR={}", self.ovn_dir.display());
-        let strays = procs::with_env_entry(&marker);
+        let strays = procs::with_env_entry(&format!("OVN_RUNDIR={}", self.ovn_dir.display()));
         if !strays.is_empty() {
             let (_, survivors) = procs::terminate(&strays, Duration::from_secs(1));
             report.survivors.extend(survivors);
             report.strays = strays;
+        }
+        if let Some((mut child, mut stdin)) = self.guard.take() {
+            let _ = writeln!(stdin, "done");
+            drop(stdin);
+            let _ = child.wait();
         }
         report
     }
@@ -1126,6 +1240,29 @@ impl Sandbox {
             }
         }
     }
+}
+
+/// The lines of an ovs-ofctl dump without the "... reply (OF1.5) (xid=...):" header.
+fn reply_lines(out: &str) -> impl Iterator<Item = &str> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !(l.contains(" reply") && l.contains("(xid=")))
+}
+
+/// Removes the per-run counters from one dump-flows line.
+pub fn strip_flow_stats(line: &str) -> String {
+    const VOLATILE: [&str; 5] = [
+        "duration=",
+        "n_packets=",
+        "n_bytes=",
+        "idle_age=",
+        "hard_age=",
+    ];
+    line.trim()
+        .split(", ")
+        .filter(|f| !VOLATILE.iter().any(|v| f.starts_with(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn socket_name(db_name: &str) -> String {

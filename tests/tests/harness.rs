@@ -199,6 +199,16 @@ fn real_ovn_controller_switches_arp() {
     sb.inject("vif1", &to_hex(&req));
     sb.wait_tx_packet("vif1", &arp_reply(mac(mac2), ip2, mac(mac1), ip1));
 
+    let flows = sb.dump_flows("br-int");
+    assert!(flows.len() > 50, "{flows:#?}");
+    assert!(flows
+        .iter()
+        .all(|f| !f.contains("n_packets=") && !f.contains("duration=")));
+    assert!(
+        flows.iter().any(|f| f.contains("table=8,")),
+        "no logical ingress table"
+    );
+
     let procs = sb.processes();
     let report = sb.shutdown();
     assert!(report.is_clean(), "{report:?}");
@@ -266,4 +276,63 @@ fn keep_on_failure_keeps_the_directory() {
     assert!(dir.join("ovs/conf.db").is_file());
     assert!(dir.join("ovs/ovsdb-server.log").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Not a test on its own: run by `guard_cleans_up_after_a_killed_test_process` in a child
+/// process, which it then SIGKILLs so that no Drop runs.
+#[test]
+#[ignore = "helper, run by guard_cleans_up_after_a_killed_test_process"]
+fn guard_helper() {
+    let Some(out) = std::env::var_os("CHASSISD_GUARD_HELPER_OUT") else {
+        return;
+    };
+    let sb = Sandbox::builder()
+        .ovs_db()
+        .ovn_dbs()
+        .keep(Keep::Never)
+        .start();
+    let mut text = format!("{}\n", sb.dir().display());
+    for (_, p) in sb.processes() {
+        text.push_str(&format!("{} {}\n", p.pid, p.start_time()));
+    }
+    std::fs::write(PathBuf::from(&out).with_extension("tmp"), text).unwrap();
+    std::fs::rename(PathBuf::from(&out).with_extension("tmp"), &out).unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// When the test process dies without running Drop (SIGKILL, a nextest timeout), the guard
+/// stops the sandbox's daemons and removes its directory.
+#[test]
+fn guard_cleans_up_after_a_killed_test_process() {
+    require_ovn!();
+    become_subreaper(); // orphaned daemons come back to us, so we can reap and check them
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("helper-out");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["guard_helper", "--exact", "--ignored", "--nocapture"])
+        .env("CHASSISD_GUARD_HELPER_OUT", &out)
+        .env_remove("CHASSISD_KEEP_SANDBOX")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let text = chassisd_tests::wait_for(chassisd_tests::TIMEOUT, "helper sandbox", || {
+        std::fs::read_to_string(&out).ok()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut lines = text.lines();
+    let dir = PathBuf::from(lines.next().unwrap());
+    let procs: Vec<(String, ProcId)> = lines
+        .map(|l| {
+            let (pid, start) = l.split_once(' ').unwrap();
+            let id = ProcId::from_parts(pid.parse().unwrap(), start.parse().unwrap());
+            (format!("helper pid {pid}"), id)
+        })
+        .collect();
+    assert_eq!(procs.len(), 3);
+    chassisd_tests::wait_until(Duration::from_secs(15), "guard to clean up", || {
+        procs.iter().all(|(_, p)| !p.is_alive()) && !dir.exists()
+    });
+    assert_all_gone(&procs);
 }
