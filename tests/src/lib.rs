@@ -11,16 +11,19 @@
 //! ```
 //! See `sandbox` for the layout and the builder, `procs` for how processes are tracked.
 
+pub mod cmd;
+pub mod controller;
+pub mod flows;
+mod guard;
 pub mod packet;
 pub mod pcap;
 pub mod procs;
 pub mod sandbox;
 pub mod wait;
 
+pub use cmd::{find_bin, missing_binaries, CmdError};
+pub use controller::{chassisd_bin, Controller};
 pub use pcap::PcapRecord;
 pub use procs::ProcId;
-pub use sandbox::{
-    chassisd_bin, find_bin, missing_binaries, Builder, CmdError, Controller, Keep, Sandbox,
-    ShutdownReport,
-};
+pub use sandbox::{Builder, Keep, Sandbox, ShutdownReport};
 pub use wait::{try_wait_for, try_wait_until, wait_for, wait_until, TIMEOUT};

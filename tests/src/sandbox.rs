@@ -11,108 +11,20 @@
 //! OVN_RUNDIR (or its pidfile under OVS_RUNDIR) fails here instead of passing by accident.
 
 use std::ffi::{OsStr, OsString};
-use std::fmt;
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
-
+use crate::cmd::{describe, find_bin, find_schema, run_with_timeout, search_path, CmdError};
+use crate::controller::Controller;
+use crate::flows::{reply_lines, strip_flow_stats};
+use crate::guard::spawn_guard;
 use crate::pcap::{self, PcapRecord};
 use crate::procs::{self, ProcId};
 use crate::wait::{self, TIMEOUT};
-
-/// Which chassis controller a sandbox runs. Both get the same command line and environment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Controller {
-    /// The real `ovn-controller` 23.03: the reference.
-    OvnController,
-    /// This project's `chassisd` supervisor (with `flowctl` and `pinctrl` next to it).
-    Chassisd,
-}
-
-impl Controller {
-    /// From `CHASSISD_CONTROLLER=chassisd|ovn-controller`; `ovn-controller` when unset.
-    /// Panics on any other value so a typo in CI is not silently the reference.
-    pub fn from_env() -> Controller {
-        match std::env::var("CHASSISD_CONTROLLER").as_deref() {
-            Err(_) | Ok("") | Ok("ovn-controller") => Controller::OvnController,
-            Ok("chassisd") => Controller::Chassisd,
-            Ok(other) => {
-                panic!("CHASSISD_CONTROLLER={other:?}: expected chassisd or ovn-controller")
-            }
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Controller::OvnController => "ovn-controller",
-            Controller::Chassisd => "chassisd",
-        }
-    }
-
-    /// Absolute path of the binary to run.
-    pub fn binary(self) -> Result<PathBuf, String> {
-        match self {
-            Controller::OvnController => {
-                find_bin("ovn-controller").ok_or_else(|| "ovn-controller not found in PATH".into())
-            }
-            Controller::Chassisd => chassisd_bin(),
-        }
-    }
-}
-
-impl fmt::Display for Controller {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Locates `chassisd` and checks that `flowctl` and `pinctrl` sit next to it.
-///
-/// Order: `$CHASSISD_BIN`; the profile directory this test binary was built into
-/// (`target/<profile>/deps/..`); `$CARGO_TARGET_DIR/debug`; `<workspace>/target/debug`.
-/// `cargo test -p chassisd-tests` does not build other packages' binaries, hence the hint.
-pub fn chassisd_bin() -> Result<PathBuf, String> {
-    let mut candidates = Vec::new();
-    if let Some(p) = std::env::var_os("CHASSISD_BIN") {
-        candidates.push(PathBuf::from(p));
-    } else {
-        if let Ok(exe) = std::env::current_exe() {
-            if let Some(deps) = exe.parent().filter(|d| d.ends_with("deps")) {
-                if let Some(profile) = deps.parent() {
-                    candidates.push(profile.join("chassisd"));
-                }
-            }
-        }
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-            candidates.push(workspace.join(t).join("debug/chassisd"));
-        }
-        candidates.push(workspace.join("target/debug/chassisd"));
-    }
-    let bin = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
-        format!(
-            "chassisd binary not found (tried {candidates:?}); build it with \
-             `cargo build -p supervisor -p flowctl -p pinctrl` or set CHASSISD_BIN"
-        )
-    })?;
-    for sibling in ["flowctl", "pinctrl"] {
-        let s = bin.with_file_name(sibling);
-        if !s.is_file() {
-            return Err(format!(
-                "{} has no {sibling} next to it ({s:?})",
-                bin.display()
-            ));
-        }
-    }
-    Ok(bin.clone())
-}
 
 /// Whether to keep the sandbox directory when the sandbox is dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,177 +44,6 @@ impl Keep {
             Ok(_) => Keep::OnFailure,
         }
     }
-}
-
-const OVS_BINARIES: [&str; 6] = [
-    "ovsdb-tool",
-    "ovsdb-server",
-    "ovs-vswitchd",
-    "ovs-vsctl",
-    "ovs-appctl",
-    "ovs-ofctl",
-];
-const OVN_BINARIES: [&str; 5] = [
-    "ovn-northd",
-    "ovn-nbctl",
-    "ovn-sbctl",
-    "ovn-appctl",
-    "ovn-controller",
-];
-
-/// The OVS/OVN programs the harness needs that are not installed (empty: all present).
-pub fn missing_binaries() -> Vec<&'static str> {
-    OVS_BINARIES
-        .iter()
-        .chain(OVN_BINARIES.iter())
-        .copied()
-        .filter(|b| find_bin(b).is_none())
-        .collect()
-}
-
-/// Returns early from a test, with a message, when OVS/OVN are not installed. With
-/// `CHASSISD_REQUIRE_OVN=1` (for CI) a missing binary is a failure instead of a skip.
-#[macro_export]
-macro_rules! require_ovn {
-    () => {
-        let missing = $crate::missing_binaries();
-        if !missing.is_empty() {
-            if std::env::var_os("CHASSISD_REQUIRE_OVN").is_some_and(|v| v != "0") {
-                panic!("CHASSISD_REQUIRE_OVN is set but these are missing: {missing:?}");
-            }
-            eprintln!(
-                "SKIPPED {}: OVS/OVN binaries not installed: {missing:?}",
-                module_path!()
-            );
-            return;
-        }
-    };
-}
-
-/// PATH for every command: the caller's, plus the sbin directories where Debian puts
-/// ovsdb-server and ovs-vswitchd (often missing from a non-root PATH).
-fn search_path() -> OsString {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    for d in [
-        "/usr/local/sbin",
-        "/usr/local/bin",
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-    ] {
-        if !dirs.iter().any(|x| x == Path::new(d)) {
-            dirs.push(d.into());
-        }
-    }
-    std::env::join_paths(dirs).unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())
-}
-
-/// Absolute path of `name` in the harness PATH.
-pub fn find_bin(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&search_path())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn find_schema(env_dir: &str, defaults: &[&str], file: &str) -> Result<PathBuf, String> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os(env_dir)
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    dirs.extend(defaults.iter().map(PathBuf::from));
-    dirs.iter()
-        .map(|d| d.join(file))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("{file} not found in {dirs:?} (set {env_dir})"))
-}
-
-/// A failed command: what ran, how it ended, and everything it printed.
-#[derive(Debug)]
-pub struct CmdError {
-    pub cmd: String,
-    /// None if it could not be started or was killed on timeout.
-    pub status: Option<ExitStatus>,
-    pub timed_out: bool,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl fmt::Display for CmdError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.timed_out, self.status) {
-            (true, _) => write!(f, "`{}` timed out", self.cmd)?,
-            (false, Some(s)) => write!(f, "`{}` failed: {s}", self.cmd)?,
-            (false, None) => write!(f, "`{}` could not run", self.cmd)?,
-        }
-        if !self.stderr.trim().is_empty() {
-            write!(f, "\nstderr: {}", self.stderr.trim_end())?;
-        }
-        if !self.stdout.trim().is_empty() {
-            write!(f, "\nstdout: {}", self.stdout.trim_end())?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for CmdError {}
-
-fn describe(cmd: &Command) -> String {
-    let mut s = cmd.get_program().to_string_lossy().into_owned();
-    for a in cmd.get_args() {
-        let a = a.to_string_lossy();
-        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "\"'\\$".contains(c)) {
-            s.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
-        } else {
-            s.push(' ');
-            s.push_str(&a);
-        }
-    }
-    s
-}
-
-/// Runs `cmd` to completion, capturing output; kills it after `timeout` so a wedged
-/// `--wait=hv` or a vsctl waiting for an absent vswitchd fails the test instead of hanging it.
-fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, CmdError> {
-    let desc = describe(&cmd);
-    let fail = |status, timed_out, stdout: &[u8], stderr: String| CmdError {
-        cmd: desc.clone(),
-        status,
-        timed_out,
-        stdout: String::from_utf8_lossy(stdout).into_owned(),
-        stderr,
-    };
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd
-        .spawn()
-        .map_err(|e| fail(None, false, b"", e.to_string()))?;
-    let id = ProcId::of(child.id() as i32);
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let (result, timed_out) = match rx.recv_timeout(timeout) {
-        Ok(r) => (r, false),
-        Err(_) => {
-            if let Some(id) = id {
-                id.signal(Signal::SIGKILL);
-            }
-            match rx.recv_timeout(Duration::from_secs(5)) {
-                Ok(r) => (r, true),
-                Err(_) => return Err(fail(None, true, b"", "(output still held open)".into())),
-            }
-        }
-    };
-    let out = result.map_err(|e| fail(None, timed_out, b"", e.to_string()))?;
-    if timed_out || !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        return Err(fail(Some(out.status), timed_out, &out.stdout, stderr));
-    }
-    Ok(out)
 }
 
 /// Builder for [`Sandbox`]. Nothing is started unless asked for; `controller()` implies the
@@ -590,65 +331,6 @@ fn daemon_opts(dir: &Path, name: &str) -> Vec<OsString> {
         os("--no-chdir"),
         os("-vconsole:off"),
     ]
-}
-
-/// Runs beside each sandbox, in its own process group (so a terminal's Ctrl-C does not reach
-/// it) and without the sandbox environment (so the stray scan never matches it). It learns each
-/// daemon's "pid:starttime" on stdin. "done" means the sandbox cleaned up itself. EOF without
-/// "done" means the test process died before Drop could run (SIGKILL, nextest timeout,
-/// Ctrl-C): then it stops those daemons and anything carrying the sandbox's OVN_RUNDIR, and
-/// removes the directory.
-const GUARD_SCRIPT: &str = r#"
-dir=$1 marker=$2 keep=$3 pids=
-while read -r line; do
-  [ "$line" = done ] && exit 0
-  pids="$pids $line"
-done
-same() {
-  want=$2
-  stat=$(cat /proc/$1/stat 2>/dev/null) || return 1
-  set -- $stat
-  [ "$3" != Z ] && [ "${22}" = "$want" ]
-}
-strays() {
-  for e in /proc/[0-9]*/environ; do
-    p=${e#/proc/}; p=${p%/environ}
-    [ "$p" = $$ ] && continue
-    grep -qxzF "$marker" "$e" 2>/dev/null && echo "$p"
-  done
-}
-for sig in TERM KILL; do
-  for p in $pids; do same "${p%:*}" "${p#*:}" && kill -$sig "${p%:*}" 2>/dev/null; done
-  for p in $(strays); do kill -$sig "$p" 2>/dev/null; done
-  i=0
-  while [ $i -lt 30 ]; do
-    alive=
-    for p in $pids; do same "${p%:*}" "${p#*:}" && alive=1; done
-    [ -z "$alive" ] && [ -z "$(strays)" ] && break
-    sleep 0.1; i=$((i+1))
-  done
-done
-[ "$keep" = 1 ] || rm -rf "$dir"
-"#;
-
-fn spawn_guard(dir: &Path, marker: &str, keep: Keep) -> Option<(Child, ChildStdin)> {
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(GUARD_SCRIPT)
-        .arg("chassisd-sandbox-guard")
-        .arg(dir)
-        .arg(marker)
-        .arg(if keep == Keep::Never { "0" } else { "1" })
-        .env_clear()
-        .env("PATH", search_path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .ok()?;
-    let stdin = child.stdin.take()?;
-    Some((child, stdin))
 }
 
 struct Daemon {
@@ -1240,29 +922,6 @@ impl Sandbox {
             }
         }
     }
-}
-
-/// The lines of an ovs-ofctl dump without the "... reply (OF1.5) (xid=...):" header.
-fn reply_lines(out: &str) -> impl Iterator<Item = &str> {
-    out.lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter(|l| !(l.contains(" reply") && l.contains("(xid=")))
-}
-
-/// Removes the per-run counters from one dump-flows line.
-pub fn strip_flow_stats(line: &str) -> String {
-    const VOLATILE: [&str; 5] = [
-        "duration=",
-        "n_packets=",
-        "n_bytes=",
-        "idle_age=",
-        "hard_age=",
-    ];
-    line.trim()
-        .split(", ")
-        .filter(|f| !VOLATILE.iter().any(|v| f.starts_with(v)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn socket_name(db_name: &str) -> String {
