@@ -29,7 +29,7 @@ strays() {
   for e in /proc/[0-9]*/environ; do
     p=${e#/proc/}; p=${p%/environ}
     [ "$p" = $$ ] && continue
-    grep -qxzF "$marker" "$e" 2>/dev/null && echo "$p"
+    grep -qzF "$marker" "$e" 2>/dev/null && echo "$p"
   done
 }
 for sig in TERM KILL; do

@@ -141,17 +141,20 @@ fn all_procs() -> Vec<(ProcId, Stat)> {
         .collect()
 }
 
-/// Live processes whose environment contains exactly the entry `entry` (e.g.
-/// `OVN_RUNDIR=/tmp/cz.abc/ovn`). A sandbox's directory is unique, so this finds everything a
+/// Live processes with an environment entry starting with `prefix` (e.g.
+/// `OVN_RUNDIR=/tmp/cz.abc/`). A sandbox's directory is unique, so this finds everything a
 /// sandbox started, including grandchildren it never heard of.
-pub fn with_env_entry(entry: &str) -> Vec<ProcId> {
+pub fn with_env_prefix(prefix: &str) -> Vec<ProcId> {
     let me = std::process::id() as i32;
     all_procs()
         .into_iter()
         .filter(|(id, st)| id.pid != me && !matches!(st.state, 'Z' | 'X'))
         .filter(|(id, _)| {
             fs::read(format!("/proc/{}/environ", id.pid))
-                .map(|env| env.split(|b| *b == 0).any(|e| e == entry.as_bytes()))
+                .map(|env| {
+                    env.split(|b| *b == 0)
+                        .any(|e| e.starts_with(prefix.as_bytes()))
+                })
                 .unwrap_or(false)
         })
         .map(|(id, _)| id)

@@ -1,30 +1,42 @@
-//! A sandbox: a short temp dir with its own OVS/OVN run, log, db and sysconf directories, and the
-//! daemons a test asked for, started detached exactly as packaging would start them.
+//! A sandbox: a short temp dir with OVN central (NB, SB, northd) and one or more simulated
+//! hypervisors, each with its own OVS/OVN run, log, db and sysconf directories, and the daemons
+//! a test asked for, started detached exactly as packaging would start them.
 //!
 //! Layout (all paths short: Unix socket paths are limited to 108 bytes):
 //! ```text
-//! /tmp/cz.XXXXXX/          pcap files of the VIFs, *.stderr of daemon start-ups
-//!               ovs/       OVS_RUNDIR = OVS_LOGDIR = OVS_DBDIR = OVS_SYSCONFDIR
-//!               ovn/       OVN_RUNDIR = OVN_LOGDIR = OVN_DBDIR = OVN_SYSCONFDIR
+//! /tmp/cz.XXXXXX/central/      NB + SB ovsdb-servers, ovn-northd (OVS_* = OVN_* = this dir)
+//!               /hv1/          VIF pcaps, *.stderr of daemon start-ups
+//!               /hv1/ovs/      OVS_RUNDIR = OVS_LOGDIR = OVS_DBDIR = OVS_SYSCONFDIR
+//!               /hv1/ovn/      OVN_RUNDIR = OVN_LOGDIR = OVN_DBDIR = OVN_SYSCONFDIR
+//!               /hv2/...       more hypervisors, if asked for
+//!               /net/          with several hypervisors: the switch joining their br-phys
 //! ```
 //! OVS and OVN directories are distinct on purpose: a controller that looks for `db.sock` under
 //! OVN_RUNDIR (or its pidfile under OVS_RUNDIR) fails here instead of passing by accident.
+//!
+//! Several hypervisors are connected the way OVN's own testsuite does it (`net_add`,
+//! `ovn_attach`, `OVN_POPULATE_ARP`): each gets a `br-phys` with address 192.168.0.N/24,
+//! plugged by a netdev-dummy stream socket into bridge `n1` of an extra ovs-vswitchd, with the
+//! tunnel neighbours pre-set. That needs `--enable-dummy=system` (with `override`, tunnel ports
+//! are dummies too and never encapsulate); a single hypervisor uses `override`.
 
-use std::ffi::{OsStr, OsString};
-use std::fs::{self, File};
+use std::ffi::OsString;
+use std::fs;
 use std::io::Write;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Child;
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::cmd::{describe, find_bin, find_schema, run_with_timeout, search_path, CmdError};
+use crate::cmd::{find_schema, CmdError};
 use crate::controller::Controller;
-use crate::flows::{reply_lines, strip_flow_stats};
 use crate::guard::spawn_guard;
-use crate::pcap::{self, PcapRecord};
+use crate::hv::Hv;
+use crate::node::{daemon_opts, stop_group, Node, ShutdownReport, Tracker};
 use crate::procs::{self, ProcId};
-use crate::wait::{self, TIMEOUT};
+use crate::wait::TIMEOUT;
 
 /// Whether to keep the sandbox directory when the sandbox is dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +62,7 @@ impl Keep {
 /// whole stack.
 #[derive(Clone, Debug)]
 pub struct Builder {
-    chassis: String,
+    hvs: Vec<String>,
     hostname: Option<String>,
     encap_type: String,
     encap_ip: String,
@@ -61,6 +73,7 @@ pub struct Builder {
     northd: bool,
     br_int: bool,
     controller: Option<Controller>,
+    enable_dummy: Option<String>,
     cmd_timeout: Duration,
     stop_grace: Duration,
     keep: Keep,
@@ -69,7 +82,7 @@ pub struct Builder {
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            chassis: "hv1".into(),
+            hvs: vec!["hv1".into()],
             hostname: None,
             encap_type: "geneve".into(),
             encap_ip: "127.0.0.1".into(),
@@ -80,6 +93,7 @@ impl Default for Builder {
             northd: false,
             br_int: true,
             controller: None,
+            enable_dummy: None,
             cmd_timeout: TIMEOUT,
             stop_grace: Duration::from_secs(5),
             keep: Keep::from_env(),
@@ -114,16 +128,25 @@ impl Builder {
     pub fn infra(self) -> Self {
         self.vswitchd().northd()
     }
-    /// Everything, plus `c` as the chassis controller.
+    /// Everything, plus `c` as the chassis controller on every hypervisor.
     pub fn controller(mut self, c: Controller) -> Self {
         self.controller = Some(c);
         self.infra()
     }
-    /// Chassis name (external_ids:system-id, and hostname unless set). Default "hv1".
+    /// Name of the (single) hypervisor's chassis: external_ids:system-id, and hostname unless
+    /// set. Default "hv1".
     pub fn chassis(mut self, name: &str) -> Self {
-        self.chassis = name.into();
+        self.hvs = vec![name.into()];
         self
     }
+    /// Several hypervisors, by chassis name, connected by a simulated network (see the module
+    /// documentation); their encap IPs are 192.168.0.1, .2, ... in this order.
+    pub fn hvs(mut self, names: &[&str]) -> Self {
+        assert!(!names.is_empty(), "a sandbox needs at least one hypervisor");
+        self.hvs = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+    /// external_ids:hostname (single hypervisor). Default: the chassis name.
     pub fn hostname(mut self, name: &str) -> Self {
         self.hostname = Some(name.into());
         self
@@ -132,11 +155,13 @@ impl Builder {
         self.encap_type = t.into();
         self
     }
+    /// ovn-encap-ip of a single hypervisor (default 127.0.0.1; ignored with several).
     pub fn encap_ip(mut self, ip: &str) -> Self {
         self.encap_ip = ip.into();
         self
     }
-    /// Another Open_vSwitch external_ids key, set before any controller starts.
+    /// Another Open_vSwitch external_ids key, set on every hypervisor before any controller
+    /// starts.
     pub fn external_id(mut self, key: &str, value: &str) -> Self {
         self.external_ids.push((key.into(), value.into()));
         self
@@ -145,6 +170,12 @@ impl Builder {
     /// true; false leaves creating it to the controller.
     pub fn create_br_int(mut self, yes: bool) -> Self {
         self.br_int = yes;
+        self
+    }
+    /// ovs-vswitchd's `--enable-dummy=` mode. Default `override` with one hypervisor,
+    /// `system` with several (tunnels need real tunnel vports).
+    pub fn enable_dummy(mut self, mode: &str) -> Self {
+        self.enable_dummy = Some(mode.into());
         self
     }
     /// Limit for each command the sandbox runs (ctl tools, daemon start-up).
@@ -177,41 +208,19 @@ impl Builder {
             .tempdir_in("/tmp")
             .map_err(|e| format!("creating sandbox dir: {e}"))?
             .keep();
-        let ovs_dir = dir.join("ovs");
-        let ovn_dir = dir.join("ovn");
-        for d in [&ovs_dir, &ovn_dir] {
-            fs::create_dir(d).map_err(|e| format!("creating {d:?}: {e}"))?;
-        }
-        let mut env: Vec<(OsString, OsString)> = vec![("PATH".into(), search_path())];
-        for var in ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"] {
-            env.push((var.into(), ovs_dir.clone().into()));
-        }
-        for var in ["OVN_RUNDIR", "OVN_LOGDIR", "OVN_DBDIR", "OVN_SYSCONFDIR"] {
-            env.push((var.into(), ovn_dir.clone().into()));
-        }
-        // Debugging aids for Rust daemons; nothing else leaks in from the test's environment.
-        for var in ["HOME", "RUST_LOG", "LLVM_PROFILE_FILE"] {
-            if let Some(v) = std::env::var_os(var) {
-                env.push((var.into(), v));
-            }
-        }
-        env.push((
-            "RUST_BACKTRACE".into(),
-            std::env::var_os("RUST_BACKTRACE").unwrap_or_else(|| "1".into()),
-        ));
-
-        let marker = format!("OVN_RUNDIR={}", ovn_dir.display());
-        let guard = spawn_guard(&dir, &marker, self.keep);
+        let marker = format!("OVN_RUNDIR={}/", dir.display());
+        let (guard, tracker) = match spawn_guard(&dir, &marker, self.keep) {
+            Some((child, stdin)) => (Some(child), Arc::new(Mutex::new(Some(stdin)))),
+            None => (None, Arc::new(Mutex::new(None))),
+        };
         let mut sb = Sandbox {
             guard,
+            tracker: tracker.clone(),
+            central: Node::new(&dir, "central", false, self.cmd_timeout, tracker.clone())?,
+            net: None,
+            hvs: Vec::new(),
             dir,
-            ovs_dir,
-            ovn_dir,
-            env,
-            daemons: Vec::new(),
-            controller: None,
-            chassis: self.chassis.clone(),
-            cmd_timeout: self.cmd_timeout,
+            marker,
             stop_grace: self.stop_grace,
             keep: self.keep,
             stopped: false,
@@ -227,67 +236,17 @@ impl Builder {
     }
 
     fn bring_up(&self, sb: &mut Sandbox) -> Result<(), String> {
-        let ovs = sb.ovs_dir.clone();
-        let ovn = sb.ovn_dir.clone();
         let e = |r: Result<String, CmdError>| r.map(drop).map_err(|e| e.to_string());
-        if self.ovs_db {
-            let schema = find_schema(
-                "OVS_PKGDATADIR",
-                &["/usr/share/openvswitch", "/usr/local/share/openvswitch"],
-                "vswitch.ovsschema",
-            )?;
-            let db = ovs.join("conf.db");
-            e(sb.try_run(
-                "ovsdb-tool",
-                [os("create"), db.clone().into(), schema.into()],
-            ))?;
-            sb.start_ovsdb_server("ovsdb-server", &ovs, &db, None)?;
-            e(sb.try_vsctl(["--no-wait", "init"]))?;
-            let hostname = self.hostname.as_deref().unwrap_or(&self.chassis);
-            let mut ids = vec![
-                ("system-id".to_string(), self.chassis.clone()),
-                (
-                    "ovn-remote".into(),
-                    format!("unix:{}", sb.sb_socket().display()),
-                ),
-                ("ovn-encap-type".into(), self.encap_type.clone()),
-                ("ovn-encap-ip".into(), self.encap_ip.clone()),
-                ("hostname".into(), hostname.into()),
-            ];
-            ids.extend(self.external_ids.iter().cloned());
-            let mut args: Vec<String> = vec!["--no-wait".into(), "--".into(), "set".into()];
-            args.extend(["Open_vSwitch".into(), ".".into()]);
-            args.extend(ids.iter().map(|(k, v)| format!("external_ids:{k}=\"{v}\"")));
-            if self.br_int {
-                args.extend(
-                    [
-                        "--",
-                        "--may-exist",
-                        "add-br",
-                        "br-int",
-                        "--",
-                        "set",
-                        "bridge",
-                        "br-int",
-                        "fail-mode=secure",
-                        "other-config:disable-in-band=true",
-                    ]
-                    .map(String::from),
-                );
-            }
-            e(sb.try_vsctl(&args))?;
-        }
-        if self.vswitchd {
-            let mut args = vec![
-                os("--enable-dummy=override"),
-                os("--disable-system"),
-                os("--disable-system-route"),
-            ];
-            args.extend(daemon_opts(&ovs, "ovs-vswitchd"));
-            args.push(format!("unix:{}", sb.ovs_db_socket().display()).into());
-            sb.start_daemon("ovs-vswitchd", "ovs-vswitchd", args, &ovs)?;
-        }
+        let multi = self.hvs.len() > 1;
+        let dummy = self
+            .enable_dummy
+            .clone()
+            .unwrap_or_else(|| if multi { "system" } else { "override" }.into());
+
+        // Central first: NB/SB sockets must exist for the hypervisors' ovn-remote.
         if self.ovn_dbs {
+            let central = &mut sb.central;
+            let dir = central.ovn_dir.clone();
             for (name, schema) in [
                 ("ovnnb_db", "ovn-nb.ovsschema"),
                 ("ovnsb_db", "ovn-sb.ovsschema"),
@@ -297,22 +256,179 @@ impl Builder {
                     &["/usr/share/ovn", "/usr/local/share/ovn"],
                     schema,
                 )?;
-                let db = ovn.join(format!("{name}.db"));
-                e(sb.try_run(
+                let db = dir.join(format!("{name}.db"));
+                e(central.try_run(
                     "ovsdb-tool",
                     [os("create"), db.clone().into(), schema.into()],
                 ))?;
-                sb.start_ovsdb_server(name, &ovn, &db, Some(&ovn.join(format!("{name}.ctl"))))?;
+                let socket = dir.join(format!("{name}.sock"));
+                let ctl = dir.join(format!("{name}.ctl"));
+                central.start_ovsdb_server(name, &db, &socket, Some(&ctl))?;
             }
         }
         if self.northd {
-            let mut args = daemon_opts(&ovn, "ovn-northd");
-            args.push(format!("--ovnnb-db=unix:{}", sb.nb_socket().display()).into());
-            args.push(format!("--ovnsb-db=unix:{}", sb.sb_socket().display()).into());
-            sb.start_daemon("ovn-northd", "ovn-northd", args, &ovn)?;
+            let (nb, sb_sock) = (sb.nb_socket(), sb.sb_socket());
+            let central = &mut sb.central;
+            let mut args = daemon_opts(&central.ovn_dir, "ovn-northd");
+            args.push(format!("--ovnnb-db=unix:{}", nb.display()).into());
+            args.push(format!("--ovnsb-db=unix:{}", sb_sock.display()).into());
+            let pidfile = central.ovn_dir.join("ovn-northd.pid");
+            central.start_daemon("ovn-northd", "ovn-northd", args, &pidfile)?;
         }
+
+        if multi && self.vswitchd {
+            let mut net = Node::new(&sb.dir, "net", false, self.cmd_timeout, sb.tracker.clone())?;
+            start_ovs(&mut net, &dummy, true)?;
+            e(net.try_run("ovs-vsctl", ["add-br", "n1"]))?;
+            sb.net = Some(net);
+        }
+
+        let sb_socket = sb.sb_socket();
+        for (i, name) in self.hvs.iter().enumerate() {
+            let node = Node::new(&sb.dir, name, true, self.cmd_timeout, sb.tracker.clone())?;
+            let encap_ip = if multi {
+                format!("192.168.0.{}", i + 1)
+            } else {
+                self.encap_ip.clone()
+            };
+            // Pushed before configuring, so that what it starts is stopped if configuring fails.
+            sb.hvs.push(Hv {
+                node,
+                central_env: sb.central.env.clone(),
+                central_dir: sb.central.top.clone(),
+                encap_ip,
+                controller: None,
+                stop_grace: self.stop_grace,
+            });
+            if self.ovs_db {
+                let Sandbox { hvs, net, .. } = &mut *sb;
+                let hv = hvs.last_mut().expect("just pushed");
+                self.configure_ovs(hv, net.as_ref(), &sb_socket, &dummy)?;
+            }
+        }
+
+        if multi && self.vswitchd {
+            // OVN_POPULATE_ARP: nothing answers ARP for a dummy br-phys, so every hypervisor
+            // is told the others' tunnel endpoint MACs.
+            let macs: Vec<String> = sb
+                .hvs
+                .iter()
+                .map(|hv| {
+                    hv.try_vsctl(["get", "Interface", "br-phys", "mac_in_use"])
+                        .map(|m| m.trim().trim_matches('"').to_string())
+                        .map_err(|e| e.to_string())
+                })
+                .collect::<Result<_, _>>()?;
+            for a in &sb.hvs {
+                for (b, mac) in sb.hvs.iter().zip(&macs) {
+                    if a.chassis() != b.chassis() {
+                        e(a.try_appctl(["tnl/neigh/set", "br-phys", b.encap_ip(), mac]))?;
+                    }
+                }
+            }
+        }
+
         if let Some(c) = self.controller {
-            sb.try_start_controller(c)?;
+            for hv in &mut sb.hvs {
+                hv.try_start_controller(c)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Open_vSwitch database, external_ids, br-int and (if asked) ovs-vswitchd of one
+    /// hypervisor, plus its link to the simulated network when there are several.
+    fn configure_ovs(
+        &self,
+        hv: &mut Hv,
+        net: Option<&Node>,
+        sb_socket: &Path,
+        dummy: &str,
+    ) -> Result<(), String> {
+        let e = |r: Result<String, CmdError>| r.map(drop).map_err(|e| e.to_string());
+        start_ovs(&mut hv.node, dummy, false)?;
+        let chassis = hv.chassis().to_string();
+        let hostname = match (&self.hostname, self.hvs.len()) {
+            (Some(h), 1) => h.clone(),
+            _ => chassis.clone(),
+        };
+        let mut ids = vec![
+            ("system-id".to_string(), chassis.clone()),
+            ("ovn-remote".into(), format!("unix:{}", sb_socket.display())),
+            ("ovn-encap-type".into(), self.encap_type.clone()),
+            ("ovn-encap-ip".into(), hv.encap_ip.clone()),
+            ("hostname".into(), hostname),
+        ];
+        ids.extend(self.external_ids.iter().cloned());
+        let mut args: Vec<String> = ["--no-wait", "--", "set", "Open_vSwitch", "."]
+            .map(String::from)
+            .to_vec();
+        args.extend(ids.iter().map(|(k, v)| format!("external_ids:{k}=\"{v}\"")));
+        if self.br_int {
+            args.extend(
+                [
+                    "--",
+                    "--may-exist",
+                    "add-br",
+                    "br-int",
+                    "--",
+                    "set",
+                    "bridge",
+                    "br-int",
+                    "fail-mode=secure",
+                    "other-config:disable-in-band=true",
+                ]
+                .map(String::from),
+            );
+        }
+        e(hv.try_vsctl(&args))?;
+        if !self.vswitchd {
+            return Ok(());
+        }
+        let mut vswitchd = vec![
+            os(&format!("--enable-dummy={dummy}")),
+            os("--disable-system"),
+            os("--disable-system-route"),
+        ];
+        vswitchd.extend(daemon_opts(&hv.node.ovs_dir, "ovs-vswitchd"));
+        vswitchd.push(format!("unix:{}", hv.ovs_db_socket().display()).into());
+        let pidfile = hv.node.ovs_dir.join("ovs-vswitchd.pid");
+        hv.node
+            .start_daemon("ovs-vswitchd", "ovs-vswitchd", vswitchd, &pidfile)?;
+
+        if let Some(net) = net {
+            // net_attach + ovn_attach from OVN's ovn-macros.at.
+            let sock = net.top.join(format!("{chassis}.sock"));
+            let port = format!("{chassis}-phys");
+            e(net.try_run(
+                "ovs-vsctl",
+                [
+                    "add-port".to_string(),
+                    "n1".into(),
+                    port.clone(),
+                    "--".into(),
+                    "set".into(),
+                    "Interface".into(),
+                    port,
+                    format!("options:pstream=\"punix:{}\"", sock.display()),
+                ],
+            ))?;
+            e(hv.try_vsctl([
+                "add-br".to_string(),
+                "br-phys".into(),
+                "--".into(),
+                "add-port".into(),
+                "br-phys".into(),
+                "br-phys_n1".into(),
+                "--".into(),
+                "set".into(),
+                "Interface".into(),
+                "br-phys_n1".into(),
+                format!("options:stream=\"unix:{}\"", sock.display()),
+            ]))?;
+            let cidr = format!("{}/24", hv.encap_ip);
+            e(hv.try_appctl(["netdev-dummy/ip4addr", "br-phys", &cidr]))?;
+            e(hv.try_appctl(["ovs/route/add", &cidr, "br-phys"]))?;
         }
         Ok(())
     }
@@ -322,62 +438,74 @@ fn os(s: &str) -> OsString {
     s.into()
 }
 
-/// The daemon options every OVS/OVN daemon here gets; `name` picks pidfile and log file.
-fn daemon_opts(dir: &Path, name: &str) -> Vec<OsString> {
-    vec![
-        format!("--pidfile={}", dir.join(format!("{name}.pid")).display()).into(),
-        format!("--log-file={}", dir.join(format!("{name}.log")).display()).into(),
-        os("--detach"),
-        os("--no-chdir"),
-        os("-vconsole:off"),
-    ]
-}
-
-struct Daemon {
-    name: String,
-    log: PathBuf,
-    id: ProcId,
-}
-
-/// What [`Sandbox::shutdown`] did.
-#[derive(Debug, Default)]
-pub struct ShutdownReport {
-    /// Every process that was signalled, by name ("chassisd", "chassisd/child", ...).
-    pub stopped: Vec<(String, ProcId)>,
-    /// Those that did not exit within the grace period after SIGTERM and got SIGKILL.
-    pub needed_sigkill: Vec<(String, ProcId)>,
-    /// Processes carrying this sandbox's OVN_RUNDIR that the sandbox did not know about
-    /// (found by scanning /proc after the stop; they were killed). A leak in the controller.
-    pub strays: Vec<ProcId>,
-    /// Still alive after everything (should be impossible).
-    pub survivors: Vec<ProcId>,
-}
-
-impl ShutdownReport {
-    /// Nothing needed SIGKILL, nothing leaked, nothing survived.
-    pub fn is_clean(&self) -> bool {
-        self.needed_sigkill.is_empty() && self.strays.is_empty() && self.survivors.is_empty()
+/// ovsdb-server for the Open_vSwitch database of `node` (initialised), and if `vswitchd`,
+/// ovs-vswitchd too (used for the "net" node; hypervisors start theirs after configuring).
+fn start_ovs(node: &mut Node, dummy: &str, vswitchd: bool) -> Result<(), String> {
+    let schema = find_schema(
+        "OVS_PKGDATADIR",
+        &["/usr/share/openvswitch", "/usr/local/share/openvswitch"],
+        "vswitch.ovsschema",
+    )?;
+    let dir = node.ovs_dir.clone();
+    let db = dir.join("conf.db");
+    let e = |r: Result<String, CmdError>| r.map(drop).map_err(|e| e.to_string());
+    e(node.try_run(
+        "ovsdb-tool",
+        [os("create"), db.clone().into(), schema.into()],
+    ))?;
+    node.start_ovsdb_server("ovsdb-server", &db, &dir.join("db.sock"), None)?;
+    e(node.try_run("ovs-vsctl", ["--no-wait", "init"]))?;
+    if vswitchd {
+        let mut args = vec![
+            os(&format!("--enable-dummy={dummy}")),
+            os("--disable-system"),
+            os("--disable-system-route"),
+        ];
+        args.extend(daemon_opts(&dir, "ovs-vswitchd"));
+        args.push(format!("unix:{}", dir.join("db.sock").display()).into());
+        node.start_daemon(
+            "ovs-vswitchd",
+            "ovs-vswitchd",
+            args,
+            &dir.join("ovs-vswitchd.pid"),
+        )?;
     }
+    Ok(())
 }
 
 /// A running sandbox. Dropping it stops exactly the processes it started (also when the test
 /// panics) and removes its directory unless told to keep it.
+///
+/// It derefs to its first hypervisor ([`Hv`]), so `sb.vsctl(..)`, `sb.add_vif(..)`,
+/// `sb.nbctl(..)` work directly; use [`Sandbox::hv`] for the others.
 pub struct Sandbox {
-    /// The guard process and the pipe it watches; None if it could not be started.
-    guard: Option<(Child, ChildStdin)>,
+    /// The guard process (see `guard.rs`); its stdin is in `tracker`.
+    guard: Option<Child>,
+    tracker: Tracker,
     dir: PathBuf,
-    ovs_dir: PathBuf,
-    ovn_dir: PathBuf,
-    env: Vec<(OsString, OsString)>,
-    daemons: Vec<Daemon>,
-    controller: Option<Controller>,
-    chassis: String,
-    cmd_timeout: Duration,
+    /// `OVN_RUNDIR=<dir>/`: every process started here has an env entry with this prefix.
+    marker: String,
+    central: Node,
+    net: Option<Node>,
+    hvs: Vec<Hv>,
     stop_grace: Duration,
     keep: Keep,
     stopped: bool,
     /// Start-up failed: treated like a failing test when deciding whether to keep the dir.
     failed: bool,
+}
+
+impl Deref for Sandbox {
+    type Target = Hv;
+    fn deref(&self) -> &Hv {
+        &self.hvs[0]
+    }
+}
+
+impl DerefMut for Sandbox {
+    fn deref_mut(&mut self) -> &mut Hv {
+        &mut self.hvs[0]
+    }
 }
 
 impl Sandbox {
@@ -398,495 +526,99 @@ impl Sandbox {
         Builder::default().controller(c).start()
     }
 
-    // ---- paths -------------------------------------------------------------------------
-
     /// The sandbox's top directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-    /// OVS_RUNDIR (= OVS_LOGDIR = OVS_DBDIR = OVS_SYSCONFDIR).
-    pub fn ovs_dir(&self) -> &Path {
-        &self.ovs_dir
-    }
-    /// OVN_RUNDIR (= OVN_LOGDIR = OVN_DBDIR = OVN_SYSCONFDIR).
-    pub fn ovn_dir(&self) -> &Path {
-        &self.ovn_dir
-    }
-    /// The local Open_vSwitch database socket (what the controller is given on its command line).
-    pub fn ovs_db_socket(&self) -> PathBuf {
-        self.ovs_dir.join("db.sock")
+    /// Where NB, SB and northd run (their pidfiles, logs, sockets, databases).
+    pub fn central_dir(&self) -> &Path {
+        &self.central.top
     }
     pub fn nb_socket(&self) -> PathBuf {
-        self.ovn_dir.join("ovnnb_db.sock")
+        self.central.ovn_dir.join("ovnnb_db.sock")
     }
     pub fn sb_socket(&self) -> PathBuf {
-        self.ovn_dir.join("ovnsb_db.sock")
-    }
-    /// `$OVN_RUNDIR/ovn-controller.pid`, written by either controller.
-    pub fn controller_pidfile(&self) -> PathBuf {
-        self.ovn_dir.join("ovn-controller.pid")
-    }
-    pub fn controller_log(&self) -> PathBuf {
-        self.ovn_dir.join("ovn-controller.log")
-    }
-    /// The chassis name (system-id) this sandbox configured.
-    pub fn chassis(&self) -> &str {
-        &self.chassis
-    }
-    /// The environment every command gets (env is cleared first).
-    pub fn env(&self) -> &[(OsString, OsString)] {
-        &self.env
+        self.central.ovn_dir.join("ovnsb_db.sock")
     }
 
-    // ---- commands ----------------------------------------------------------------------
-
-    /// A `Command` for `program` (resolved in the harness PATH) with the sandbox environment
-    /// only, run in the sandbox directory. For anything the helpers below do not cover.
-    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
-        let program = program.as_ref();
-        let resolved = program
-            .to_str()
-            .filter(|p| !p.contains('/'))
-            .and_then(find_bin)
-            .map(OsString::from)
-            .unwrap_or_else(|| program.to_owned());
-        let mut cmd = Command::new(resolved);
-        cmd.env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&self.dir);
-        cmd
+    /// Hypervisor `chassis`. Panics if there is none by that name.
+    pub fn hv(&self, chassis: &str) -> &Hv {
+        self.hvs
+            .iter()
+            .find(|h| h.chassis() == chassis)
+            .unwrap_or_else(|| panic!("no hypervisor {chassis:?}"))
+    }
+    pub fn hv_mut(&mut self, chassis: &str) -> &mut Hv {
+        self.hvs
+            .iter_mut()
+            .find(|h| h.chassis() == chassis)
+            .unwrap_or_else(|| panic!("no hypervisor {chassis:?}"))
+    }
+    /// All hypervisors, in the order they were asked for.
+    pub fn hvs(&self) -> &[Hv] {
+        &self.hvs
+    }
+    pub fn hvs_mut(&mut self) -> &mut [Hv] {
+        &mut self.hvs
     }
 
-    /// Runs `program args...` and returns its stdout, or the error with stderr.
-    pub fn try_run<I, S>(&self, program: &str, args: I) -> Result<String, CmdError>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        let mut cmd = self.command(program);
-        cmd.args(args);
-        let out = run_with_timeout(cmd, self.cmd_timeout)?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// Like [`Sandbox::try_run`], panicking with command, status and stderr on failure.
-    pub fn run<I, S>(&self, program: &str, args: I) -> String
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        self.try_run(program, args)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    pub fn nbctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> String {
-        self.run("ovn-nbctl", args)
-    }
-    pub fn try_nbctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(
-        &self,
-        args: I,
-    ) -> Result<String, CmdError> {
-        self.try_run("ovn-nbctl", args)
-    }
-    pub fn sbctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> String {
-        self.run("ovn-sbctl", args)
-    }
-    pub fn try_sbctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(
-        &self,
-        args: I,
-    ) -> Result<String, CmdError> {
-        self.try_run("ovn-sbctl", args)
-    }
-    /// ovs-vsctl. Without `--no-wait` it waits for ovs-vswitchd to apply the change.
-    pub fn vsctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> String {
-        self.run("ovs-vsctl", args)
-    }
-    pub fn try_vsctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(
-        &self,
-        args: I,
-    ) -> Result<String, CmdError> {
-        self.try_run("ovs-vsctl", args)
-    }
-    pub fn ofctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> String {
-        self.run("ovs-ofctl", args)
-    }
-    pub fn try_ofctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(
-        &self,
-        args: I,
-    ) -> Result<String, CmdError> {
-        self.try_run("ovs-ofctl", args)
-    }
-    /// ovs-appctl (default target ovs-vswitchd).
-    pub fn appctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> String {
-        self.run("ovs-appctl", args)
-    }
-    pub fn try_appctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(
-        &self,
-        args: I,
-    ) -> Result<String, CmdError> {
-        self.try_run("ovs-appctl", args)
-    }
-    /// ovn-appctl (default target ovn-controller, i.e. whichever controller runs).
-    pub fn ovn_appctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> String {
-        self.run("ovn-appctl", args)
-    }
-    pub fn try_ovn_appctl<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(
-        &self,
-        args: I,
-    ) -> Result<String, CmdError> {
-        self.try_run("ovn-appctl", args)
-    }
-
-    // ---- OVN helpers -------------------------------------------------------------------
-
-    /// `ovn-nbctl --wait=hv sync`: returns once every chassis has caught up with the NB.
-    pub fn ovn_nbctl_wait_hv_sync(&self) {
-        let secs = self.cmd_timeout.as_secs().max(1);
-        self.nbctl([
-            format!("--timeout={secs}"),
-            "--wait=hv".into(),
-            "sync".into(),
-        ]);
-    }
-
-    /// Waits until the SB has this sandbox's Chassis with an Encap of the configured type, and
-    /// returns the Chassis UUID.
-    pub fn wait_chassis_registered(&self) -> String {
-        let name = self.chassis.clone();
-        wait::wait_for(TIMEOUT, format!("Chassis {name} with an Encap"), || {
-            let uuid = self
-                .try_sbctl([
-                    "--bare",
-                    "--columns=_uuid",
-                    "find",
-                    "Chassis",
-                    &format!("name=\"{name}\""),
-                ])
-                .ok()?;
-            let encaps = self
-                .try_sbctl([
-                    "--bare",
-                    "--columns=type",
-                    "find",
-                    "Encap",
-                    &format!("chassis_name=\"{name}\""),
-                ])
-                .ok()?;
-            let uuid = uuid.trim();
-            (!uuid.is_empty() && !encaps.trim().is_empty()).then(|| uuid.to_string())
-        })
-    }
-
-    /// One column of the Port_Binding of `lport`, trimmed (`--bare`).
-    pub fn port_binding_column(&self, lport: &str, column: &str) -> Result<String, CmdError> {
-        self.try_sbctl([
-            "--bare",
-            &format!("--columns={column}"),
-            "find",
-            "Port_Binding",
-            &format!("logical_port=\"{lport}\""),
-        ])
-        .map(|s| s.trim().to_string())
-    }
-
-    /// Waits until `lport` is bound to this sandbox's chassis.
-    pub fn wait_port_bound(&self, lport: &str) {
-        let chassis = self.wait_chassis_registered();
-        wait::wait_until(
-            TIMEOUT,
-            format!("Port_Binding {lport} chassis={chassis}"),
-            || {
-                self.port_binding_column(lport, "chassis")
-                    .is_ok_and(|c| c == chassis)
-            },
-        );
-    }
-
-    /// Waits until `lport` has `up=true` (set once the controller installed its flows).
-    pub fn wait_port_up(&self, lport: &str) {
-        wait::wait_until(TIMEOUT, format!("Port_Binding {lport} up=true"), || {
-            self.port_binding_column(lport, "up")
-                .is_ok_and(|c| c == "true")
-        });
-    }
-
-    // ---- OpenFlow tables ---------------------------------------------------------------
-
-    /// The flows of `bridge` (OpenFlow 1.5), one per line, sorted, with the reply header and
-    /// the counters that change between runs (duration, n_packets, n_bytes, idle_age,
-    /// hard_age) removed. Cookies stay: they carry the Logical_Flow UUID prefix. Comparing two
-    /// controllers' tables still needs ids normalised (ct zones, group/meter ids, tunnel
-    /// ofports); that belongs to the differential tests.
-    pub fn dump_flows(&self, bridge: &str) -> Vec<String> {
-        let out = self.ofctl(["-O", "OpenFlow15", "dump-flows", bridge]);
-        let mut flows: Vec<String> = reply_lines(&out).map(strip_flow_stats).collect();
-        flows.sort();
-        flows
-    }
-
-    /// `dump-groups` of `bridge` (OpenFlow 1.5), sorted, header removed.
-    pub fn dump_groups(&self, bridge: &str) -> Vec<String> {
-        let out = self.ofctl(["-O", "OpenFlow15", "dump-groups", bridge]);
-        let mut v: Vec<String> = reply_lines(&out).map(|l| l.trim().to_string()).collect();
-        v.sort();
-        v
-    }
-
-    /// `dump-meters` of `bridge` (OpenFlow 1.5), header removed (entries span lines; order kept).
-    pub fn dump_meters(&self, bridge: &str) -> Vec<String> {
-        let out = self.ofctl(["-O", "OpenFlow15", "dump-meters", bridge]);
-        reply_lines(&out).map(|l| l.trim().to_string()).collect()
-    }
-
-    // ---- VIFs and packets --------------------------------------------------------------
-
-    /// The pcap file of what ovs-vswitchd transmitted on `port` (what a VM would receive).
-    pub fn tx_pcap(&self, port: &str) -> PathBuf {
-        self.dir.join(format!("{port}-tx.pcap"))
-    }
-    /// The pcap file of what was received on `port` (what [`Sandbox::inject`] put in).
-    pub fn rx_pcap(&self, port: &str) -> PathBuf {
-        self.dir.join(format!("{port}-rx.pcap"))
-    }
-
-    /// Adds dummy interface `name` to br-int with `external_ids:iface-id=iface_id` and pcap
-    /// capture in both directions. Waits for ovs-vswitchd to have it.
-    pub fn add_vif(&self, name: &str, iface_id: &str) {
-        self.vsctl([
-            "add-port",
-            "br-int",
-            name,
-            "--",
-            "set",
-            "interface",
-            name,
-            "type=dummy",
-            &format!("options:tx_pcap=\"{}\"", self.tx_pcap(name).display()),
-            &format!("options:rxq_pcap=\"{}\"", self.rx_pcap(name).display()),
-            &format!("external_ids:iface-id=\"{iface_id}\""),
-        ]);
-    }
-
-    /// Makes `port` receive the Ethernet frame given in hex (`netdev-dummy/receive`).
-    pub fn inject(&self, port: &str, hex: &str) {
-        self.appctl(["netdev-dummy/receive", port, hex]);
-    }
-
-    /// Packets ovs-vswitchd transmitted on `port` so far.
-    pub fn tx_packets(&self, port: &str) -> Vec<PcapRecord> {
-        let path = self.tx_pcap(port);
-        pcap::read(&path).unwrap_or_else(|e| panic!("reading {path:?}: {e}"))
-    }
-
-    /// Packets received on `port` so far.
-    pub fn rx_packets(&self, port: &str) -> Vec<PcapRecord> {
-        let path = self.rx_pcap(port);
-        pcap::read(&path).unwrap_or_else(|e| panic!("reading {path:?}: {e}"))
-    }
-
-    /// Waits until `port` has transmitted exactly `frame`.
-    pub fn wait_tx_packet(&self, port: &str, frame: &[u8]) {
-        wait::wait_until(
-            TIMEOUT,
-            format_args!("{port} to transmit {}", crate::packet::to_hex(frame)),
-            || self.tx_packets(port).iter().any(|r| r.data == frame),
-        );
-    }
-
-    // ---- daemons -----------------------------------------------------------------------
-
-    fn start_ovsdb_server(
-        &mut self,
-        name: &str,
-        dir: &Path,
-        db: &Path,
-        unixctl: Option<&Path>,
-    ) -> Result<ProcId, String> {
-        let mut args = daemon_opts(dir, name);
-        args.push(format!("--remote=punix:{}", dir.join(socket_name(name)).display()).into());
-        if let Some(ctl) = unixctl {
-            args.push(format!("--unixctl={}", ctl.display()).into());
-        }
-        args.push(db.into());
-        self.start_daemon(name, "ovsdb-server", args, dir)
-    }
-
-    /// Starts a daemon that detaches: waits for the launching process to exit, then takes the
-    /// daemon's pid from `<dir>/<name>.pid` (for a controller: `ovn-controller.pid`).
-    fn start_daemon(
-        &mut self,
-        name: &str,
-        program: impl AsRef<OsStr>,
-        args: Vec<OsString>,
-        dir: &Path,
-    ) -> Result<ProcId, String> {
-        let pid_name = if name == "chassisd" {
-            "ovn-controller"
-        } else {
-            name
-        };
-        let pidfile = dir.join(format!("{pid_name}.pid"));
-        let log = dir.join(format!("{pid_name}.log"));
-        let _ = fs::remove_file(&pidfile);
-        // Detached daemons close stdio, so only start-up errors land here; a file (not a pipe)
-        // so that a daemon which forgets to close stdout cannot block us.
-        let out_path = self.dir.join(format!("{name}.stderr"));
-        let out = File::create(&out_path).map_err(|e| format!("{out_path:?}: {e}"))?;
-        let mut cmd = self.command(program);
-        cmd.args(&args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().map_err(|e| e.to_string())?)
-            .stderr(out);
-        let desc = describe(&cmd);
-        let mut child = cmd.spawn().map_err(|e| format!("`{desc}`: {e}"))?;
-        let launcher = ProcId::of(child.id() as i32);
-        let status = wait::try_wait_for(self.cmd_timeout, || child.try_wait().ok().flatten());
-        let read_out = || fs::read_to_string(&out_path).unwrap_or_default();
-        let Some(status) = status else {
-            // It never detached. Kill it and anything it forked.
-            if let Some(l) = launcher {
-                let mut all = l.descendants();
-                all.push(l);
-                procs::terminate(&all, Duration::from_secs(1));
-            }
-            let _ = child.wait();
-            return Err(format!(
-                "`{desc}` did not detach within {:?}\n{}",
-                self.cmd_timeout,
-                read_out()
-            ));
-        };
-        if !status.success() {
-            return Err(format!("`{desc}` failed: {status}\n{}", read_out()));
-        }
-        let id = wait::try_wait_for(Duration::from_secs(5), || {
-            let pid = fs::read_to_string(&pidfile)
-                .ok()?
-                .trim()
-                .parse::<i32>()
-                .ok()?;
-            ProcId::of(pid).filter(ProcId::is_alive)
-        })
-        .ok_or_else(|| format!("`{desc}` detached but {pidfile:?} names no live process"))?;
-        self.track_as(name, id, log);
-        Ok(id)
-    }
-
-    fn track_as(&mut self, name: &str, id: ProcId, log: PathBuf) {
-        if let Some((_, stdin)) = &mut self.guard {
-            let _ = writeln!(stdin, "{}:{}", id.pid, id.start_time());
-        }
-        self.daemons.push(Daemon {
-            name: name.into(),
-            log,
-            id,
-        });
-    }
-
-    /// Makes the sandbox responsible for a process a test started itself (e.g. chassisd in
-    /// the foreground through [`Sandbox::command`]): it is stopped with the sandbox. Any
-    /// process started with the sandbox environment is also caught by the final stray scan,
-    /// but tracked ones are stopped in order and reported by name.
-    pub fn track(&mut self, name: &str, id: ProcId) {
-        let log = self.ovn_dir.join(format!("{name}.log"));
-        self.track_as(name, id, log);
-    }
-
-    /// The command line both controllers get.
-    pub fn controller_args(&self) -> Vec<OsString> {
-        vec![
-            format!("unix:{}", self.ovs_db_socket().display()).into(),
-            format!("--pidfile={}", self.controller_pidfile().display()).into(),
-            format!("--log-file={}", self.controller_log().display()).into(),
-            os("--detach"),
-            os("--no-chdir"),
-            os("-vconsole:off"),
-        ]
-    }
-
-    /// Starts controller `c` (there must be none running). Panics on failure.
-    pub fn start_controller(&mut self, c: Controller) -> ProcId {
-        self.try_start_controller(c)
-            .unwrap_or_else(|e| panic!("starting {c}: {e}"))
-    }
-
-    pub fn try_start_controller(&mut self, c: Controller) -> Result<ProcId, String> {
-        if let Some(running) = self.controller {
-            return Err(format!("{running} is already running"));
-        }
-        let bin = c.binary()?;
-        let args = self.controller_args();
-        let dir = self.ovn_dir.clone();
-        let id = self.start_daemon(c.name(), bin, args, &dir)?;
-        self.controller = Some(c);
-        Ok(id)
-    }
-
-    /// Which controller is running, if any.
-    pub fn controller(&self) -> Option<Controller> {
-        self.controller
-    }
-
-    /// The controller's pid (for chassisd: the supervisor).
-    pub fn controller_pid(&self) -> Option<ProcId> {
-        let c = self.controller?;
-        self.daemon(c.name())
-    }
-
-    /// The pid of daemon `name` ("ovsdb-server", "ovnnb_db", "ovnsb_db", "ovs-vswitchd",
-    /// "ovn-northd", "ovn-controller", "chassisd").
+    /// A central daemon ("ovnnb_db", "ovnsb_db", "ovn-northd"), else one of the first
+    /// hypervisor's ("ovsdb-server", "ovs-vswitchd", "ovn-controller", "chassisd").
     pub fn daemon(&self, name: &str) -> Option<ProcId> {
-        self.daemons.iter().find(|d| d.name == name).map(|d| d.id)
+        self.central
+            .daemon(name)
+            .or_else(|| self.hvs[0].daemon(name))
     }
 
-    /// Every process the sandbox runs now: its daemons and their descendants (chassisd's
-    /// children included), by name.
+    /// Every process the sandbox runs now: daemons and their descendants (chassisd's children
+    /// included), named "<node>/<daemon>", node being "central", "net" or a chassis name.
     pub fn processes(&self) -> Vec<(String, ProcId)> {
-        let mut out = Vec::new();
-        for d in &self.daemons {
-            out.push((d.name.clone(), d.id));
-            for c in d.id.descendants() {
-                out.push((format!("{}/child", d.name), c));
-            }
+        let mut out = self.central.processes();
+        if let Some(net) = &self.net {
+            out.extend(net.processes());
+        }
+        for hv in &self.hvs {
+            out.extend(hv.node.processes());
         }
         out
     }
 
-    /// Stops the controller (SIGTERM to it, SIGKILL after the grace period, then its leftover
-    /// descendants), leaving the rest of the sandbox running. Another can be started after.
-    pub fn stop_controller(&mut self) -> ShutdownReport {
-        let Some(c) = self.controller.take() else {
-            return ShutdownReport::default();
-        };
-        let (ctl, rest): (Vec<Daemon>, Vec<Daemon>) = std::mem::take(&mut self.daemons)
-            .into_iter()
-            .partition(|d| d.name == c.name());
-        self.daemons = rest;
-        let mut report = ShutdownReport::default();
-        stop_group(&ctl, self.stop_grace, &mut report);
-        report
-    }
-
-    /// Stops every process the sandbox started: the controller first (so it can shut down
-    /// while its databases are still there), then everything else at once; then kills any
+    /// Stops every process the sandbox started: the controllers first (so they can shut down
+    /// while their databases are still there), then everything else at once; then kills any
     /// process still carrying this sandbox's OVN_RUNDIR. Idempotent.
     pub fn shutdown(&mut self) -> ShutdownReport {
-        let mut report = self.stop_controller();
+        let mut report = ShutdownReport::default();
         if self.stopped {
             return report;
         }
         self.stopped = true;
-        let rest = std::mem::take(&mut self.daemons);
-        stop_group(&rest, self.stop_grace, &mut report);
-        let strays = procs::with_env_entry(&format!("OVN_RUNDIR={}", self.ovn_dir.display()));
+        let mut ctls = Vec::new();
+        for hv in &mut self.hvs {
+            if let Some(c) = hv.controller.take() {
+                ctls.extend(hv.node.take_daemons(|d| d.name == c.name()));
+            }
+        }
+        report.merge(stop_group(&ctls, self.stop_grace));
+        let mut rest = self.central.take_daemons(|_| true);
+        if let Some(net) = &mut self.net {
+            rest.extend(net.take_daemons(|_| true));
+        }
+        for hv in &mut self.hvs {
+            rest.extend(hv.node.take_daemons(|_| true));
+        }
+        report.merge(stop_group(&rest, self.stop_grace));
+        let strays = procs::with_env_prefix(&self.marker);
         if !strays.is_empty() {
             let (_, survivors) = procs::terminate(&strays, Duration::from_secs(1));
             report.survivors.extend(survivors);
             report.strays = strays;
         }
-        if let Some((mut child, mut stdin)) = self.guard.take() {
-            let _ = writeln!(stdin, "done");
-            drop(stdin);
+        if let Ok(mut stdin) = self.tracker.lock() {
+            if let Some(mut s) = stdin.take() {
+                let _ = writeln!(s, "done");
+            }
+        }
+        if let Some(mut child) = self.guard.take() {
             let _ = child.wait();
         }
         report
@@ -894,19 +626,13 @@ impl Sandbox {
 
     /// Prints the tail of every daemon log and start-up stderr file, for a failing test.
     pub fn dump_logs(&self) {
-        let mut files: Vec<PathBuf> = self.daemons.iter().map(|d| d.log.clone()).collect();
-        for d in [&self.dir, &self.ovs_dir, &self.ovn_dir] {
-            if let Ok(rd) = fs::read_dir(d) {
-                for e in rd.flatten() {
-                    let p = e.path();
-                    let ext = p.extension().and_then(OsStr::to_str);
-                    if matches!(ext, Some("log") | Some("stderr")) && !files.contains(&p) {
-                        files.push(p);
-                    }
-                }
-            }
+        let mut files = self.central.log_files();
+        if let Some(net) = &self.net {
+            files.extend(net.log_files());
         }
-        files.sort();
+        for hv in &self.hvs {
+            files.extend(hv.node.log_files());
+        }
         for f in files {
             let Ok(text) = fs::read_to_string(&f) else {
                 continue;
@@ -922,53 +648,6 @@ impl Sandbox {
             }
         }
     }
-}
-
-fn socket_name(db_name: &str) -> String {
-    match db_name {
-        "ovsdb-server" => "db.sock".into(),
-        other => format!("{other}.sock"),
-    }
-}
-
-/// SIGTERM to the daemons and the descendants they have right now, SIGKILL after `grace`.
-/// Descendants are recorded first because once a supervisor is killed its children are
-/// re-parented and can no longer be found through it.
-fn stop_group(daemons: &[Daemon], grace: Duration, report: &mut ShutdownReport) {
-    let mut named: Vec<(String, ProcId)> = Vec::new();
-    for d in daemons {
-        named.push((d.name.clone(), d.id));
-        for c in d.id.descendants() {
-            named.push((format!("{}/child", d.name), c));
-        }
-    }
-    // Signal daemons before their descendants so a supervisor gets to stop its own children.
-    let tops: Vec<ProcId> = daemons.iter().map(|d| d.id).collect();
-    let started = Instant::now();
-    let (mut killed, mut survivors) = procs::terminate(&tops, grace);
-    let left = grace
-        .saturating_sub(started.elapsed())
-        .max(Duration::from_millis(500));
-    let children: Vec<ProcId> = named
-        .iter()
-        .map(|(_, p)| *p)
-        .filter(|p| !tops.contains(p))
-        .collect();
-    let (k, s) = procs::terminate(&children, left);
-    killed.extend(k);
-    survivors.extend(s);
-    let name_of = |p: &ProcId| {
-        named
-            .iter()
-            .find(|(_, q)| q == p)
-            .map(|(n, _)| n.clone())
-            .unwrap_or_default()
-    };
-    report
-        .needed_sigkill
-        .extend(killed.iter().map(|p| (name_of(p), *p)));
-    report.survivors.extend(survivors);
-    report.stopped.extend(named);
 }
 
 impl Drop for Sandbox {

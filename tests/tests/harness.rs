@@ -71,7 +71,7 @@ fn command_timeout_kills_the_command() {
 fn ovs_db_only() {
     require_ovn!();
     let mut sb = Sandbox::builder().ovs_db().chassis("hv7").start();
-    assert_eq!(names(&sb.processes()), ["ovsdb-server"]);
+    assert_eq!(names(&sb.processes()), ["hv7/ovsdb-server"]);
     let get = |k: &str| {
         sb.vsctl([
             "--no-wait",
@@ -136,12 +136,12 @@ fn real_ovn_controller_switches_arp() {
     assert_eq!(
         names(&sb.processes()),
         [
-            "ovn-controller",
-            "ovn-northd",
-            "ovnnb_db",
-            "ovnsb_db",
-            "ovs-vswitchd",
-            "ovsdb-server"
+            "central/ovn-northd",
+            "central/ovnnb_db",
+            "central/ovnsb_db",
+            "hv1/ovn-controller",
+            "hv1/ovs-vswitchd",
+            "hv1/ovsdb-server",
         ]
     );
 
@@ -273,8 +273,8 @@ fn keep_on_failure_keeps_the_directory() {
     assert!(result.is_err());
     let (procs, dir) = seen.into_inner().unwrap().unwrap();
     assert_all_gone(&procs);
-    assert!(dir.join("ovs/conf.db").is_file());
-    assert!(dir.join("ovs/ovsdb-server.log").is_file());
+    assert!(dir.join("hv1/ovs/conf.db").is_file());
+    assert!(dir.join("hv1/ovs/ovsdb-server.log").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -334,5 +334,87 @@ fn guard_cleans_up_after_a_killed_test_process() {
     chassisd_tests::wait_until(Duration::from_secs(15), "guard to clean up", || {
         procs.iter().all(|(_, p)| !p.is_alive()) && !dir.exists()
     });
+    assert_all_gone(&procs);
+}
+
+/// Two hypervisors joined by the simulated network: a broadcast from a VIF on hv1 reaches the
+/// VIF on hv2 through the Geneve tunnel.
+#[test]
+fn two_hypervisors_tunnel_arp() {
+    require_ovn!();
+    let mut sb = Sandbox::builder()
+        .hvs(&["hv1", "hv2"])
+        .controller(Controller::OvnController)
+        .start();
+    assert_eq!(
+        sb.processes().len(),
+        3 + 2 + 2 * 3,
+        "{:?}",
+        names(&sb.processes())
+    );
+    for hv in sb.hvs() {
+        hv.wait_chassis_registered();
+    }
+    let ip_of = |c: &str| {
+        sb.sbctl([
+            "--bare",
+            "--columns=ip",
+            "find",
+            "Encap",
+            &format!("chassis_name={c}"),
+        ])
+        .trim()
+        .to_string()
+    };
+    assert_eq!(ip_of("hv1"), "192.168.0.1");
+    assert_eq!(ip_of("hv2"), "192.168.0.2");
+
+    let (mac1, ip1) = ("00:00:00:00:00:01", Ipv4Addr::new(10, 0, 0, 1));
+    sb.nbctl(["ls-add", "sw0"]);
+    sb.nbctl([
+        "lsp-add",
+        "sw0",
+        "lp1",
+        "--",
+        "lsp-set-addresses",
+        "lp1",
+        &format!("{mac1} {ip1}"),
+    ]);
+    sb.nbctl([
+        "lsp-add",
+        "sw0",
+        "lp2",
+        "--",
+        "lsp-set-addresses",
+        "lp2",
+        "00:00:00:00:00:02 10.0.0.2",
+    ]);
+    sb.hv("hv1").add_vif("vif1", "lp1");
+    sb.hv("hv2").add_vif("vif2", "lp2");
+    sb.hv("hv1").wait_port_up("lp1");
+    sb.hv("hv2").wait_port_bound("lp2");
+    sb.hv("hv2").wait_port_up("lp2");
+    sb.ovn_nbctl_wait_hv_sync();
+    // Each controller made a tunnel to the other and reports through its own control socket.
+    assert!(sb
+        .hv("hv1")
+        .vsctl(["list-ports", "br-int"])
+        .contains("ovn-hv2-0"));
+    assert!(sb
+        .hv("hv2")
+        .vsctl(["list-ports", "br-int"])
+        .contains("ovn-hv1-0"));
+    assert!(sb
+        .hv("hv2")
+        .ovn_appctl(["list-commands"])
+        .contains("recompute"));
+
+    let req = arp_request(mac(mac1), ip1, Ipv4Addr::new(10, 0, 0, 99));
+    sb.hv("hv1").inject("vif1", &to_hex(&req));
+    sb.hv("hv2").wait_tx_packet("vif2", &req);
+
+    let procs = sb.processes();
+    let report = sb.shutdown();
+    assert!(report.is_clean(), "{report:?}");
     assert_all_gone(&procs);
 }
