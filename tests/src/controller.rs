@@ -18,12 +18,16 @@ impl Controller {
     /// From `CHASSISD_CONTROLLER=chassisd|ovn-controller`; `ovn-controller` when unset.
     /// Panics on any other value so a typo in CI is not silently the reference.
     pub fn from_env() -> Controller {
-        match std::env::var("CHASSISD_CONTROLLER").as_deref() {
-            Err(_) | Ok("") | Ok("ovn-controller") => Controller::OvnController,
-            Ok("chassisd") => Controller::Chassisd,
-            Ok(other) => {
-                panic!("CHASSISD_CONTROLLER={other:?}: expected chassisd or ovn-controller")
-            }
+        let v = std::env::var("CHASSISD_CONTROLLER").ok();
+        Controller::parse(v.as_deref()).unwrap_or_else(|e| panic!("CHASSISD_CONTROLLER: {e}"))
+    }
+
+    /// Parses a controller name; `None` or "" is the reference, ovn-controller.
+    pub fn parse(name: Option<&str>) -> Result<Controller, String> {
+        match name {
+            None | Some("") | Some("ovn-controller") => Ok(Controller::OvnController),
+            Some("chassisd") => Ok(Controller::Chassisd),
+            Some(other) => Err(format!("{other:?}: expected chassisd or ovn-controller")),
         }
     }
 
@@ -90,4 +94,24 @@ pub fn chassisd_bin() -> Result<PathBuf, String> {
         }
     }
     Ok(bin.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_names() {
+        assert_eq!(Controller::parse(None), Ok(Controller::OvnController));
+        assert_eq!(Controller::parse(Some("")), Ok(Controller::OvnController));
+        assert_eq!(
+            Controller::parse(Some("chassisd")),
+            Ok(Controller::Chassisd)
+        );
+        assert_eq!(
+            Controller::parse(Some(Controller::OvnController.name())),
+            Ok(Controller::OvnController)
+        );
+        assert!(Controller::parse(Some("chasisd")).is_err());
+    }
 }

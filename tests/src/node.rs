@@ -285,12 +285,18 @@ pub struct ShutdownReport {
     pub strays: Vec<ProcId>,
     /// Still alive after everything (should be impossible).
     pub survivors: Vec<ProcId>,
+    /// Daemons that were already gone when the stop began: they exited or crashed during
+    /// the test.
+    pub died_early: Vec<(String, ProcId)>,
 }
 
 impl ShutdownReport {
-    /// Nothing needed SIGKILL, nothing leaked, nothing survived.
+    /// Nothing died on its own, nothing needed SIGKILL, nothing leaked, nothing survived.
     pub fn is_clean(&self) -> bool {
-        self.needed_sigkill.is_empty() && self.strays.is_empty() && self.survivors.is_empty()
+        self.died_early.is_empty()
+            && self.needed_sigkill.is_empty()
+            && self.strays.is_empty()
+            && self.survivors.is_empty()
     }
 
     /// Appends another report.
@@ -299,6 +305,7 @@ impl ShutdownReport {
         self.needed_sigkill.extend(other.needed_sigkill);
         self.strays.extend(other.strays);
         self.survivors.extend(other.survivors);
+        self.died_early.extend(other.died_early);
     }
 }
 
@@ -306,6 +313,11 @@ impl ShutdownReport {
 /// Descendants are recorded first because once a supervisor is killed its children are
 /// re-parented and can no longer be found through it.
 pub(crate) fn stop_group(daemons: &[(String, Daemon)], grace: Duration) -> ShutdownReport {
+    let died_early: Vec<(String, ProcId)> = daemons
+        .iter()
+        .filter(|(_, d)| !d.id.is_alive())
+        .map(|(n, d)| (n.clone(), d.id))
+        .collect();
     let mut named: Vec<(String, ProcId)> = Vec::new();
     for (name, d) in daemons {
         named.push((name.clone(), d.id));
@@ -340,5 +352,6 @@ pub(crate) fn stop_group(daemons: &[(String, Daemon)], grace: Duration) -> Shutd
         survivors,
         stopped: named,
         strays: Vec::new(),
+        died_early,
     }
 }

@@ -624,8 +624,8 @@ impl Sandbox {
         report
     }
 
-    /// Prints the tail of every daemon log and start-up stderr file, for a failing test.
-    pub fn dump_logs(&self) {
+    /// Every log file of the sandbox (daemon logs and start-up stderr files).
+    pub fn log_files(&self) -> Vec<PathBuf> {
         let mut files = self.central.log_files();
         if let Some(net) = &self.net {
             files.extend(net.log_files());
@@ -633,7 +633,35 @@ impl Sandbox {
         for hv in &self.hvs {
             files.extend(hv.node.log_files());
         }
-        for f in files {
+        files
+    }
+
+    /// Log lines, across all logs, that contain any of `needles` (e.g. `["|ERR|", "|EMER|"]`
+    /// for OVS-style logs), prefixed with the file name.
+    pub fn grep_logs(&self, needles: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for f in self.log_files() {
+            let Ok(text) = fs::read_to_string(&f) else {
+                continue;
+            };
+            let name = f
+                .strip_prefix(&self.dir)
+                .unwrap_or(&f)
+                .display()
+                .to_string();
+            for l in text
+                .lines()
+                .filter(|l| needles.iter().any(|n| l.contains(n)))
+            {
+                out.push(format!("{name}: {l}"));
+            }
+        }
+        out
+    }
+
+    /// Prints the tail of every daemon log and start-up stderr file, for a failing test.
+    pub fn dump_logs(&self) {
+        for f in self.log_files() {
             let Ok(text) = fs::read_to_string(&f) else {
                 continue;
             };

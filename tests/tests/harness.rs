@@ -199,6 +199,9 @@ fn real_ovn_controller_switches_arp() {
     sb.inject("vif1", &to_hex(&req));
     sb.wait_tx_packet("vif1", &arp_reply(mac(mac2), ip2, mac(mac1), ip1));
 
+    let errors = sb.grep_logs(&["|ERR|", "|EMER|"]);
+    assert!(errors.is_empty(), "{errors:#?}");
+
     let flows = sb.dump_flows("br-int");
     assert!(flows.len() > 50, "{flows:#?}");
     assert!(flows
@@ -237,6 +240,26 @@ fn controller_can_be_stopped_and_restarted() {
     sb.add_vif("vif1", "lp1");
     sb.wait_port_up("lp1");
     sb.ovn_nbctl_wait_hv_sync();
+}
+
+/// A daemon that dies during the test is reported, so a crashing controller fails the test.
+#[test]
+fn crashed_daemon_is_reported() {
+    require_ovn!();
+    let mut sb = Sandbox::with_controller(Controller::OvnController);
+    sb.wait_chassis_registered();
+    let ctl = sb.controller_pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(ctl.pid),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+    chassisd_tests::wait_until(Duration::from_secs(5), "controller to die", || {
+        !ctl.is_alive()
+    });
+    let report = sb.shutdown();
+    assert!(!report.is_clean());
+    assert_eq!(report.died_early, [("hv1/ovn-controller".to_string(), ctl)]);
 }
 
 /// A panicking test still stops everything (Drop) and removes the directory.
