@@ -81,7 +81,7 @@ impl ProcId {
         }
     }
 
-    /// Start time in clock ticks since boot (field 22 of /proc/<pid>/stat).
+    /// Start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
     pub fn start_time(&self) -> u64 {
         self.start
     }

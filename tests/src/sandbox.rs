@@ -571,7 +571,7 @@ impl Sandbox {
     }
 
     /// Every process the sandbox runs now: daemons and their descendants (chassisd's children
-    /// included), named "<node>/<daemon>", node being "central", "net" or a chassis name.
+    /// included), named `<node>/<daemon>`, node being "central", "net" or a chassis name.
     pub fn processes(&self) -> Vec<(String, ProcId)> {
         let mut out = self.central.processes();
         if let Some(net) = &self.net {
