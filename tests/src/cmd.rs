@@ -8,7 +8,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 use crate::procs::ProcId;
 
@@ -48,10 +49,10 @@ macro_rules! require_ovn {
             if std::env::var_os("CHASSISD_REQUIRE_OVN").is_some_and(|v| v != "0") {
                 panic!("CHASSISD_REQUIRE_OVN is set but these are missing: {missing:?}");
             }
-            eprintln!(
-                "SKIPPED {}: OVS/OVN binaries not installed: {missing:?}",
-                module_path!()
-            );
+            // libtest names each test's thread after the test.
+            let thread = std::thread::current();
+            let test = thread.name().unwrap_or(module_path!());
+            eprintln!("SKIPPED {test}: OVS/OVN binaries not installed: {missing:?}");
             return;
         }
     };
@@ -166,8 +167,10 @@ pub(crate) fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Ou
     let (result, timed_out) = match rx.recv_timeout(timeout) {
         Ok(r) => (r, false),
         Err(_) => {
-            if let Some(id) = id {
-                id.signal(Signal::SIGKILL);
+            // `exists`, not `is_alive`: the latter reaps zombies, and the waiter thread must
+            // be the one to reap its child.
+            if let Some(id) = id.filter(ProcId::exists) {
+                let _ = kill(Pid::from_raw(id.pid), Signal::SIGKILL);
             }
             match rx.recv_timeout(Duration::from_secs(5)) {
                 Ok(r) => (r, true),
