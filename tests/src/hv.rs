@@ -358,7 +358,9 @@ impl Hv {
     /// Makes the sandbox responsible for a process a test started itself here (e.g. chassisd
     /// in the foreground through [`Hv::command`]): it is stopped with the sandbox. Untracked
     /// processes with the sandbox environment are still caught by the final stray scan, but
-    /// tracked ones are stopped in order and reported by name.
+    /// tracked ones are stopped in order and reported by name. The sandbox reaps what it
+    /// stops, so if the test holds a `std::process::Child` for it and wants its exit status,
+    /// it must `wait()` before the sandbox stops it.
     pub fn track(&mut self, name: &str, id: ProcId) {
         let log = self.node.ovn_dir.join(format!("{name}.log"));
         self.node.track(name, id, log);

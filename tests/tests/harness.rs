@@ -262,6 +262,44 @@ fn crashed_daemon_is_reported() {
     assert_eq!(report.died_early, [("hv1/ovn-controller".to_string(), ctl)]);
 }
 
+/// A process a test started itself in the foreground is stopped with the sandbox once
+/// tracked; one it forgot to track is found by its environment and killed as a stray.
+#[test]
+#[allow(clippy::zombie_processes)] // the sandbox reaps them: that is what is tested
+fn tracked_and_stray_processes_are_stopped() {
+    require_ovn!();
+    let mut sb = Sandbox::builder().infra().start();
+    let args: Vec<_> = sb
+        .controller_args()
+        .into_iter()
+        .filter(|a| a != "--detach")
+        .collect();
+    let fg = sb
+        .command("ovn-controller")
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let fg = ProcId::of(fg.id() as i32).unwrap();
+    sb.track("fg-controller", fg);
+    sb.wait_chassis_registered();
+    let stray = sb.command("sleep").arg("60").spawn().unwrap();
+    let stray = ProcId::of(stray.id() as i32).unwrap();
+
+    let report = sb.shutdown();
+    assert!(report
+        .stopped
+        .iter()
+        .any(|(n, p)| n == "hv1/fg-controller" && *p == fg));
+    assert_eq!(report.strays, [stray]);
+    assert!(
+        report.needed_sigkill.is_empty() && report.survivors.is_empty(),
+        "{report:?}"
+    );
+    assert_all_gone(&[("fg".into(), fg), ("stray".into(), stray)]);
+}
+
 /// A panicking test still stops everything (Drop) and removes the directory.
 #[test]
 fn drop_on_panic_stops_everything() {
