@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use chassisd_tests::flows::{diff_lines, mask_ids, ALLOCATED_IDS};
 use chassisd_tests::packet::{arp_reply, arp_request, mac, to_hex};
 use chassisd_tests::procs::become_subreaper;
 use chassisd_tests::{require_ovn, Controller, Keep, ProcId, Sandbox};
@@ -226,20 +227,55 @@ fn real_ovn_controller_switches_arp() {
 fn controller_can_be_stopped_and_restarted() {
     require_ovn!();
     let mut sb = Sandbox::with_controller(Controller::OvnController);
-    sb.wait_chassis_registered();
+    sb.nbctl(["ls-add", "sw0", "--", "lsp-add", "sw0", "lp1"]);
+    sb.nbctl([
+        "lsp-add",
+        "sw0",
+        "lp2",
+        "--",
+        "lsp-set-addresses",
+        "lp2",
+        "unknown",
+    ]);
+    sb.nbctl([
+        "acl-add",
+        "sw0",
+        "to-lport",
+        "1000",
+        "tcp.dst == {80, 443}",
+        "allow",
+    ]);
+    sb.add_vif("vif1", "lp1");
+    sb.wait_port_up("lp1");
+    sb.ovn_nbctl_wait_hv_sync();
+    let masked = |sb: &Sandbox| -> Vec<String> {
+        sb.dump_flows("br-int")
+            .iter()
+            .map(|f| mask_ids(f, &ALLOCATED_IDS))
+            .collect()
+    };
+    let before = masked(&sb);
+
     let first = sb.controller_pid().unwrap();
     let report = sb.stop_controller();
     assert!(report.is_clean(), "{report:?}");
     assert!(!first.is_alive());
     assert_eq!(sb.controller(), None);
     assert!(sb.daemon("ovs-vswitchd").unwrap().is_alive());
+    // Empty the table so that what is there afterwards is the new controller's work.
+    sb.ofctl(["del-flows", "br-int"]);
 
     let second = sb.start_controller(Controller::OvnController);
     assert_ne!(first, second);
-    sb.nbctl(["ls-add", "sw0", "--", "lsp-add", "sw0", "lp1"]);
-    sb.add_vif("vif1", "lp1");
-    sb.wait_port_up("lp1");
     sb.ovn_nbctl_wait_hv_sync();
+    // Same databases, same controller: the same table, once allocated ids are masked. This is
+    // the comparison differential tests make between ovn-controller and chassisd.
+    let same = chassisd_tests::try_wait_until(Duration::from_secs(10), || {
+        diff_lines(&before, &masked(&sb)).is_none()
+    });
+    if !same {
+        panic!("{}", diff_lines(&before, &masked(&sb)).unwrap_or_default());
+    }
 }
 
 /// A daemon that dies during the test is reported, so a crashing controller fails the test.
