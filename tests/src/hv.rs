@@ -349,6 +349,19 @@ impl Hv {
         stop_group(&ctl, self.stop_grace)
     }
 
+    /// Starts any daemon here the way the sandbox starts its own: `program args...` must
+    /// detach and write its pid to `pidfile` (its log is expected beside it, `*.log`); the
+    /// daemon is then tracked like the others. For extra daemons a scenario needs.
+    pub fn start_daemon(
+        &mut self,
+        name: &str,
+        program: impl AsRef<OsStr>,
+        args: Vec<OsString>,
+        pidfile: &Path,
+    ) -> Result<ProcId, String> {
+        self.node.start_daemon(name, program, args, pidfile)
+    }
+
     /// This hypervisor's daemon `name` ("ovsdb-server", "ovs-vswitchd", "ovn-controller",
     /// "chassisd").
     pub fn daemon(&self, name: &str) -> Option<ProcId> {

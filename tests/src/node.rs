@@ -199,7 +199,7 @@ impl Node {
         if !status.success() {
             return Err(format!("`{desc}` failed: {status}\n{}", read_out()));
         }
-        let id = wait::try_wait_for(Duration::from_secs(5), || {
+        let id = wait::try_wait_for(self.cmd_timeout.min(Duration::from_secs(5)), || {
             let pid = fs::read_to_string(pidfile)
                 .ok()?
                 .trim()

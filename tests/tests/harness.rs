@@ -278,6 +278,47 @@ fn controller_can_be_stopped_and_restarted() {
     }
 }
 
+/// The ways a controller under development fails to start give errors that say what
+/// happened, quickly, and leave nothing behind.
+#[test]
+fn daemon_start_failures_are_explained() {
+    let mut sb = Sandbox::builder()
+        .cmd_timeout(Duration::from_millis(500))
+        .start();
+    let pidfile = sb.ovn_dir().join("fake.pid");
+    let sh = |script: &str| vec![std::ffi::OsString::from("-c"), script.into()];
+
+    let err = sb
+        .start_daemon("fake", "sh", sh("echo bad option >&2; exit 3"), &pidfile)
+        .unwrap_err();
+    assert!(
+        err.contains("exit status: 3") && err.contains("bad option"),
+        "{err}"
+    );
+
+    let t = Instant::now();
+    let err = sb
+        .start_daemon("fake", "sh", sh("exec sleep 30"), &pidfile)
+        .unwrap_err();
+    assert!(err.contains("did not detach"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+
+    let err = sb
+        .start_daemon("fake", "true", vec![], &pidfile)
+        .unwrap_err();
+    assert!(err.contains("names no live process"), "{err}");
+
+    // A detaching shell that writes its pidfile is tracked and stopped like a daemon.
+    let script = format!("sleep 30 & echo $! > {}", pidfile.display());
+    let id = sb
+        .start_daemon("fake", "sh", sh(&script), &pidfile)
+        .unwrap();
+    assert!(id.is_alive());
+    let report = sb.shutdown();
+    assert!(report.is_clean(), "{report:?}");
+    assert!(!id.is_alive());
+}
+
 /// A daemon that dies during the test is reported, so a crashing controller fails the test.
 #[test]
 fn crashed_daemon_is_reported() {
