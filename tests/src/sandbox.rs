@@ -243,7 +243,7 @@ impl Builder {
             .clone()
             .unwrap_or_else(|| if multi { "system" } else { "override" }.into());
 
-        // Central first: NB/SB sockets must exist for the hypervisors' ovn-remote.
+        // Central: NB, SB, northd. Before the hypervisors, so their controllers find the SB.
         if self.ovn_dbs {
             let central = &mut sb.central;
             let dir = central.ovn_dir.clone();
