@@ -13,30 +13,12 @@ use nix::unistd::Pid;
 
 use crate::procs::ProcId;
 
-const OVS_BINARIES: [&str; 6] = [
-    "ovsdb-tool",
-    "ovsdb-server",
-    "ovs-vswitchd",
-    "ovs-vsctl",
-    "ovs-appctl",
-    "ovs-ofctl",
-];
-const OVN_BINARIES: [&str; 5] = [
-    "ovn-northd",
-    "ovn-nbctl",
-    "ovn-sbctl",
-    "ovn-appctl",
-    "ovn-controller",
-];
+const OVS_BINARIES: [&str; 6] = ["ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-appctl", "ovs-ofctl"];
+const OVN_BINARIES: [&str; 5] = ["ovn-northd", "ovn-nbctl", "ovn-sbctl", "ovn-appctl", "ovn-controller"];
 
 /// The OVS/OVN programs the harness needs that are not installed (empty: all present).
 pub fn missing_binaries() -> Vec<&'static str> {
-    OVS_BINARIES
-        .iter()
-        .chain(OVN_BINARIES.iter())
-        .copied()
-        .filter(|b| find_bin(b).is_none())
-        .collect()
+    OVS_BINARIES.iter().chain(OVN_BINARIES.iter()).copied().filter(|b| find_bin(b).is_none()).collect()
 }
 
 /// Returns early from a test, with a message, when OVS/OVN are not installed. With
@@ -61,17 +43,9 @@ macro_rules! require_ovn {
 /// PATH for every command: the caller's, plus the sbin directories where Debian puts
 /// ovsdb-server and ovs-vswitchd (often missing from a non-root PATH).
 pub(crate) fn search_path() -> OsString {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    for d in [
-        "/usr/local/sbin",
-        "/usr/local/bin",
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-    ] {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    for d in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
         if !dirs.iter().any(|x| x == Path::new(d)) {
             dirs.push(d.into());
         }
@@ -81,16 +55,11 @@ pub(crate) fn search_path() -> OsString {
 
 /// Absolute path of `name` in the harness PATH.
 pub fn find_bin(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&search_path())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&search_path()).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 pub(crate) fn find_schema(env_dir: &str, defaults: &[&str], file: &str) -> Result<PathBuf, String> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os(env_dir)
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
+    let mut dirs: Vec<PathBuf> = std::env::var_os(env_dir).map(PathBuf::from).into_iter().collect();
     dirs.extend(defaults.iter().map(PathBuf::from));
     dirs.iter()
         .map(|d| d.join(file))
@@ -153,12 +122,8 @@ pub(crate) fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Ou
         stdout: String::from_utf8_lossy(stdout).into_owned(),
         stderr,
     };
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd
-        .spawn()
-        .map_err(|e| fail(None, false, b"", e.to_string()))?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().map_err(|e| fail(None, false, b"", e.to_string()))?;
     let id = ProcId::of(child.id() as i32);
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {

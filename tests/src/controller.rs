@@ -87,10 +87,7 @@ pub fn chassisd_bin() -> Result<PathBuf, String> {
     for sibling in ["flowctl", "pinctrl"] {
         let s = bin.with_file_name(sibling);
         if !s.is_file() {
-            return Err(format!(
-                "{} has no {sibling} next to it ({s:?})",
-                bin.display()
-            ));
+            return Err(format!("{} has no {sibling} next to it ({s:?})", bin.display()));
         }
     }
     Ok(bin.clone())
@@ -104,14 +101,8 @@ mod tests {
     fn parse_names() {
         assert_eq!(Controller::parse(None), Ok(Controller::OvnController));
         assert_eq!(Controller::parse(Some("")), Ok(Controller::OvnController));
-        assert_eq!(
-            Controller::parse(Some("chassisd")),
-            Ok(Controller::Chassisd)
-        );
-        assert_eq!(
-            Controller::parse(Some(Controller::OvnController.name())),
-            Ok(Controller::OvnController)
-        );
+        assert_eq!(Controller::parse(Some("chassisd")), Ok(Controller::Chassisd));
+        assert_eq!(Controller::parse(Some(Controller::OvnController.name())), Ok(Controller::OvnController));
         assert!(Controller::parse(Some("chasisd")).is_err());
     }
 }

@@ -2,37 +2,18 @@
 
 /// The lines of an ovs-ofctl dump without the "... reply (OF1.5) (xid=...):" header.
 pub(crate) fn reply_lines(out: &str) -> impl Iterator<Item = &str> {
-    out.lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter(|l| !(l.contains(" reply") && l.contains("(xid=")))
+    out.lines().filter(|l| !l.trim().is_empty()).filter(|l| !(l.contains(" reply") && l.contains("(xid=")))
 }
 
 /// Removes the per-run counters from one dump-flows line.
 pub fn strip_flow_stats(line: &str) -> String {
-    const VOLATILE: [&str; 5] = [
-        "duration=",
-        "n_packets=",
-        "n_bytes=",
-        "idle_age=",
-        "hard_age=",
-    ];
-    line.trim()
-        .split(", ")
-        .filter(|f| !VOLATILE.iter().any(|v| f.starts_with(v)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    const VOLATILE: [&str; 5] = ["duration=", "n_packets=", "n_bytes=", "idle_age=", "hard_age="];
+    line.trim().split(", ").filter(|f| !VOLATILE.iter().any(|v| f.starts_with(v))).collect::<Vec<_>>().join(", ")
 }
 
 /// Id spaces a controller allocates itself, so that two correct controllers (or two runs)
 /// may number differently: conjunction ids, group ids, meter ids.
-pub const ALLOCATED_IDS: [&str; 6] = [
-    "conjunction(",
-    "conj_id=",
-    "group:",
-    "group_id=",
-    "meter:",
-    "meter_id=",
-];
+pub const ALLOCATED_IDS: [&str; 6] = ["conjunction(", "conj_id=", "group:", "group_id=", "meter:", "meter_id="];
 
 /// Replaces the number (decimal or 0x hex) right after each occurrence of any of `prefixes`
 /// with `*`, as OVN's own testsuite does with sed. E.g. with [`ALLOCATED_IDS`]:
@@ -41,10 +22,7 @@ pub fn mask_ids(line: &str, prefixes: &[&str]) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     loop {
-        let next = prefixes
-            .iter()
-            .filter_map(|p| rest.find(p).map(|i| (i, p.len())))
-            .min();
+        let next = prefixes.iter().filter_map(|p| rest.find(p).map(|i| (i, p.len()))).min();
         let Some((at, len)) = next else {
             out.push_str(rest);
             return out;
@@ -99,24 +77,17 @@ mod tests {
             cookie=0x8f3a1c2b, duration=0.013s, table=8, n_packets=3, n_bytes=126, idle_age=0, \
             priority=50,reg14=0x1,metadata=0x1 actions=resubmit(,9)\n";
         let lines: Vec<String> = reply_lines(dump).map(strip_flow_stats).collect();
-        assert_eq!(
-            lines,
-            ["cookie=0x8f3a1c2b, table=8, priority=50,reg14=0x1,metadata=0x1 actions=resubmit(,9)"]
-        );
+        assert_eq!(lines, ["cookie=0x8f3a1c2b, table=8, priority=50,reg14=0x1,metadata=0x1 actions=resubmit(,9)"]);
     }
 
     #[test]
     fn masks_allocated_ids() {
-        let f =
-            "table=44, priority=2000,conj_id=12,ip actions=conjunction(7,1/2),group:3,meter:0x1a";
+        let f = "table=44, priority=2000,conj_id=12,ip actions=conjunction(7,1/2),group:3,meter:0x1a";
         assert_eq!(
             mask_ids(f, &ALLOCATED_IDS),
             "table=44, priority=2000,conj_id=*,ip actions=conjunction(*,1/2),group:*,meter:*"
         );
-        assert_eq!(
-            mask_ids("group_id=5,type=select", &ALLOCATED_IDS),
-            "group_id=*,type=select"
-        );
+        assert_eq!(mask_ids("group_id=5,type=select", &ALLOCATED_IDS), "group_id=*,type=select");
         assert_eq!(mask_ids("no ids here", &ALLOCATED_IDS), "no ids here");
     }
 
@@ -124,9 +95,6 @@ mod tests {
     fn diff_is_a_multiset_diff() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(diff_lines(&v(&["a", "b", "b"]), &v(&["b", "a", "b"])), None);
-        assert_eq!(
-            diff_lines(&v(&["a", "b", "b"]), &v(&["b", "c"])).unwrap(),
-            "2 missing, 1 extra\n- a\n- b\n+ c\n"
-        );
+        assert_eq!(diff_lines(&v(&["a", "b", "b"]), &v(&["b", "c"])).unwrap(), "2 missing, 1 extra\n- a\n- b\n+ c\n");
     }
 }

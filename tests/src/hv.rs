@@ -107,8 +107,7 @@ impl Hv {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.try_run(program, args)
-            .unwrap_or_else(|e| panic!("{e}"))
+        self.try_run(program, args).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Runs `program` with the central node's environment (NB/SB clients).
@@ -153,11 +152,7 @@ impl Hv {
     /// `ovn-nbctl --wait=hv sync`: returns once every chassis has caught up with the NB.
     pub fn ovn_nbctl_wait_hv_sync(&self) {
         let secs = self.node.cmd_timeout.as_secs().max(1);
-        self.nbctl([
-            format!("--timeout={secs}"),
-            "--wait=hv".into(),
-            "sync".into(),
-        ]);
+        self.nbctl([format!("--timeout={secs}"), "--wait=hv".into(), "sync".into()]);
     }
 
     /// Waits until the SB has this chassis with an Encap, and returns the Chassis UUID.
@@ -166,12 +161,8 @@ impl Hv {
         let by_name = format!("name=\"{name}\"");
         let by_chassis = format!("chassis_name=\"{name}\"");
         wait::wait_for(TIMEOUT, format!("Chassis {name} with an Encap"), || {
-            let uuid = self
-                .try_sbctl(["--bare", "--columns=_uuid", "find", "Chassis", &by_name])
-                .ok()?;
-            let encaps = self
-                .try_sbctl(["--bare", "--columns=type", "find", "Encap", &by_chassis])
-                .ok()?;
+            let uuid = self.try_sbctl(["--bare", "--columns=_uuid", "find", "Chassis", &by_name]).ok()?;
+            let encaps = self.try_sbctl(["--bare", "--columns=type", "find", "Encap", &by_chassis]).ok()?;
             let uuid = uuid.trim();
             (!uuid.is_empty() && !encaps.trim().is_empty()).then(|| uuid.to_string())
         })
@@ -192,21 +183,14 @@ impl Hv {
     /// Waits until `lport` is bound to this chassis.
     pub fn wait_port_bound(&self, lport: &str) {
         let chassis = self.wait_chassis_registered();
-        let what = format!(
-            "Port_Binding {lport} chassis={chassis} ({})",
-            self.chassis()
-        );
-        wait::wait_until(TIMEOUT, what, || {
-            self.port_binding_column(lport, "chassis")
-                .is_ok_and(|c| c == chassis)
-        });
+        let what = format!("Port_Binding {lport} chassis={chassis} ({})", self.chassis());
+        wait::wait_until(TIMEOUT, what, || self.port_binding_column(lport, "chassis").is_ok_and(|c| c == chassis));
     }
 
     /// Waits until `lport` has `up=true` (set once the controller installed its flows).
     pub fn wait_port_up(&self, lport: &str) {
         wait::wait_until(TIMEOUT, format!("Port_Binding {lport} up=true"), || {
-            self.port_binding_column(lport, "up")
-                .is_ok_and(|c| c == "true")
+            self.port_binding_column(lport, "up").is_ok_and(|c| c == "true")
         });
     }
 
@@ -288,11 +272,7 @@ impl Hv {
     pub fn wait_tx_packet(&self, port: &str, frame: &[u8]) {
         wait::wait_until(
             TIMEOUT,
-            format_args!(
-                "{}:{port} to transmit {}",
-                self.chassis(),
-                crate::packet::to_hex(frame)
-            ),
+            format_args!("{}:{port} to transmit {}", self.chassis(), crate::packet::to_hex(frame)),
             || self.tx_packets(port).iter().any(|r| r.data == frame),
         );
     }
@@ -313,8 +293,7 @@ impl Hv {
 
     /// Starts controller `c` here (there must be none running). Panics on failure.
     pub fn start_controller(&mut self, c: Controller) -> ProcId {
-        self.try_start_controller(c)
-            .unwrap_or_else(|e| panic!("starting {c} on {}: {e}", self.chassis()))
+        self.try_start_controller(c).unwrap_or_else(|e| panic!("starting {c} on {}: {e}", self.chassis()))
     }
 
     pub fn try_start_controller(&mut self, c: Controller) -> Result<ProcId, String> {

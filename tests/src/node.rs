@@ -40,19 +40,12 @@ pub(crate) fn node_env(ovs_dir: &Path, ovn_dir: &Path) -> Vec<(OsString, OsStrin
             env.push((var.into(), v));
         }
     }
-    env.push((
-        "RUST_BACKTRACE".into(),
-        std::env::var_os("RUST_BACKTRACE").unwrap_or_else(|| "1".into()),
-    ));
+    env.push(("RUST_BACKTRACE".into(), std::env::var_os("RUST_BACKTRACE").unwrap_or_else(|| "1".into())));
     env
 }
 
 /// A `Command` for `program` (resolved in the harness PATH) with exactly `env`, run in `cwd`.
-pub(crate) fn make_command(
-    env: &[(OsString, OsString)],
-    cwd: &Path,
-    program: impl AsRef<OsStr>,
-) -> Command {
+pub(crate) fn make_command(env: &[(OsString, OsString)], cwd: &Path, program: impl AsRef<OsStr>) -> Command {
     let program = program.as_ref();
     let resolved = program
         .to_str()
@@ -61,9 +54,7 @@ pub(crate) fn make_command(
         .map(OsString::from)
         .unwrap_or_else(|| program.to_owned());
     let mut cmd = Command::new(resolved);
-    cmd.env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd);
+    cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v))).current_dir(cwd);
     cmd
 }
 
@@ -100,11 +91,7 @@ impl Node {
         tracker: Tracker,
     ) -> Result<Node, String> {
         let top = sandbox.join(name);
-        let (ovs_dir, ovn_dir) = if split {
-            (top.join("ovs"), top.join("ovn"))
-        } else {
-            (top.clone(), top.clone())
-        };
+        let (ovs_dir, ovn_dir) = if split { (top.join("ovs"), top.join("ovn")) } else { (top.clone(), top.clone()) };
         for d in [&top, &ovs_dir, &ovn_dir] {
             fs::create_dir_all(d).map_err(|e| format!("creating {d:?}: {e}"))?;
         }
@@ -173,10 +160,7 @@ impl Node {
         let out_path = self.top.join(format!("{name}.stderr"));
         let out = File::create(&out_path).map_err(|e| format!("{out_path:?}: {e}"))?;
         let mut cmd = self.command(program);
-        cmd.args(&args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().map_err(|e| e.to_string())?)
-            .stderr(out);
+        cmd.args(&args).stdin(Stdio::null()).stdout(out.try_clone().map_err(|e| e.to_string())?).stderr(out);
         let desc = describe(&cmd);
         let mut child = cmd.spawn().map_err(|e| format!("`{desc}`: {e}"))?;
         let launcher = ProcId::of(child.id() as i32);
@@ -190,21 +174,13 @@ impl Node {
                 procs::terminate(&all, Duration::from_secs(1));
             }
             let _ = child.wait();
-            return Err(format!(
-                "`{desc}` did not detach within {:?}\n{}",
-                self.cmd_timeout,
-                read_out()
-            ));
+            return Err(format!("`{desc}` did not detach within {:?}\n{}", self.cmd_timeout, read_out()));
         };
         if !status.success() {
             return Err(format!("`{desc}` failed: {status}\n{}", read_out()));
         }
         let id = wait::try_wait_for(self.cmd_timeout.min(Duration::from_secs(5)), || {
-            let pid = fs::read_to_string(pidfile)
-                .ok()?
-                .trim()
-                .parse::<i32>()
-                .ok()?;
+            let pid = fs::read_to_string(pidfile).ok()?.trim().parse::<i32>().ok()?;
             ProcId::of(pid).filter(ProcId::is_alive)
         })
         .ok_or_else(|| format!("`{desc}` detached but {pidfile:?} names no live process"))?;
@@ -218,11 +194,7 @@ impl Node {
                 let _ = writeln!(stdin, "{}:{}", id.pid, id.start_time());
             }
         }
-        self.daemons.push(Daemon {
-            name: name.into(),
-            log,
-            id,
-        });
+        self.daemons.push(Daemon { name: name.into(), log, id });
     }
 
     pub(crate) fn daemon(&self, name: &str) -> Option<ProcId> {
@@ -244,14 +216,9 @@ impl Node {
 
     /// Removes the daemons matching `pred` from the node, returning them (to be stopped).
     pub(crate) fn take_daemons(&mut self, pred: impl Fn(&Daemon) -> bool) -> Vec<(String, Daemon)> {
-        let (taken, kept): (Vec<Daemon>, Vec<Daemon>) = std::mem::take(&mut self.daemons)
-            .into_iter()
-            .partition(pred);
+        let (taken, kept): (Vec<Daemon>, Vec<Daemon>) = std::mem::take(&mut self.daemons).into_iter().partition(pred);
         self.daemons = kept;
-        taken
-            .into_iter()
-            .map(|d| (format!("{}/{}", self.name, d.name), d))
-            .collect()
+        taken.into_iter().map(|d| (format!("{}/{}", self.name, d.name), d)).collect()
     }
 
     /// Log files and start-up stderr files of this node.
@@ -313,11 +280,8 @@ impl ShutdownReport {
 /// Descendants are recorded first because once a supervisor is killed its children are
 /// re-parented and can no longer be found through it.
 pub(crate) fn stop_group(daemons: &[(String, Daemon)], grace: Duration) -> ShutdownReport {
-    let died_early: Vec<(String, ProcId)> = daemons
-        .iter()
-        .filter(|(_, d)| !d.id.is_alive())
-        .map(|(n, d)| (n.clone(), d.id))
-        .collect();
+    let died_early: Vec<(String, ProcId)> =
+        daemons.iter().filter(|(_, d)| !d.id.is_alive()).map(|(n, d)| (n.clone(), d.id)).collect();
     let mut named: Vec<(String, ProcId)> = Vec::new();
     for (name, d) in daemons {
         named.push((name.clone(), d.id));
@@ -329,24 +293,12 @@ pub(crate) fn stop_group(daemons: &[(String, Daemon)], grace: Duration) -> Shutd
     let tops: Vec<ProcId> = daemons.iter().map(|(_, d)| d.id).collect();
     let started = Instant::now();
     let (mut killed, mut survivors) = procs::terminate(&tops, grace);
-    let left = grace
-        .saturating_sub(started.elapsed())
-        .max(Duration::from_millis(500));
-    let children: Vec<ProcId> = named
-        .iter()
-        .map(|(_, p)| *p)
-        .filter(|p| !tops.contains(p))
-        .collect();
+    let left = grace.saturating_sub(started.elapsed()).max(Duration::from_millis(500));
+    let children: Vec<ProcId> = named.iter().map(|(_, p)| *p).filter(|p| !tops.contains(p)).collect();
     let (k, s) = procs::terminate(&children, left);
     killed.extend(k);
     survivors.extend(s);
-    let name_of = |p: &ProcId| {
-        named
-            .iter()
-            .find(|(_, q)| q == p)
-            .map(|(n, _)| n.clone())
-            .unwrap_or_default()
-    };
+    let name_of = |p: &ProcId| named.iter().find(|(_, q)| q == p).map(|(n, _)| n.clone()).unwrap_or_default();
     ShutdownReport {
         needed_sigkill: killed.iter().map(|p| (name_of(p), *p)).collect(),
         survivors,

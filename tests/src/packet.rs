@@ -5,10 +5,8 @@ use std::net::Ipv4Addr;
 
 /// Parses "aa:bb:cc:dd:ee:ff". Panics on bad input (test code).
 pub fn mac(s: &str) -> [u8; 6] {
-    let v: Vec<u8> = s
-        .split(':')
-        .map(|b| u8::from_str_radix(b, 16).unwrap_or_else(|_| panic!("bad MAC {s:?}")))
-        .collect();
+    let v: Vec<u8> =
+        s.split(':').map(|b| u8::from_str_radix(b, 16).unwrap_or_else(|_| panic!("bad MAC {s:?}"))).collect();
     v.try_into().unwrap_or_else(|_| panic!("bad MAC {s:?}"))
 }
 
@@ -64,15 +62,8 @@ mod tests {
 
     #[test]
     fn arp_request_matches_known_bytes() {
-        let p = arp_request(
-            mac("00:00:00:00:00:01"),
-            "10.0.0.1".parse().unwrap(),
-            "10.0.0.2".parse().unwrap(),
-        );
-        assert_eq!(
-            to_hex(&p),
-            "ffffffffffff000000000001080600010800060400010000000000010a0000010000000000000a000002"
-        );
+        let p = arp_request(mac("00:00:00:00:00:01"), "10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        assert_eq!(to_hex(&p), "ffffffffffff000000000001080600010800060400010000000000010a0000010000000000000a000002");
         assert_eq!(from_hex(&to_hex(&p)), p);
     }
 }

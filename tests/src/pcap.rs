@@ -42,21 +42,12 @@ pub fn parse(buf: &[u8]) -> Result<Vec<PcapRecord>, String> {
     let mut records = Vec::new();
     let mut off = 24;
     while off + 16 <= buf.len() {
-        let (sec, frac, incl, orig) = (
-            u32_at(off),
-            u32_at(off + 4),
-            u32_at(off + 8) as usize,
-            u32_at(off + 12),
-        );
+        let (sec, frac, incl, orig) = (u32_at(off), u32_at(off + 4), u32_at(off + 8) as usize, u32_at(off + 12));
         let start = off + 16;
         let Some(end) = start.checked_add(incl).filter(|e| *e <= buf.len()) else {
             break; // record still being written
         };
-        let sub = if nanos {
-            frac
-        } else {
-            frac.saturating_mul(1000)
-        };
+        let sub = if nanos { frac } else { frac.saturating_mul(1000) };
         records.push(PcapRecord {
             ts: Duration::new(u64::from(sec), sub.min(999_999_999)),
             data: buf[start..end].to_vec(),
@@ -99,11 +90,7 @@ mod tests {
 
     #[test]
     fn little_endian_micros() {
-        let f = file(
-            [0xd4, 0xc3, 0xb2, 0xa1],
-            false,
-            &[(5, 7, b"ab"), (6, 0, b"")],
-        );
+        let f = file([0xd4, 0xc3, 0xb2, 0xa1], false, &[(5, 7, b"ab"), (6, 0, b"")]);
         let r = parse(&f).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].ts, Duration::new(5, 7000));
@@ -122,11 +109,7 @@ mod tests {
 
     #[test]
     fn truncated_tail_and_empty() {
-        let mut f = file(
-            [0xd4, 0xc3, 0xb2, 0xa1],
-            false,
-            &[(1, 0, b"abcd"), (2, 0, b"efgh")],
-        );
+        let mut f = file([0xd4, 0xc3, 0xb2, 0xa1], false, &[(1, 0, b"abcd"), (2, 0, b"efgh")]);
         f.truncate(f.len() - 2);
         assert_eq!(parse(&f).unwrap().len(), 1);
         assert!(parse(&f[..10]).unwrap().is_empty());

@@ -53,10 +53,7 @@ pub fn become_subreaper() -> bool {
 impl ProcId {
     /// The process currently running as `pid`, if any (zombies included).
     pub fn of(pid: i32) -> Option<ProcId> {
-        stat(pid).map(|s| ProcId {
-            pid,
-            start: s.start,
-        })
+        stat(pid).map(|s| ProcId { pid, start: s.start })
     }
 
     /// True while the same process (not a recycled pid) exists and is not a zombie.
@@ -75,10 +72,7 @@ impl ProcId {
 
     /// Rebuilds an identity recorded elsewhere (e.g. by another test process).
     pub fn from_parts(pid: i32, start_time: u64) -> ProcId {
-        ProcId {
-            pid,
-            start: start_time,
-        }
+        ProcId { pid, start: start_time }
     }
 
     /// Start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
@@ -95,10 +89,7 @@ impl ProcId {
     /// Reaps the zombie if it is our (possibly adopted) child. True if it is our child but not
     /// reapable yet; false once reaped, or if it is someone else's zombie.
     fn reap_pending(&self) -> bool {
-        matches!(
-            waitpid(Pid::from_raw(self.pid), Some(WaitPidFlag::WNOHANG)),
-            Ok(WaitStatus::StillAlive)
-        )
+        matches!(waitpid(Pid::from_raw(self.pid), Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::StillAlive))
     }
 
     /// Sends `sig` if the process is still the one we recorded. Returns whether it was sent.
@@ -130,13 +121,7 @@ fn all_procs() -> Vec<(ProcId, Stat)> {
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(|pid| {
             let st = stat(pid)?;
-            Some((
-                ProcId {
-                    pid,
-                    start: st.start,
-                },
-                st,
-            ))
+            Some((ProcId { pid, start: st.start }, st))
         })
         .collect()
 }
@@ -151,10 +136,7 @@ pub fn with_env_prefix(prefix: &str) -> Vec<ProcId> {
         .filter(|(id, st)| id.pid != me && !matches!(st.state, 'Z' | 'X'))
         .filter(|(id, _)| {
             fs::read(format!("/proc/{}/environ", id.pid))
-                .map(|env| {
-                    env.split(|b| *b == 0)
-                        .any(|e| e.starts_with(prefix.as_bytes()))
-                })
+                .map(|env| env.split(|b| *b == 0).any(|e| e.starts_with(prefix.as_bytes())))
                 .unwrap_or(false)
         })
         .map(|(id, _)| id)

@@ -196,8 +196,7 @@ impl Builder {
 
     /// Starts everything asked for; panics with the reason (and log tails) on failure.
     pub fn start(self) -> Sandbox {
-        self.try_start()
-            .unwrap_or_else(|e| panic!("sandbox start failed: {e}"))
+        self.try_start().unwrap_or_else(|e| panic!("sandbox start failed: {e}"))
     }
 
     /// Starts everything asked for. On error whatever was already started is stopped again.
@@ -238,29 +237,16 @@ impl Builder {
     fn bring_up(&self, sb: &mut Sandbox) -> Result<(), String> {
         let e = |r: Result<String, CmdError>| r.map(drop).map_err(|e| e.to_string());
         let multi = self.hvs.len() > 1;
-        let dummy = self
-            .enable_dummy
-            .clone()
-            .unwrap_or_else(|| if multi { "system" } else { "override" }.into());
+        let dummy = self.enable_dummy.clone().unwrap_or_else(|| if multi { "system" } else { "override" }.into());
 
         // Central: NB, SB, northd. Before the hypervisors, so their controllers find the SB.
         if self.ovn_dbs {
             let central = &mut sb.central;
             let dir = central.ovn_dir.clone();
-            for (name, schema) in [
-                ("ovnnb_db", "ovn-nb.ovsschema"),
-                ("ovnsb_db", "ovn-sb.ovsschema"),
-            ] {
-                let schema = find_schema(
-                    "OVN_PKGDATADIR",
-                    &["/usr/share/ovn", "/usr/local/share/ovn"],
-                    schema,
-                )?;
+            for (name, schema) in [("ovnnb_db", "ovn-nb.ovsschema"), ("ovnsb_db", "ovn-sb.ovsschema")] {
+                let schema = find_schema("OVN_PKGDATADIR", &["/usr/share/ovn", "/usr/local/share/ovn"], schema)?;
                 let db = dir.join(format!("{name}.db"));
-                e(central.try_run(
-                    "ovsdb-tool",
-                    [os("create"), db.clone().into(), schema.into()],
-                ))?;
+                e(central.try_run("ovsdb-tool", [os("create"), db.clone().into(), schema.into()]))?;
                 let socket = dir.join(format!("{name}.sock"));
                 let ctl = dir.join(format!("{name}.ctl"));
                 central.start_ovsdb_server(name, &db, &socket, Some(&ctl))?;
@@ -286,11 +272,7 @@ impl Builder {
         let sb_socket = sb.sb_socket();
         for (i, name) in self.hvs.iter().enumerate() {
             let node = Node::new(&sb.dir, name, true, self.cmd_timeout, sb.tracker.clone())?;
-            let encap_ip = if multi {
-                format!("192.168.0.{}", i + 1)
-            } else {
-                self.encap_ip.clone()
-            };
+            let encap_ip = if multi { format!("192.168.0.{}", i + 1) } else { self.encap_ip.clone() };
             // Pushed before configuring, so that what it starts is stopped if configuring fails.
             sb.hvs.push(Hv {
                 node,
@@ -338,13 +320,7 @@ impl Builder {
 
     /// Open_vSwitch database, external_ids, br-int and (if asked) ovs-vswitchd of one
     /// hypervisor, plus its link to the simulated network when there are several.
-    fn configure_ovs(
-        &self,
-        hv: &mut Hv,
-        net: Option<&Node>,
-        sb_socket: &Path,
-        dummy: &str,
-    ) -> Result<(), String> {
+    fn configure_ovs(&self, hv: &mut Hv, net: Option<&Node>, sb_socket: &Path, dummy: &str) -> Result<(), String> {
         let e = |r: Result<String, CmdError>| r.map(drop).map_err(|e| e.to_string());
         start_ovs(&mut hv.node, dummy, false)?;
         let chassis = hv.chassis().to_string();
@@ -360,9 +336,7 @@ impl Builder {
             ("hostname".into(), hostname),
         ];
         ids.extend(self.external_ids.iter().cloned());
-        let mut args: Vec<String> = ["--no-wait", "--", "set", "Open_vSwitch", "."]
-            .map(String::from)
-            .to_vec();
+        let mut args: Vec<String> = ["--no-wait", "--", "set", "Open_vSwitch", "."].map(String::from).to_vec();
         args.extend(ids.iter().map(|(k, v)| format!("external_ids:{k}=\"{v}\"")));
         if self.br_int {
             args.extend(
@@ -385,16 +359,12 @@ impl Builder {
         if !self.vswitchd {
             return Ok(());
         }
-        let mut vswitchd = vec![
-            os(&format!("--enable-dummy={dummy}")),
-            os("--disable-system"),
-            os("--disable-system-route"),
-        ];
+        let mut vswitchd =
+            vec![os(&format!("--enable-dummy={dummy}")), os("--disable-system"), os("--disable-system-route")];
         vswitchd.extend(daemon_opts(&hv.node.ovs_dir, "ovs-vswitchd"));
         vswitchd.push(format!("unix:{}", hv.ovs_db_socket().display()).into());
         let pidfile = hv.node.ovs_dir.join("ovs-vswitchd.pid");
-        hv.node
-            .start_daemon("ovs-vswitchd", "ovs-vswitchd", vswitchd, &pidfile)?;
+        hv.node.start_daemon("ovs-vswitchd", "ovs-vswitchd", vswitchd, &pidfile)?;
 
         if let Some(net) = net {
             // net_attach + ovn_attach from OVN's ovn-macros.at.
@@ -449,26 +419,15 @@ fn start_ovs(node: &mut Node, dummy: &str, vswitchd: bool) -> Result<(), String>
     let dir = node.ovs_dir.clone();
     let db = dir.join("conf.db");
     let e = |r: Result<String, CmdError>| r.map(drop).map_err(|e| e.to_string());
-    e(node.try_run(
-        "ovsdb-tool",
-        [os("create"), db.clone().into(), schema.into()],
-    ))?;
+    e(node.try_run("ovsdb-tool", [os("create"), db.clone().into(), schema.into()]))?;
     node.start_ovsdb_server("ovsdb-server", &db, &dir.join("db.sock"), None)?;
     e(node.try_run("ovs-vsctl", ["--no-wait", "init"]))?;
     if vswitchd {
-        let mut args = vec![
-            os(&format!("--enable-dummy={dummy}")),
-            os("--disable-system"),
-            os("--disable-system-route"),
-        ];
+        let mut args =
+            vec![os(&format!("--enable-dummy={dummy}")), os("--disable-system"), os("--disable-system-route")];
         args.extend(daemon_opts(&dir, "ovs-vswitchd"));
         args.push(format!("unix:{}", dir.join("db.sock").display()).into());
-        node.start_daemon(
-            "ovs-vswitchd",
-            "ovs-vswitchd",
-            args,
-            &dir.join("ovs-vswitchd.pid"),
-        )?;
+        node.start_daemon("ovs-vswitchd", "ovs-vswitchd", args, &dir.join("ovs-vswitchd.pid"))?;
     }
     Ok(())
 }
@@ -516,9 +475,7 @@ impl Sandbox {
 
     /// The whole stack with the controller chosen by `CHASSISD_CONTROLLER`.
     pub fn full() -> Sandbox {
-        Builder::default()
-            .controller(Controller::from_env())
-            .start()
+        Builder::default().controller(Controller::from_env()).start()
     }
 
     /// The whole stack with controller `c`.
@@ -543,16 +500,10 @@ impl Sandbox {
 
     /// Hypervisor `chassis`. Panics if there is none by that name.
     pub fn hv(&self, chassis: &str) -> &Hv {
-        self.hvs
-            .iter()
-            .find(|h| h.chassis() == chassis)
-            .unwrap_or_else(|| panic!("no hypervisor {chassis:?}"))
+        self.hvs.iter().find(|h| h.chassis() == chassis).unwrap_or_else(|| panic!("no hypervisor {chassis:?}"))
     }
     pub fn hv_mut(&mut self, chassis: &str) -> &mut Hv {
-        self.hvs
-            .iter_mut()
-            .find(|h| h.chassis() == chassis)
-            .unwrap_or_else(|| panic!("no hypervisor {chassis:?}"))
+        self.hvs.iter_mut().find(|h| h.chassis() == chassis).unwrap_or_else(|| panic!("no hypervisor {chassis:?}"))
     }
     /// All hypervisors, in the order they were asked for.
     pub fn hvs(&self) -> &[Hv] {
@@ -565,9 +516,7 @@ impl Sandbox {
     /// A central daemon ("ovnnb_db", "ovnsb_db", "ovn-northd"), else one of the first
     /// hypervisor's ("ovsdb-server", "ovs-vswitchd", "ovn-controller", "chassisd").
     pub fn daemon(&self, name: &str) -> Option<ProcId> {
-        self.central
-            .daemon(name)
-            .or_else(|| self.hvs[0].daemon(name))
+        self.central.daemon(name).or_else(|| self.hvs[0].daemon(name))
     }
 
     /// Every process the sandbox runs now: daemons and their descendants (chassisd's children
@@ -644,15 +593,8 @@ impl Sandbox {
             let Ok(text) = fs::read_to_string(&f) else {
                 continue;
             };
-            let name = f
-                .strip_prefix(&self.dir)
-                .unwrap_or(&f)
-                .display()
-                .to_string();
-            for l in text
-                .lines()
-                .filter(|l| needles.iter().any(|n| l.contains(n)))
-            {
+            let name = f.strip_prefix(&self.dir).unwrap_or(&f).display().to_string();
+            for l in text.lines().filter(|l| needles.iter().any(|n| l.contains(n))) {
                 out.push(format!("{name}: {l}"));
             }
         }
@@ -687,10 +629,7 @@ impl Drop for Sandbox {
         let failing = panicking || self.failed;
         let report = self.shutdown();
         if !report.is_clean() {
-            eprintln!(
-                "sandbox {}: unclean shutdown: {report:?}",
-                self.dir.display()
-            );
+            eprintln!("sandbox {}: unclean shutdown: {report:?}", self.dir.display());
         }
         let keep = match self.keep {
             Keep::Always => true,

@@ -41,13 +41,7 @@ fn empty_sandbox_has_dirs_and_no_processes() {
     assert_ne!(sb.ovs_dir(), sb.ovn_dir());
     assert!(sb.processes().is_empty());
     // Socket paths must fit in sun_path (108 bytes) with room for a long pid.
-    assert!(
-        sb.ovn_dir()
-            .join("ovn-controller.4194304.ctl")
-            .as_os_str()
-            .len()
-            < 100
-    );
+    assert!(sb.ovn_dir().join("ovn-controller.4194304.ctl").as_os_str().len() < 100);
     let env = sb.run("env", [] as [&str; 0]);
     assert!(env.contains(&format!("OVN_RUNDIR={}", sb.ovn_dir().display())));
     assert!(env.contains(&format!("OVS_DBDIR={}", sb.ovs_dir().display())));
@@ -57,9 +51,7 @@ fn empty_sandbox_has_dirs_and_no_processes() {
 
 #[test]
 fn command_timeout_kills_the_command() {
-    let sb = Sandbox::builder()
-        .cmd_timeout(Duration::from_millis(300))
-        .start();
+    let sb = Sandbox::builder().cmd_timeout(Duration::from_millis(300)).start();
     let t = Instant::now();
     let err = sb.try_run("sleep", ["10"]).unwrap_err();
     assert!(err.timed_out, "{err}");
@@ -74,30 +66,17 @@ fn ovs_db_only() {
     let mut sb = Sandbox::builder().ovs_db().chassis("hv7").start();
     assert_eq!(names(&sb.processes()), ["hv7/ovsdb-server"]);
     let get = |k: &str| {
-        sb.vsctl([
-            "--no-wait",
-            "get",
-            "Open_vSwitch",
-            ".",
-            &format!("external_ids:{k}"),
-        ])
-        .trim()
-        .trim_matches('"')
-        .to_string()
+        sb.vsctl(["--no-wait", "get", "Open_vSwitch", ".", &format!("external_ids:{k}")])
+            .trim()
+            .trim_matches('"')
+            .to_string()
     };
     assert_eq!(get("system-id"), "hv7");
     assert_eq!(get("hostname"), "hv7");
     assert_eq!(get("ovn-encap-type"), "geneve");
     assert_eq!(get("ovn-encap-ip"), "127.0.0.1");
-    assert_eq!(
-        get("ovn-remote"),
-        format!("unix:{}", sb.sb_socket().display())
-    );
-    assert_eq!(
-        sb.vsctl(["--no-wait", "get", "Bridge", "br-int", "fail_mode"])
-            .trim(),
-        "secure"
-    );
+    assert_eq!(get("ovn-remote"), format!("unix:{}", sb.sb_socket().display()));
+    assert_eq!(sb.vsctl(["--no-wait", "get", "Bridge", "br-int", "fail_mode"]).trim(), "secure");
     let procs = sb.processes();
     let report = sb.shutdown();
     assert!(report.is_clean(), "{report:?}");
@@ -113,15 +92,7 @@ fn parallel_sandboxes_are_independent() {
     a.nbctl(["ls-add", "only-in-a"]);
     assert!(a.nbctl(["ls-list"]).contains("only-in-a"));
     assert!(!b.nbctl(["ls-list"]).contains("only-in-a"));
-    let id = |s: &Sandbox| {
-        s.vsctl([
-            "--no-wait",
-            "get",
-            "Open_vSwitch",
-            ".",
-            "external_ids:system-id",
-        ])
-    };
+    let id = |s: &Sandbox| s.vsctl(["--no-wait", "get", "Open_vSwitch", ".", "external_ids:system-id"]);
     assert_eq!(id(&a).trim(), "a");
     assert_eq!(id(&b).trim(), "b");
 }
@@ -147,40 +118,16 @@ fn real_ovn_controller_switches_arp() {
     );
 
     sb.wait_chassis_registered();
-    assert_eq!(
-        sb.sbctl(["--bare", "--columns=name", "list", "Chassis"])
-            .trim(),
-        "hv1"
-    );
-    assert_eq!(
-        sb.sbctl(["--bare", "--columns=type", "list", "Encap"])
-            .trim(),
-        "geneve"
-    );
+    assert_eq!(sb.sbctl(["--bare", "--columns=name", "list", "Chassis"]).trim(), "hv1");
+    assert_eq!(sb.sbctl(["--bare", "--columns=type", "list", "Encap"]).trim(), "geneve");
     // The control socket is where ovn-appctl looks for it.
     assert!(sb.ovn_appctl(["list-commands"]).contains("recompute"));
 
     let (mac1, ip1) = ("00:00:00:00:00:01", Ipv4Addr::new(10, 0, 0, 1));
     let (mac2, ip2) = ("00:00:00:00:00:02", Ipv4Addr::new(10, 0, 0, 2));
     sb.nbctl(["ls-add", "sw0"]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "lp1",
-        "--",
-        "lsp-set-addresses",
-        "lp1",
-        &format!("{mac1} {ip1}"),
-    ]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "lp2",
-        "--",
-        "lsp-set-addresses",
-        "lp2",
-        &format!("{mac2} {ip2}"),
-    ]);
+    sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", &format!("{mac1} {ip1}")]);
+    sb.nbctl(["lsp-add", "sw0", "lp2", "--", "lsp-set-addresses", "lp2", &format!("{mac2} {ip2}")]);
     sb.add_vif("vif1", "lp1");
     sb.add_vif("vif2", "lp2");
     sb.wait_port_bound("lp1");
@@ -205,22 +152,14 @@ fn real_ovn_controller_switches_arp() {
 
     let flows = sb.dump_flows("br-int");
     assert!(flows.len() > 50, "{flows:#?}");
-    assert!(flows
-        .iter()
-        .all(|f| !f.contains("n_packets=") && !f.contains("duration=")));
-    assert!(
-        flows.iter().any(|f| f.contains("table=8,")),
-        "no logical ingress table"
-    );
+    assert!(flows.iter().all(|f| !f.contains("n_packets=") && !f.contains("duration=")));
+    assert!(flows.iter().any(|f| f.contains("table=8,")), "no logical ingress table");
 
     let procs = sb.processes();
     let report = sb.shutdown();
     assert!(report.is_clean(), "{report:?}");
     assert_all_gone(&procs);
-    eprintln!(
-        "sandbox start-up took {startup:?}, whole test {:?}",
-        t0.elapsed()
-    );
+    eprintln!("sandbox start-up took {startup:?}, whole test {:?}", t0.elapsed());
 }
 
 #[test]
@@ -228,32 +167,13 @@ fn controller_can_be_stopped_and_restarted() {
     require_ovn!();
     let mut sb = Sandbox::with_controller(Controller::OvnController);
     sb.nbctl(["ls-add", "sw0", "--", "lsp-add", "sw0", "lp1"]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "lp2",
-        "--",
-        "lsp-set-addresses",
-        "lp2",
-        "unknown",
-    ]);
-    sb.nbctl([
-        "acl-add",
-        "sw0",
-        "to-lport",
-        "1000",
-        "tcp.dst == {80, 443}",
-        "allow",
-    ]);
+    sb.nbctl(["lsp-add", "sw0", "lp2", "--", "lsp-set-addresses", "lp2", "unknown"]);
+    sb.nbctl(["acl-add", "sw0", "to-lport", "1000", "tcp.dst == {80, 443}", "allow"]);
     sb.add_vif("vif1", "lp1");
     sb.wait_port_up("lp1");
     sb.ovn_nbctl_wait_hv_sync();
-    let masked = |sb: &Sandbox| -> Vec<String> {
-        sb.dump_flows("br-int")
-            .iter()
-            .map(|f| mask_ids(f, &ALLOCATED_IDS))
-            .collect()
-    };
+    let masked =
+        |sb: &Sandbox| -> Vec<String> { sb.dump_flows("br-int").iter().map(|f| mask_ids(f, &ALLOCATED_IDS)).collect() };
     let before = masked(&sb);
 
     let first = sb.controller_pid().unwrap();
@@ -270,9 +190,7 @@ fn controller_can_be_stopped_and_restarted() {
     sb.ovn_nbctl_wait_hv_sync();
     // Same databases, same controller: the same table, once allocated ids are masked. This is
     // the comparison differential tests make between ovn-controller and chassisd.
-    let same = chassisd_tests::try_wait_until(Duration::from_secs(10), || {
-        diff_lines(&before, &masked(&sb)).is_none()
-    });
+    let same = chassisd_tests::try_wait_until(Duration::from_secs(10), || diff_lines(&before, &masked(&sb)).is_none());
     if !same {
         panic!("{}", diff_lines(&before, &masked(&sb)).unwrap_or_default());
     }
@@ -282,37 +200,24 @@ fn controller_can_be_stopped_and_restarted() {
 /// happened, quickly, and leave nothing behind.
 #[test]
 fn daemon_start_failures_are_explained() {
-    let mut sb = Sandbox::builder()
-        .cmd_timeout(Duration::from_millis(500))
-        .start();
+    let mut sb = Sandbox::builder().cmd_timeout(Duration::from_millis(500)).start();
     let pidfile = sb.ovn_dir().join("fake.pid");
     let sh = |script: &str| vec![std::ffi::OsString::from("-c"), script.into()];
 
-    let err = sb
-        .start_daemon("fake", "sh", sh("echo bad option >&2; exit 3"), &pidfile)
-        .unwrap_err();
-    assert!(
-        err.contains("exit status: 3") && err.contains("bad option"),
-        "{err}"
-    );
+    let err = sb.start_daemon("fake", "sh", sh("echo bad option >&2; exit 3"), &pidfile).unwrap_err();
+    assert!(err.contains("exit status: 3") && err.contains("bad option"), "{err}");
 
     let t = Instant::now();
-    let err = sb
-        .start_daemon("fake", "sh", sh("exec sleep 30"), &pidfile)
-        .unwrap_err();
+    let err = sb.start_daemon("fake", "sh", sh("exec sleep 30"), &pidfile).unwrap_err();
     assert!(err.contains("did not detach"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(5));
 
-    let err = sb
-        .start_daemon("fake", "true", vec![], &pidfile)
-        .unwrap_err();
+    let err = sb.start_daemon("fake", "true", vec![], &pidfile).unwrap_err();
     assert!(err.contains("names no live process"), "{err}");
 
     // A detaching shell that writes its pidfile is tracked and stopped like a daemon.
     let script = format!("sleep 30 & echo $! > {}", pidfile.display());
-    let id = sb
-        .start_daemon("fake", "sh", sh(&script), &pidfile)
-        .unwrap();
+    let id = sb.start_daemon("fake", "sh", sh(&script), &pidfile).unwrap();
     assert!(id.is_alive());
     let report = sb.shutdown();
     assert!(report.is_clean(), "{report:?}");
@@ -326,14 +231,8 @@ fn crashed_daemon_is_reported() {
     let mut sb = Sandbox::with_controller(Controller::OvnController);
     sb.wait_chassis_registered();
     let ctl = sb.controller_pid().unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(ctl.pid),
-        nix::sys::signal::SIGKILL,
-    )
-    .unwrap();
-    chassisd_tests::wait_until(Duration::from_secs(5), "controller to die", || {
-        !ctl.is_alive()
-    });
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(ctl.pid), nix::sys::signal::SIGKILL).unwrap();
+    chassisd_tests::wait_until(Duration::from_secs(5), "controller to die", || !ctl.is_alive());
     let report = sb.shutdown();
     assert!(!report.is_clean());
     assert_eq!(report.died_early, [("hv1/ovn-controller".to_string(), ctl)]);
@@ -346,11 +245,7 @@ fn crashed_daemon_is_reported() {
 fn tracked_and_stray_processes_are_stopped() {
     require_ovn!();
     let mut sb = Sandbox::builder().infra().start();
-    let args: Vec<_> = sb
-        .controller_args()
-        .into_iter()
-        .filter(|a| a != "--detach")
-        .collect();
+    let args: Vec<_> = sb.controller_args().into_iter().filter(|a| a != "--detach").collect();
     let fg = sb
         .command("ovn-controller")
         .args(&args)
@@ -365,15 +260,9 @@ fn tracked_and_stray_processes_are_stopped() {
     let stray = ProcId::of(stray.id() as i32).unwrap();
 
     let report = sb.shutdown();
-    assert!(report
-        .stopped
-        .iter()
-        .any(|(n, p)| n == "hv1/fg-controller" && *p == fg));
+    assert!(report.stopped.iter().any(|(n, p)| n == "hv1/fg-controller" && *p == fg));
     assert_eq!(report.strays, [stray]);
-    assert!(
-        report.needed_sigkill.is_empty() && report.survivors.is_empty(),
-        "{report:?}"
-    );
+    assert!(report.needed_sigkill.is_empty() && report.survivors.is_empty(), "{report:?}");
     assert_all_gone(&[("fg".into(), fg), ("stray".into(), stray)]);
 }
 
@@ -383,10 +272,7 @@ fn drop_on_panic_stops_everything() {
     require_ovn!();
     let seen: Seen = Mutex::new(None);
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let sb = Sandbox::builder()
-            .controller(Controller::OvnController)
-            .keep(Keep::Never)
-            .start();
+        let sb = Sandbox::builder().controller(Controller::OvnController).keep(Keep::Never).start();
         sb.wait_chassis_registered();
         *seen.lock().unwrap() = Some((sb.processes(), sb.dir().to_path_buf()));
         panic!("deliberate failure inside a sandbox");
@@ -424,11 +310,7 @@ fn guard_helper() {
     let Some(out) = std::env::var_os("CHASSISD_GUARD_HELPER_OUT") else {
         return;
     };
-    let sb = Sandbox::builder()
-        .ovs_db()
-        .ovn_dbs()
-        .keep(Keep::Never)
-        .start();
+    let sb = Sandbox::builder().ovs_db().ovn_dbs().keep(Keep::Never).start();
     let mut text = format!("{}\n", sb.dir().display());
     for (_, p) in sb.processes() {
         text.push_str(&format!("{} {}\n", p.pid, p.start_time()));
@@ -454,9 +336,8 @@ fn guard_cleans_up_after_a_killed_test_process() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let text = chassisd_tests::wait_for(chassisd_tests::TIMEOUT, "helper sandbox", || {
-        std::fs::read_to_string(&out).ok()
-    });
+    let text =
+        chassisd_tests::wait_for(chassisd_tests::TIMEOUT, "helper sandbox", || std::fs::read_to_string(&out).ok());
     child.kill().unwrap();
     child.wait().unwrap();
     let mut lines = text.lines();
@@ -480,53 +361,21 @@ fn guard_cleans_up_after_a_killed_test_process() {
 #[test]
 fn two_hypervisors_tunnel_arp() {
     require_ovn!();
-    let mut sb = Sandbox::builder()
-        .hvs(&["hv1", "hv2"])
-        .controller(Controller::OvnController)
-        .start();
-    assert_eq!(
-        sb.processes().len(),
-        3 + 2 + 2 * 3,
-        "{:?}",
-        names(&sb.processes())
-    );
+    let mut sb = Sandbox::builder().hvs(&["hv1", "hv2"]).controller(Controller::OvnController).start();
+    assert_eq!(sb.processes().len(), 3 + 2 + 2 * 3, "{:?}", names(&sb.processes()));
     for hv in sb.hvs() {
         hv.wait_chassis_registered();
     }
     let ip_of = |c: &str| {
-        sb.sbctl([
-            "--bare",
-            "--columns=ip",
-            "find",
-            "Encap",
-            &format!("chassis_name={c}"),
-        ])
-        .trim()
-        .to_string()
+        sb.sbctl(["--bare", "--columns=ip", "find", "Encap", &format!("chassis_name={c}")]).trim().to_string()
     };
     assert_eq!(ip_of("hv1"), "192.168.0.1");
     assert_eq!(ip_of("hv2"), "192.168.0.2");
 
     let (mac1, ip1) = ("00:00:00:00:00:01", Ipv4Addr::new(10, 0, 0, 1));
     sb.nbctl(["ls-add", "sw0"]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "lp1",
-        "--",
-        "lsp-set-addresses",
-        "lp1",
-        &format!("{mac1} {ip1}"),
-    ]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "lp2",
-        "--",
-        "lsp-set-addresses",
-        "lp2",
-        "00:00:00:00:00:02 10.0.0.2",
-    ]);
+    sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", &format!("{mac1} {ip1}")]);
+    sb.nbctl(["lsp-add", "sw0", "lp2", "--", "lsp-set-addresses", "lp2", "00:00:00:00:00:02 10.0.0.2"]);
     sb.hv("hv1").add_vif("vif1", "lp1");
     sb.hv("hv2").add_vif("vif2", "lp2");
     sb.hv("hv1").wait_port_up("lp1");
@@ -534,18 +383,9 @@ fn two_hypervisors_tunnel_arp() {
     sb.hv("hv2").wait_port_up("lp2");
     sb.ovn_nbctl_wait_hv_sync();
     // Each controller made a tunnel to the other and reports through its own control socket.
-    assert!(sb
-        .hv("hv1")
-        .vsctl(["list-ports", "br-int"])
-        .contains("ovn-hv2-0"));
-    assert!(sb
-        .hv("hv2")
-        .vsctl(["list-ports", "br-int"])
-        .contains("ovn-hv1-0"));
-    assert!(sb
-        .hv("hv2")
-        .ovn_appctl(["list-commands"])
-        .contains("recompute"));
+    assert!(sb.hv("hv1").vsctl(["list-ports", "br-int"]).contains("ovn-hv2-0"));
+    assert!(sb.hv("hv2").vsctl(["list-ports", "br-int"]).contains("ovn-hv1-0"));
+    assert!(sb.hv("hv2").ovn_appctl(["list-commands"]).contains("recompute"));
 
     let req = arp_request(mac(mac1), ip1, Ipv4Addr::new(10, 0, 0, 99));
     sb.hv("hv1").inject("vif1", &to_hex(&req));
