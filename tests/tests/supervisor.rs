@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,25 +12,13 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use shared::unixctl::client;
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
-}
-
 fn chassisd_bin() -> PathBuf {
-    std::env::var_os("CHASSISD_BIN").map(PathBuf::from).unwrap_or_else(|| target_dir().join("debug/chassisd"))
+    chassisd_tests::controller::chassisd_bin().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn wait_until(what: &str, deadline: Duration, mut ok: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("timed out after {deadline:?} waiting for {what}");
+/// Argument order as the rest of this file reads it: what, then how long.
+fn wait_until(what: &str, deadline: Duration, ok: impl FnMut() -> bool) {
+    chassisd_tests::wait::wait_until(deadline, what, ok)
 }
 
 fn alive(pid: i32) -> bool {
@@ -248,7 +236,7 @@ fn a_restart_storm_leaves_no_zombies_no_fd_leak_and_a_responsive_control_socket(
                     ("ovn-appctl", "ovn-controller".to_string(), "list-commands"),
                     ("ovn-appctl", "ovn-controller".to_string(), "supervisor/status"),
                 ] {
-                    if which(tool).is_none() {
+                    if chassisd_tests::find_bin(tool).is_none() {
                         continue;
                     }
                     let t = Instant::now();
@@ -365,13 +353,10 @@ fn exit_over_the_control_socket_stops_the_same_way() {
     assert_ordered_clean_stop(&mut d, |d| assert_eq!(d.call("exit", &[]), Ok(String::new())));
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.exists())
-}
 
 #[test]
 fn ovn_appctl_finds_chassisd_as_ovn_controller() {
-    let Some(_) = which("ovn-appctl") else {
+    let Some(_) = chassisd_tests::find_bin("ovn-appctl") else {
         eprintln!("skipped: ovn-appctl not installed (apt-get install ovn-common)");
         return;
     };
