@@ -44,7 +44,7 @@ case $controller in
 esac
 
 # Daemons in start order; stopped in reverse. Each has DIR/<name>.pid.
-DAEMONS=(ovsdb-server ovs-vswitchd ovnnb_db ovnsb_db ovn-northd ovn-controller)
+DAEMONS=(ovsdb-server ovs-vswitchd ovnnb_db ovnsb_db ovn-northd ovn-controller controller-launcher)
 MARKER=.chassisd-demo
 
 # Stop the daemons of a demo directory: SIGTERM to the pid in each pidfile,
@@ -213,20 +213,33 @@ ctl_cmd=("$controller_bin" "unix:$DIR/db.sock" --pidfile="$DIR/ovn-controller.pi
          --log-file="$DIR/ovn-controller.log" --detach --no-chdir)
 note "${ctl_cmd[*]}"
 controller_ok=1
-if ! "${ctl_cmd[@]}"; then
-    controller_ok=0
-    warn "$controller did not start (exit status above); the demo goes on without it"
-fi
-for ((n = 0; n < 50; n++)); do
+# Started in the background so that a controller that stays in the foreground
+# (no --detach support yet) cannot hang the demo; its pid is recorded so that
+# the cleanup stops it either way.
+"${ctl_cmd[@]}" </dev/null &
+launcher=$!
+echo "$launcher" > "$DIR/controller-launcher.pid"
+for ((n = 0; n < 100; n++)); do
+    kill -0 "$launcher" 2>/dev/null || break
     pid_from_file "$DIR/ovn-controller.pid" >/dev/null && break
     sleep 0.1
 done
+if ! kill -0 "$launcher" 2>/dev/null; then
+    rc=0
+    wait "$launcher" || rc=$?
+    if ((rc)); then
+        controller_ok=0
+        warn "$controller exited with status $rc; the demo goes on without it"
+    fi
+fi
 if pid=$(pid_from_file "$DIR/ovn-controller.pid"); then
     note "$controller running, pid $pid"
 else
     controller_ok=0
     warn "no live pid in $DIR/ovn-controller.pid"
-    [[ -s $DIR/ovn-controller.log ]] && tail -n 20 "$DIR/ovn-controller.log" | sed 's/^/  log: /'
+    if [[ -s $DIR/ovn-controller.log ]]; then
+        tail -n 20 "$DIR/ovn-controller.log" | sed 's/^/  log: /'
+    fi
 fi
 
 if ((controller_ok)); then
