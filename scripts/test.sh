@@ -4,11 +4,13 @@
 #   scripts/test.sh
 #
 # On a fresh Debian 12 machine it first installs what is missing: OVS 3.1 and
-# OVN 23.03 (the real peers of the tests), systemd (for systemd-analyze) and the
-# shell linter. It stops system OVS/OVN daemons, if any run, through their init
+# OVN 23.03 (the real peers of the tests), systemd and systemd-container (for
+# systemd-analyze and the unit test in a container) and the shell linter. It stops system OVS/OVN daemons, if any run, through their init
 # scripts (set CHASSISD_KEEP_SYSTEM_DAEMONS=1 to keep them). Then:
-# cargo fmt --check, cargo clippy -D warnings, cargo build, packaging and
-# script checks, and the tests (cargo nextest if present, else cargo test).
+# cargo fmt --check, cargo clippy -D warnings, bash -n and shellcheck on the
+# scripts, cargo build, packaging checks (systemd-analyze verify, and the unit
+# under systemd in a container), the tests (cargo nextest if present, else
+# cargo test), and the demo against ovn-controller.
 # Exits non-zero if any step fails.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -36,7 +38,7 @@ ensure_cargo
 note "$(cargo --version); $(rustc --version)"
 
 step "Debian packages"
-tools=(systemd shellcheck)
+tools=(systemd systemd-container shellcheck)
 ensure_debs "${OVS_OVN_DEBS[@]}" "${tools[@]}"
 note "$(ovs-vswitchd --version | head -1); $(ovn-controller --version | head -1)"
 
@@ -57,6 +59,13 @@ fi
 # The tests start the built binaries (chassisd, flowctl, pinctrl).
 if run build cargo build --workspace --all-targets; then
     run packaging packaging/verify.sh target/debug/chassisd || true
+    # The unit under a real systemd (container), with ovn-controller standing
+    # in for chassisd until chassisd sends READY=1 (then: --controller chassisd).
+    if [[ $(id -u) -eq 0 ]]; then
+        run systemd-unit packaging/systemd-test.sh --controller ovn-controller || true
+    else
+        step "systemd-unit: skipped (needs root for systemd-nspawn)"
+    fi
     if cargo nextest --version >/dev/null 2>&1; then
         run tests cargo nextest run --workspace --no-tests=warn || true
     else
