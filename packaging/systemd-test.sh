@@ -65,7 +65,10 @@ R=$T/root
 U=$R/etc/systemd/system
 mkdir -p "$U/chassisd.service.d" "$U/ovs-vswitchd.service.d" "$U/cdtest.target.wants" \
     "$R/out" "$R/opt/chassisd"
-rm -f "$R/out/"* "$R/etc/default/chassisd"
+rm -f "$R/out/"*
+# The shipped environment file, as the package installs it.
+install -m 644 "$CHASSISD_REPO/packaging/chassisd.default" "$R/etc/default/chassisd"
+echo "$controller" > "$R/out/controller"
 
 # The unit under test, with ExecStart pointing into the container's /opt.
 if [[ $controller == chassisd ]]; then
@@ -174,11 +177,46 @@ if [[ $pid =~ ^[0-9]+$ ]] && ((pid > 1)); then kill -KILL "$pid"; fi
 check "restarted after SIGKILL (Restart=on-failure)" \
     wait_for 15 bash -c "test \"\$(systemctl show chassisd -p NRestarts --value)\" -ge 1 && systemctl is-active chassisd.service"
 
+echo "== CHASSISD_OPTS from /etc/default/chassisd" >> /out/log
+cp /etc/default/chassisd /etc/default/chassisd.orig
+sed -i 's/^CHASSISD_OPTS=.*/CHASSISD_OPTS=-vconsole:off -vfile:info/' /etc/default/chassisd
+systemctl restart chassisd.service >> /out/log 2>&1
+check "CHASSISD_OPTS reach the command line as separate words" \
+    wait_for 5 bash -c 'tr "\0" "\n" < /proc/$(systemctl show chassisd -p MainPID --value)/cmdline | tail -n 2 | paste -sd" " | grep -qx -- "-vconsole:off -vfile:info"'
+mv /etc/default/chassisd.orig /etc/default/chassisd
+systemctl restart chassisd.service >> /out/log 2>&1
+
+if [[ $(cat /out/controller) == chassisd ]]; then
+    echo "== chassisd only: notify protocol, exit codes" >> /out/log
+    check "STATUS= text reported" bash -c 'test -n "$(systemctl show chassisd -p StatusText --value)"'
+    check "ovn-appctl -t ovn-controller supervisor/status" ovn-appctl -t ovn-controller supervisor/status
+    check "watchdog armed (WatchdogSec=30s)" bash -c 'test "$(systemctl show chassisd -p WatchdogUSec --value)" = 30s'
+    # A command-line error is a configuration error: exit 78, no restart.
+    mkdir -p /run/systemd/system/chassisd.service.d
+    printf '[Service]\nEnvironment=CHASSISD_OPTS=--no-such-option\n' \
+        > /run/systemd/system/chassisd.service.d/bad.conf
+    # EnvironmentFile= wins over Environment=; empty the file's value meanwhile.
+    cp /etc/default/chassisd /etc/default/chassisd.orig
+    sed -i '/^CHASSISD_OPTS=/d' /etc/default/chassisd
+    systemctl daemon-reload
+    systemctl stop chassisd.service; systemctl reset-failed chassisd.service 2>/dev/null
+    systemctl start chassisd.service >> /out/log 2>&1
+    sleep 3
+    check "bad option: exit status 78" bash -c 'test "$(systemctl show chassisd -p ExecMainStatus --value)" = 78'
+    check "bad option: not restarted (RestartPreventExitStatus=78)" \
+        bash -c 'test "$(systemctl show chassisd -p NRestarts --value)" = 0 && ! systemctl is-active chassisd.service'
+    rm -f /run/systemd/system/chassisd.service.d/bad.conf
+    mv /etc/default/chassisd.orig /etc/default/chassisd
+    systemctl daemon-reload; systemctl reset-failed chassisd.service 2>/dev/null
+    systemctl start chassisd.service >> /out/log 2>&1
+fi
+
 echo "== stop" >> /out/log
 check "chassisd.service stops" systemctl stop chassisd.service
 check "/run/ovn kept after stop (RuntimeDirectoryPreserve=yes)" test -d /run/ovn
 check "SB socket still there after stop" test -S /var/run/ovn/ovnsb_db.sock
-check "pidfile gone or stale after stop" bash -c '! kill -0 "$(cat /run/ovn/ovn-controller.pid 2>/dev/null || echo 0)" 2>/dev/null'
+check "no controller process left after stop" \
+    bash -c 'p=$(cat /run/ovn/ovn-controller.pid 2>/dev/null); echo "pidfile: ${p:-none}"; ps -eo pid,args | grep "[o]vn-controller\|[c]hassisd" || true; ! { [[ -n $p ]] && kill -0 "$p"; } 2>/dev/null'
 
 echo "== Conflicts=ovn-controller.service" >> /out/log
 systemctl start chassisd.service >> /out/log 2>&1
