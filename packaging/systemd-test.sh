@@ -14,7 +14,8 @@
 # --controller ovn-controller runs the real ovn-controller 23.03 under the
 # same unit and sandboxing, through a drop-in (Type=simple, no watchdog: it
 # does not speak sd_notify); it checks the unit before chassisd works.
-# Default: chassisd, from target/release (built by `cargo build --release`).
+# Default: chassisd, from target/release (built by `cargo build --release`), or
+# from $CHASSISD_BIN_DIR when set (e.g. target/debug).
 # ovs-vswitchd runs with the dummy datapath (a drop-in): no kernel module.
 # The container has its own network namespace (--private-network), which is
 # also what gives it CAP_NET_ADMIN; nothing touches the host's network.
@@ -73,8 +74,9 @@ echo "$controller" > "$R/out/controller"
 # The unit under test, with ExecStart pointing into the container's /opt.
 if [[ $controller == chassisd ]]; then
     for b in chassisd flowctl pinctrl; do
-        [[ -x $CHASSISD_REPO/target/release/$b ]] || die "target/release/$b missing: cargo build --release"
-        cp "$CHASSISD_REPO/target/release/$b" "$R/opt/chassisd/"
+        bindir=${CHASSISD_BIN_DIR:-$CHASSISD_REPO/target/release}
+        [[ -x $bindir/$b ]] || die "$bindir/$b missing: cargo build --release"
+        cp "$bindir/$b" "$R/opt/chassisd/"
     done
 fi
 sed 's#/usr/bin/chassisd#/opt/chassisd/chassisd#' "$CHASSISD_REPO/packaging/chassisd.service" \
@@ -190,7 +192,7 @@ if [[ $(cat /out/controller) == chassisd ]]; then
     echo "== chassisd only: notify protocol, exit codes" >> /out/log
     check "STATUS= text reported" bash -c 'test -n "$(systemctl show chassisd -p StatusText --value)"'
     check "ovn-appctl -t ovn-controller supervisor/status" ovn-appctl -t ovn-controller supervisor/status
-    check "watchdog armed (WatchdogSec=30s)" bash -c 'test "$(systemctl show chassisd -p WatchdogUSec --value)" = 30s'
+    check "watchdog armed (WatchdogSec=60s)" bash -c 'test "$(systemctl show chassisd -p WatchdogUSec --value)" = 1min'
     # A command-line error is a configuration error: exit 78, no restart.
     mkdir -p /run/systemd/system/chassisd.service.d
     printf '[Service]\nEnvironment=CHASSISD_OPTS=--no-such-option\n' \
