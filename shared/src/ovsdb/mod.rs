@@ -28,3 +28,6 @@ pub use schema::DatabaseSchema;
 pub use transact::{Condition, Function, Mutation, Mutator, OpResult, Operation, RowData};
 pub use update::{RowUpdate, TableUpdates};
 pub use uuid::Uuid;
+
+#[cfg(test)]
+mod tests;
