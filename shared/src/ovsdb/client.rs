@@ -98,7 +98,8 @@ impl Update {
 /// What the client reports, in order.
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// A connection is up and its monitor reply follows as the next event.
+    /// A connection is up and its monitor reply follows as the next event. `schema` holds
+    /// only the monitored tables and columns (use [`Client::get_schema`] for all of it).
     Connected {
         remote: Remote,
         schema: Arc<DatabaseSchema>,
@@ -248,6 +249,7 @@ struct Task {
     shared: Arc<Shared>,
     conds: BTreeMap<String, CondState>,
     acked_seqno: u64,
+    reported_seqno: u64,
     last_id: Option<Uuid>,
     /// Highest Raft index seen, so we never go back to a member with older data.
     min_index: i64,
@@ -297,6 +299,7 @@ impl Task {
             shared,
             conds,
             acked_seqno: 0,
+            reported_seqno: 0,
             last_id: None,
             min_index: 0,
         }
@@ -305,6 +308,15 @@ impl Task {
     fn emit(&self, e: Event) {
         // The owner may have dropped the receiver (transaction-only use): not an error.
         let _ = self.events.send(e);
+    }
+
+    fn report_acked(&mut self) {
+        if self.acked_seqno > self.reported_seqno {
+            self.reported_seqno = self.acked_seqno;
+            self.emit(Event::ConditionsAcked {
+                seqno: self.acked_seqno,
+            });
+        }
     }
 
     fn set_last_id(&mut self, id: Option<Uuid>) {
@@ -491,11 +503,11 @@ impl Task {
             },
             Err(e) => return e.into(),
         };
-        for t in self.cfg.monitor.tables.keys() {
-            if schema.table(t).is_none() {
-                return End::Failed(format!("table {t} is not in the {} schema", schema.name));
-            }
-        }
+        let full_schema = schema;
+        let schema = match self.cfg.monitor.restrict(&full_schema) {
+            Ok(s) => Arc::new(s),
+            Err(e) => return e.into(),
+        };
 
         // 3. Ask to be told about schema changes instead of being disconnected.
         if have_server {
@@ -511,7 +523,7 @@ impl Task {
             .iter()
             .map(|(t, c)| (t.clone(), c.ack.clone()))
             .collect();
-        let requests = self.cfg.monitor.requests_json(&ack);
+        let requests = self.cfg.monitor.requests_json(&ack, &full_schema);
         let since = self.cfg.use_monitor_since;
         let db = self.cfg.database.clone();
         let first = if since {
@@ -594,9 +606,7 @@ impl Task {
             schema: schema.clone(),
         });
         self.emit(Event::Update(update));
-        self.emit(Event::ConditionsAcked {
-            seqno: self.acked_seqno,
-        });
+        self.report_acked();
 
         // 5. Monitoring.
         let mut m = Monitoring {
@@ -864,9 +874,7 @@ impl Task {
                     }
                 }
                 self.acked_seqno = self.acked_seqno.max(seqno);
-                self.emit(Event::ConditionsAcked {
-                    seqno: self.acked_seqno,
-                });
+                self.report_acked();
                 self.maybe_send_cond_change(s, m).await?;
             }
             None => tracing::debug!("ovsdb: reply to unknown request {n}"),

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use super::error::{Error, Result};
+use super::schema::DatabaseSchema;
 use super::transact::{conditions_to_json, Condition};
 
 /// Monitoring of one table.
@@ -52,12 +54,55 @@ impl MonitorSpec {
     }
 
     /// `<monitor-cond-requests>` with the given per-table conditions.
-    pub(crate) fn requests_json(&self, conds: &BTreeMap<String, Vec<Condition>>) -> Value {
+    /// The schema cut down to the monitored tables and columns (plus `_uuid`), so that the
+    /// replica fills defaults only for what it replicates and anything else the server sends
+    /// counts as a schema violation.
+    pub fn restrict(&self, schema: &DatabaseSchema) -> Result<DatabaseSchema> {
+        let mut out = schema.clone();
+        out.tables.retain(|t, _| self.tables.contains_key(t));
+        for (name, tm) in &self.tables {
+            let ts = out
+                .tables
+                .get_mut(name)
+                .ok_or_else(|| Error::Invalid(format!("table {name} is not in the schema")))?;
+            match &tm.columns {
+                Some(cols) => {
+                    for c in cols {
+                        if !ts.columns.contains_key(c) {
+                            return Err(Error::Invalid(format!(
+                                "column {name}.{c} is not in the schema"
+                            )));
+                        }
+                    }
+                    ts.columns.retain(|c, _| c == "_uuid" || cols.contains(c));
+                }
+                None => ts.columns.retain(|c, _| c != "_version"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// "All columns" is spelled out from the schema, leaving out `_version`, which changes
+    /// with every write and which nobody needs.
+    pub(crate) fn requests_json(
+        &self,
+        conds: &BTreeMap<String, Vec<Condition>>,
+        schema: &DatabaseSchema,
+    ) -> Value {
         let mut o = Map::new();
         for (name, tm) in &self.tables {
             let mut r = Map::new();
-            if let Some(c) = &tm.columns {
-                r.insert("columns".into(), json!(c));
+            match &tm.columns {
+                Some(c) => {
+                    r.insert("columns".into(), json!(c));
+                }
+                None => {
+                    let cols: Vec<&String> = schema
+                        .table(name)
+                        .map(|t| t.columns.keys().filter(|c| !c.starts_with('_')).collect())
+                        .unwrap_or_default();
+                    r.insert("columns".into(), json!(cols));
+                }
             }
             // An empty condition means all rows; leave "where" out then.
             if let Some(c) = conds.get(name).filter(|c| !c.is_empty()) {

@@ -176,8 +176,12 @@ impl Replica {
         Replica::default()
     }
 
-    /// Sets the schema used to fill defaults for columns an `insert` leaves out.
+    /// Sets the schema, used to apply diffs and to fill defaults for columns an `insert`
+    /// leaves out. Every table of the schema then exists in the replica, even if empty.
     pub fn set_schema(&mut self, schema: Arc<DatabaseSchema>) {
+        for t in schema.tables.keys() {
+            self.tables.entry(t.clone()).or_default();
+        }
         self.schema = Some(schema);
     }
 
