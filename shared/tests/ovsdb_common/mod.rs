@@ -252,6 +252,11 @@ pub async fn transact_retry(
     loop {
         match c.transact(ops.clone()).await {
             Ok(r) => return r,
+            Err(e @ shared::ovsdb::Error::Transaction { .. })
+                if e.to_string().contains("violation") =>
+            {
+                panic!("transact failed: {e}")
+            }
             Err(e) if Instant::now() < deadline => {
                 eprintln!("transact: {e}; retrying");
                 tokio::time::sleep(Duration::from_millis(100)).await;
