@@ -987,8 +987,7 @@ impl Session {
     fn received(&mut self, n: usize) {
         self.last_rx = Instant::now();
         self.probe_sent = false;
-        let data = self.buf.get(..n).unwrap_or_default().to_vec();
-        self.framer.push(&data);
+        self.framer.push(self.buf.get(..n).unwrap_or_default());
     }
 
     /// When to act if nothing arrives: send a probe, or give up on an unanswered one.

@@ -138,8 +138,7 @@ impl Framer {
     /// Returns the next complete message, `Ok(None)` if more bytes are needed. After an error
     /// the stream is unusable: the caller must drop the connection (and the framer).
     pub fn next_message(&mut self) -> Result<Option<Message>> {
-        while self.pos < self.buf.len() {
-            let b = self.buf[self.pos];
+        while let Some(&b) = self.buf.get(self.pos) {
             self.pos += 1;
             if self.in_string {
                 if self.escape {
