@@ -345,3 +345,33 @@ async fn ssl_is_reported_unsupported() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!client.is_connected());
 }
+
+#[tokio::test]
+async fn tcp_remote() {
+    let (_servers, port) = standalone_tcp(VSWITCH_SCHEMA);
+    let remotes = shared::ovsdb::Remote::parse_list(&format!("tcp:127.0.0.1:{port}")).unwrap();
+    let mut cfg = ClientConfig::new(
+        remotes,
+        "Open_vSwitch",
+        MonitorSpec::new().table("Open_vSwitch"),
+    );
+    cfg.backoff_min = Duration::from_millis(100);
+    let (client, mut rx) = Client::start(cfg);
+    let mut r = Replica::new();
+    connected(&mut rx, &mut r, 10).await;
+    client
+        .transact(vec![Operation::Insert {
+            table: "Open_vSwitch".into(),
+            row: row(&[("external_ids", Datum::map([("system-id", "hv1")]))]),
+            uuid_name: None,
+        }])
+        .await
+        .unwrap();
+    run_until(&mut rx, &mut r, 10, |r| {
+        r.table("Open_vSwitch")
+            .unwrap()
+            .iter()
+            .any(|(_, row)| row.get_map_str("external_ids", "system-id") == Some("hv1"))
+    })
+    .await;
+}

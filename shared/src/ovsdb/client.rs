@@ -47,6 +47,9 @@ pub struct ClientConfig {
     pub leader_only: bool,
     /// Use `monitor_cond_since` (resume) rather than `monitor_cond`.
     pub use_monitor_since: bool,
+    /// Try the remotes in a random order, so that many chassis spread over the members of
+    /// a cluster (OVS does the same by default).
+    pub shuffle_remotes: bool,
 }
 
 impl ClientConfig {
@@ -62,6 +65,7 @@ impl ClientConfig {
             max_message: DEFAULT_MAX_MESSAGE,
             leader_only: false,
             use_monitor_since: true,
+            shuffle_remotes: true,
         }
     }
 }
@@ -133,6 +137,7 @@ enum Command {
     Reconnect {
         resync: bool,
     },
+    ResetMinIndex,
 }
 
 #[derive(Default)]
@@ -213,6 +218,13 @@ impl Client {
     /// so the next monitor reply is a full snapshot (e.g. when the replica is inconsistent).
     pub fn reconnect(&self, resync: bool) {
         let _ = self.tx.send(Command::Reconnect { resync });
+    }
+
+    /// Forgets the highest Raft index seen, for when the clustered database was rebuilt from
+    /// scratch (ovn-controller's `sb-cluster-state-reset`); otherwise every member would look
+    /// stale.
+    pub fn reset_min_index(&self) {
+        let _ = self.tx.send(Command::ResetMinIndex);
     }
 
     /// True while a monitored connection is up.
@@ -333,6 +345,9 @@ impl Task {
         if self.cfg.remotes.is_empty() {
             tracing::warn!("ovsdb: no remotes configured for {}", self.cfg.database);
         }
+        if self.cfg.shuffle_remotes {
+            shuffle(&mut self.cfg.remotes);
+        }
         let mut backoff = self.cfg.backoff_min;
         let mut next = 0usize;
         let mut failures = 0usize;
@@ -412,6 +427,7 @@ impl Task {
                     self.set_last_id(None);
                 }
             }
+            Command::ResetMinIndex => self.min_index = 0,
         }
     }
 
@@ -725,6 +741,7 @@ impl Task {
                 }
                 return Err(End::Reconnect);
             }
+            Command::ResetMinIndex => self.min_index = 0,
         }
         Ok(())
     }
@@ -894,6 +911,21 @@ struct Monitoring {
     cond_change_in_flight: bool,
     server_rows: BTreeMap<Uuid, BTreeMap<String, Datum>>,
     schema: Arc<DatabaseSchema>,
+}
+
+/// Fisher-Yates with a seed from std's per-process random hasher keys (no rand crate).
+fn shuffle<T>(v: &mut [T]) {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    let mut x = h.finish() | 1;
+    for i in (1..v.len()).rev() {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
 }
 
 fn rpc_error(e: &Value) -> (String, Option<String>) {

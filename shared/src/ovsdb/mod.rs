@@ -23,7 +23,7 @@ pub use datum::{Atom, Datum};
 pub use error::{Error, Result};
 pub use monitor::{MonitorSpec, TableMonitor};
 pub use remote::Remote;
-pub use replica::{Changes, IndexColumn, IndexId, Replica, Row, TableChanges};
+pub use replica::{Changes, IndexColumn, IndexId, Modified, Replica, Row, TableChanges, TableRow};
 pub use schema::DatabaseSchema;
 pub use transact::{Condition, Function, Mutation, Mutator, OpResult, Operation, RowData};
 pub use update::{RowUpdate, TableUpdates};

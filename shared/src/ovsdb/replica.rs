@@ -45,6 +45,14 @@ impl Row {
     }
 }
 
+/// A typed view of a table's rows, implemented by the user of the replica for the tables
+/// it reads (e.g. flowctl's `PortBinding`): the generic store stays the single source.
+pub trait TableRow: Sized {
+    const TABLE: &'static str;
+    /// Builds the typed row; errors mean the row lacks a column the type needs.
+    fn from_row(uuid: Uuid, row: &Row) -> Result<Self>;
+}
+
 /// A row modified since the last [`Replica::take_changes`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Modified {
@@ -191,6 +199,26 @@ impl Replica {
 
     pub fn row(&self, table: &str, uuid: &Uuid) -> Option<&Row> {
         self.tables.get(table).and_then(|t| t.get(uuid))
+    }
+
+    /// Typed rows of `T::TABLE` (rows that do not convert are skipped with a warning).
+    pub fn rows<T: TableRow>(&self) -> impl Iterator<Item = T> + '_ {
+        self.tables
+            .get(T::TABLE)
+            .into_iter()
+            .flat_map(|t| t.iter())
+            .filter_map(|(u, r)| match T::from_row(*u, r) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!("ovsdb: {} row {u}: {e}", T::TABLE);
+                    None
+                }
+            })
+    }
+
+    /// One typed row of `T::TABLE`.
+    pub fn get<T: TableRow>(&self, uuid: &Uuid) -> Option<Result<T>> {
+        self.row(T::TABLE, uuid).map(|r| T::from_row(*uuid, r))
     }
 
     /// Changes accumulated since the last call (all applied updates, merged per row).

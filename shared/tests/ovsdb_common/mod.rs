@@ -19,6 +19,8 @@ pub struct Server {
     dir: PathBuf,
     pub db: PathBuf,
     pub sock: PathBuf,
+    /// Extra `--remote` arguments (e.g. `ptcp:PORT:127.0.0.1`).
+    pub extra_remotes: Vec<String>,
     pid: Option<i32>,
 }
 
@@ -29,6 +31,7 @@ impl Server {
             dir: dir.to_owned(),
             db: dir.join(format!("{name}.db")),
             sock: dir.join(format!("{name}.sock")),
+            extra_remotes: Vec::new(),
             pid: None,
         }
     }
@@ -48,6 +51,7 @@ impl Server {
         let out = Command::new("ovsdb-server")
             .arg(&self.db)
             .arg(format!("--remote=punix:{}", self.sock.display()))
+            .args(self.extra_remotes.iter().map(|r| format!("--remote={r}")))
             .arg(format!("--pidfile={}", pidfile.display()))
             .arg(format!("--unixctl={}", f("ctl").display()))
             .arg(format!("--log-file={}", f("log").display()))
@@ -146,6 +150,27 @@ pub fn standalone(schema: &str) -> Servers {
         members: vec![s],
         _dir: dir,
     }
+}
+
+/// A standalone server also listening on TCP at 127.0.0.1; returns the port.
+pub fn standalone_tcp(schema: &str) -> (Servers, u16) {
+    let dir = tempdir();
+    // Ask the kernel for a free port; the tiny race with other processes is acceptable here.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut s = Server::new(dir.path(), "s1");
+    s.extra_remotes.push(format!("ptcp:{port}:127.0.0.1"));
+    tool(&["create", s.db.to_str().unwrap(), schema]);
+    s.start();
+    (
+        Servers {
+            members: vec![s],
+            _dir: dir,
+        },
+        port,
+    )
 }
 
 /// An `n`-member Raft cluster, Raft traffic over unix sockets in the temp dir.
