@@ -357,6 +357,7 @@ impl Task {
                 let remote = self.cfg.remotes[next % n].clone();
                 next = next.wrapping_add(1);
                 let mut reached = false;
+                let started = Instant::now();
                 let end = self.session(&remote, &mut reached).await;
                 self.shared.connected.store(false, Ordering::Relaxed);
                 let reason = match end {
@@ -368,16 +369,22 @@ impl Task {
                     tracing::info!("ovsdb: {remote}: connection dropped ({reason})");
                     self.emit(Event::Disconnected {
                         remote: remote.clone(),
-                        reason,
+                        reason: reason.clone(),
                     });
+                }
+                // A session that lasted counts as a success: try the next member right
+                // away (a cluster usually has one alive). One that dropped at once counts as
+                // a failure, so a server that keeps accepting and dropping cannot make us spin.
+                if reached && started.elapsed() >= self.cfg.backoff_max {
                     backoff = self.cfg.backoff_min;
                     failures = 0;
-                    // Try the next member right away: a cluster usually has one alive.
                     if n > 1 {
                         continue;
                     }
                 } else {
-                    tracing::warn!("ovsdb: {remote}: {reason}");
+                    if !reached {
+                        tracing::warn!("ovsdb: {remote}: {reason}");
+                    }
                     failures += 1;
                     // Every member failed once in a row: back off before another round.
                     if failures < n {
@@ -673,6 +680,12 @@ impl Task {
     async fn monitoring(&mut self, s: &mut Session, m: &mut Monitoring) -> End {
         if let Err(e) = self.maybe_send_cond_change(s, m).await {
             return e.into();
+        }
+        // Notifications that arrived while setup waited for replies (e.g. _Server changes).
+        while let Some(msg) = s.deferred.pop_front() {
+            if let Err(e) = self.handle_message(s, m, msg).await {
+                return e;
+            }
         }
         loop {
             // Handle everything already buffered before waiting again.
@@ -986,6 +999,8 @@ struct Session {
     probe: Option<Duration>,
     last_rx: Instant,
     probe_sent: bool,
+    /// Messages received during setup that are not the awaited reply.
+    deferred: std::collections::VecDeque<Message>,
 }
 
 impl Session {
@@ -1000,6 +1015,7 @@ impl Session {
             probe: cfg.probe_interval.filter(|d| !d.is_zero()),
             last_rx: Instant::now(),
             probe_sent: false,
+            deferred: Default::default(),
         }
     }
 
@@ -1059,7 +1075,7 @@ impl Session {
                         let (error, details) = rpc_error(&error);
                         return Err(Error::Rpc { error, details });
                     }
-                    other => tracing::debug!("ovsdb: ignoring during setup: {other:?}"),
+                    other => self.deferred.push_back(other),
                 }
             }
             let deadline = self.probe_deadline();
