@@ -1,5 +1,8 @@
 //! Unit tests of the sans-IO core: datum codec, diffs, replay of recorded server messages,
 //! replica change tracking and indexes, malformed input.
+//!
+//! testdata/*.jsonl were recorded from ovsdb-server 3.1 with testdata/record.py;
+//! testdata/*-subset.ovsschema are the installed schemas cut down to the recorded columns.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
