@@ -283,3 +283,72 @@ async fn refuses_member_cut_off_from_cluster() {
     connected(&mut rx, &mut r, 30).await;
     assert_eq!(hostname(&r, "hv1").as_deref(), Some("h0"));
 }
+
+/// A condition set while disconnected: the client must resume with the condition the server
+/// had acked (the history only covers that one), then switch with `monitor_cond_change`.
+#[tokio::test]
+async fn condition_changed_while_disconnected() {
+    let mut servers = cluster(SB_SCHEMA, DB, 1);
+    let writer = seed(servers.remotes()).await;
+    transact_retry(
+        &writer,
+        vec![
+            Operation::Insert {
+                table: "Encap".into(),
+                row: row(&[
+                    ("type", "geneve".into()),
+                    ("ip", "192.0.2.2".into()),
+                    ("chassis_name", "hv2".into()),
+                ]),
+                uuid_name: Some("e".into()),
+            },
+            Operation::Insert {
+                table: "Chassis".into(),
+                row: row(&[
+                    ("name", "hv2".into()),
+                    ("hostname", "x0".into()),
+                    ("encaps", Datum::scalar(Atom::NamedUuid("e".into()))),
+                ]),
+                uuid_name: None,
+            },
+        ],
+    )
+    .await;
+    let monitor = chassis_monitor().table_where("Chassis", vec![Condition::eq("name", "hv1")]);
+    let (client, mut rx) = Client::start(config(servers.remotes(), monitor));
+    let mut r = Replica::new();
+    connected(&mut rx, &mut r, 20).await;
+    transact_retry(&writer, set_hostname("hv1", "h1")).await;
+    run_until(&mut rx, &mut r, 10, |r| {
+        hostname(r, "hv1").as_deref() == Some("h1")
+    })
+    .await;
+    assert!(hostname(&r, "hv2").is_none());
+
+    servers.members[0].stop();
+    // Wait until the client noticed, then change the condition while it is away.
+    loop {
+        if let Event::Disconnected { .. } = next_event(&mut rx, 10).await {
+            break;
+        }
+    }
+    let seqno = client.set_condition("Chassis", vec![Condition::eq("name", "hv2")]);
+    servers.members[0].start();
+
+    let ev = connected(&mut rx, &mut r, 30).await;
+    assert_eq!(update_kinds(&ev), vec![UpdateKind::Resumed], "{ev:#?}");
+    let mut acked = false;
+    let ev = run_until(&mut rx, &mut r, 10, |r| {
+        hostname(r, "hv2").is_some() && hostname(r, "hv1").is_none()
+    })
+    .await;
+    acked |= ev
+        .iter()
+        .any(|e| matches!(e, Event::ConditionsAcked { seqno: s } if *s >= seqno));
+    while !acked {
+        if let Event::ConditionsAcked { seqno: s } = next_event(&mut rx, 10).await {
+            acked = s >= seqno;
+        }
+    }
+    assert_eq!(hostname(&r, "hv2").as_deref(), Some("x0"));
+}

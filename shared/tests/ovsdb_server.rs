@@ -375,3 +375,36 @@ async fn tcp_remote() {
     })
     .await;
 }
+
+/// Plain `monitor_cond` with `update2` notifications (for servers or setups without
+/// `monitor_cond_since`).
+#[tokio::test]
+async fn monitor_cond_update2() {
+    let servers = standalone(VSWITCH_SCHEMA);
+    let mut cfg = config(
+        &servers,
+        MonitorSpec::new().table_columns("Open_vSwitch", &["external_ids"]),
+    );
+    cfg.use_monitor_since = false;
+    let (client, mut rx) = Client::start(cfg);
+    let mut r = Replica::new();
+    let ev = connected(&mut rx, &mut r, 10).await;
+    assert_eq!(update_kinds(&ev), vec![UpdateKind::Snapshot]);
+    client
+        .transact(vec![Operation::Insert {
+            table: "Open_vSwitch".into(),
+            row: row(&[("external_ids", Datum::map([("k", "v")]))]),
+            uuid_name: None,
+        }])
+        .await
+        .unwrap();
+    let ev = run_until(&mut rx, &mut r, 10, |r| {
+        !r.table("Open_vSwitch").unwrap().is_empty()
+    })
+    .await;
+    let Some(Event::Update(u)) = ev.last() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!((u.kind, u.last_txn_id), (UpdateKind::Incremental, None));
+    assert_eq!(client.last_txn_id(), None);
+}
