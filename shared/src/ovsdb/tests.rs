@@ -690,3 +690,52 @@ fn framer_is_linear_on_large_messages() {
         t.elapsed()
     );
 }
+
+/// Rough throughput of the receive path for an initial sync (run with
+/// `cargo test --release -p shared -- --ignored --nocapture large_initial_sync`).
+#[test]
+#[ignore]
+fn large_initial_sync() {
+    let schema = Arc::new(DatabaseSchema::parse_str(SB_SCHEMA).unwrap());
+    let n = 200_000;
+    let mut rows = serde_json::Map::new();
+    for i in 0..n {
+        rows.insert(
+            Uuid::from_u128(i as u128 + 1).to_string(),
+            json!({"initial": {"tunnel_key": i, "external_ids": ["map", [
+                ["name", format!("ls-{i}")], ["logical-switch", Uuid::from_u128(i as u128).to_string()]]]}}),
+        );
+    }
+    let msg = Message::Reply {
+        id: json!(1),
+        result: json!([false, Uuid::from_u128(7).to_string(), {"Datapath_Binding": rows}]),
+    }
+    .to_bytes();
+    let t = std::time::Instant::now();
+    let mut f = Framer::default();
+    let mut got = None;
+    for c in msg.chunks(64 * 1024) {
+        f.push(c);
+        if let Some(m) = f.next_message().unwrap() {
+            got = Some(m);
+        }
+    }
+    let t_frame = t.elapsed();
+    let Some(Message::Reply { result, .. }) = got else {
+        panic!()
+    };
+    let (_, _, u) = parse_since_reply(&result).unwrap();
+    let updates = TableUpdates::parse(u, &schema).unwrap();
+    let t_parse = t.elapsed();
+    let mut r = Replica::new();
+    r.set_schema(schema);
+    r.replace(updates).unwrap();
+    let t_apply = t.elapsed();
+    eprintln!(
+        "{} MB, {n} rows: framed+JSON {:?}, typed {:?}, replica {:?}",
+        msg.len() >> 20,
+        t_frame,
+        t_parse - t_frame,
+        t_apply - t_parse
+    );
+}
