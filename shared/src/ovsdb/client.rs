@@ -360,13 +360,17 @@ impl Task {
                 let started = Instant::now();
                 let end = self.session(&remote, &mut reached).await;
                 self.shared.connected.store(false, Ordering::Relaxed);
-                let reason = match end {
+                let (reason, requested) = match end {
                     End::Shutdown => return,
-                    End::Failed(r) => r,
-                    End::Reconnect => "reconnect requested".to_owned(),
+                    End::Failed(r) => (r, false),
+                    End::Reconnect => ("reconnect requested".to_owned(), true),
                 };
                 if reached {
-                    tracing::info!("ovsdb: {remote}: connection dropped ({reason})");
+                    if requested {
+                        tracing::info!("ovsdb: {remote}: reconnecting ({reason})");
+                    } else {
+                        tracing::warn!("ovsdb: {remote}: connection dropped ({reason})");
+                    }
                     self.emit(Event::Disconnected {
                         remote: remote.clone(),
                         reason: reason.clone(),
