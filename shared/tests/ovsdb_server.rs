@@ -408,3 +408,50 @@ async fn monitor_cond_update2() {
     assert_eq!((u.kind, u.last_txn_id), (UpdateKind::Incremental, None));
     assert_eq!(client.last_txn_id(), None);
 }
+
+/// An initial sync of many rows arrives as one multi-megabyte message.
+#[tokio::test]
+async fn large_snapshot() {
+    let servers = standalone(SB_SCHEMA);
+    let remotes = servers.remotes();
+    let mut cfg = ClientConfig::new(remotes.clone(), "OVN_Southbound", MonitorSpec::new());
+    cfg.backoff_min = Duration::from_millis(100);
+    let (writer, _wrx) = Client::start(cfg);
+    let n = 20_000;
+    let ops: Vec<Operation> = (0..n)
+        .map(|i| Operation::Insert {
+            table: "Datapath_Binding".into(),
+            row: row(&[
+                ("tunnel_key", Datum::from(i as i64 + 1)),
+                ("external_ids", Datum::map([("name", format!("ls-{i}"))])),
+            ]),
+            uuid_name: None,
+        })
+        .collect();
+    transact_retry(&writer, ops).await;
+
+    let mut cfg = ClientConfig::new(
+        remotes,
+        "OVN_Southbound",
+        MonitorSpec::new().table_columns("Datapath_Binding", &["tunnel_key", "external_ids"]),
+    );
+    cfg.backoff_min = Duration::from_millis(100);
+    let (_c, mut rx) = Client::start(cfg);
+    let mut r = Replica::new();
+    let by_key = r.create_index("Datapath_Binding", vec!["tunnel_key".into()]);
+    connected(&mut rx, &mut r, 60).await;
+    assert_eq!(r.table("Datapath_Binding").unwrap().len(), n);
+    assert_eq!(
+        r.take_changes()
+            .table("Datapath_Binding")
+            .unwrap()
+            .inserted
+            .len(),
+        n
+    );
+    let (_, row) = r
+        .lookup_rows(by_key, &[Datum::from(777i64)])
+        .next()
+        .unwrap();
+    assert_eq!(row.get_map_str("external_ids", "name"), Some("ls-776"));
+}
