@@ -455,3 +455,47 @@ async fn large_snapshot() {
         .unwrap();
     assert_eq!(row.get_map_str("external_ids", "name"), Some("ls-776"));
 }
+
+#[tokio::test]
+async fn set_remotes_switches_servers() {
+    let a = standalone(VSWITCH_SCHEMA);
+    let b = standalone(VSWITCH_SCHEMA);
+    let (client, mut rx) = Client::start(config(&a, MonitorSpec::new().table("Open_vSwitch")));
+    let mut r = Replica::new();
+    connected(&mut rx, &mut r, 10).await;
+    client
+        .transact(vec![Operation::Insert {
+            table: "Open_vSwitch".into(),
+            row: RowData::new(),
+            uuid_name: None,
+        }])
+        .await
+        .unwrap();
+    run_until(&mut rx, &mut r, 10, |r| {
+        r.table("Open_vSwitch").unwrap().len() == 1
+    })
+    .await;
+    r.take_changes();
+
+    // Same list: nothing happens.
+    client.set_remotes(a.remotes());
+    client.set_probe_interval(Some(Duration::from_millis(200)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rx.try_recv().is_err());
+
+    // Another server: reconnect there; its (empty) snapshot shows up as a delete.
+    client.set_remotes(b.remotes());
+    let ev = connected(&mut rx, &mut r, 10).await;
+    let Event::Connected { remote, .. } = &ev[1] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(*remote, b.remotes()[0]);
+    assert_eq!(
+        r.take_changes()
+            .table("Open_vSwitch")
+            .unwrap()
+            .deleted
+            .len(),
+        1
+    );
+}

@@ -138,6 +138,8 @@ enum Command {
         resync: bool,
     },
     ResetMinIndex,
+    SetRemotes(Vec<Remote>),
+    SetProbeInterval(Option<Duration>),
 }
 
 #[derive(Default)]
@@ -225,6 +227,17 @@ impl Client {
     /// stale.
     pub fn reset_min_index(&self) {
         let _ = self.tx.send(Command::ResetMinIndex);
+    }
+
+    /// Replaces the remote list (e.g. `external_ids:ovn-remote` changed). The current
+    /// connection is kept if its remote is still listed, otherwise the client reconnects.
+    pub fn set_remotes(&self, remotes: Vec<Remote>) {
+        let _ = self.tx.send(Command::SetRemotes(remotes));
+    }
+
+    /// Changes the inactivity probe interval (`None` or zero disables probing).
+    pub fn set_probe_interval(&self, interval: Option<Duration>) {
+        let _ = self.tx.send(Command::SetProbeInterval(interval));
     }
 
     /// True while a monitored connection is up.
@@ -439,7 +452,27 @@ impl Task {
                 }
             }
             Command::ResetMinIndex => self.min_index = 0,
+            Command::SetRemotes(r) => {
+                self.set_remotes(r);
+            }
+            Command::SetProbeInterval(p) => self.cfg.probe_interval = p,
         }
+    }
+
+    /// Returns whether the list changed.
+    fn set_remotes(&mut self, mut remotes: Vec<Remote>) -> bool {
+        let mut old = self.cfg.remotes.clone();
+        let mut new = remotes.clone();
+        old.sort_by_key(ToString::to_string);
+        new.sort_by_key(ToString::to_string);
+        if old == new {
+            return false;
+        }
+        if self.cfg.shuffle_remotes {
+            shuffle(&mut remotes);
+        }
+        self.cfg.remotes = remotes;
+        true
     }
 
     async fn connect(&self, remote: &Remote) -> Result<Box<dyn Io>> {
@@ -637,6 +670,7 @@ impl Task {
 
         // 5. Monitoring.
         let mut m = Monitoring {
+            remote: remote.clone(),
             pending: HashMap::new(),
             cond_change_in_flight: false,
             server_rows,
@@ -759,6 +793,15 @@ impl Task {
                 return Err(End::Reconnect);
             }
             Command::ResetMinIndex => self.min_index = 0,
+            Command::SetRemotes(r) => {
+                if self.set_remotes(r) && !self.cfg.remotes.contains(&m.remote) {
+                    return Err(End::Reconnect);
+                }
+            }
+            Command::SetProbeInterval(p) => {
+                self.cfg.probe_interval = p;
+                s.probe = p.filter(|d| !d.is_zero());
+            }
         }
         Ok(())
     }
@@ -924,6 +967,7 @@ enum Pending {
 }
 
 struct Monitoring {
+    remote: Remote,
     pending: HashMap<u64, Pending>,
     cond_change_in_flight: bool,
     server_rows: BTreeMap<Uuid, BTreeMap<String, Datum>>,
