@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 /// OVN feature flags 23.03 advertises in Chassis.other_config.
-pub const FEATURE_FLAGS: [&str; 4] = ["port-up-notif", "ct-no-masked-label", "mac-binding-timestamp", "ovn-ct-lb-related"];
+pub const FEATURE_FLAGS: [&str; 4] =
+    ["port-up-notif", "ct-no-masked-label", "mac-binding-timestamp", "ovn-ct-lb-related"];
 
 /// Keys copied verbatim into Chassis.other_config, with 23.03's defaults.
 const OTHER_CONFIG_KEYS: [(&str, &str); 9] = [
@@ -121,7 +122,8 @@ impl ChassisConfig {
         }
         other_config.insert("datapath-type".into(), br_datapath_type.unwrap_or("").to_string());
         other_config.insert("iface-types".into(), iface_types.join(","));
-        other_config.insert("ovn-chassis-mac-mappings".into(), get("ovn-chassis-mac-mappings").unwrap_or("").to_string());
+        other_config
+            .insert("ovn-chassis-mac-mappings".into(), get("ovn-chassis-mac-mappings").unwrap_or("").to_string());
         other_config.insert("is-interconn".into(), is_interconn.to_string());
         for flag in FEATURE_FLAGS {
             other_config.insert(flag.into(), "true".into());
@@ -165,7 +167,8 @@ mod tests {
             ("ovn-encap-ip", "192.0.2.1"),
             ("ovn-bridge-mappings", "physnet1:br-eth1, physnet2:br-eth2"),
         ]);
-        let c = ChassisConfig::from_ovs(&ids, &["geneve".into(), "vxlan".into()], Some("system"), None, "host").unwrap();
+        let c =
+            ChassisConfig::from_ovs(&ids, &["geneve".into(), "vxlan".into()], Some("system"), None, "host").unwrap();
         assert_eq!(c.chassis_id, "hv1");
         assert_eq!(c.hostname, "host");
         assert_eq!(c.bridge, "br-int");

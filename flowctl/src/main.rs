@@ -1,35 +1,18 @@
 //! flowctl: owns the OVS and Southbound database connections, computes the flow table and
-//! installs it. This is its process shell: supervisor link, control commands, main loop.
+//! installs it. This is the process entry: supervisor link, then the main loop.
 
-use std::time::Instant;
+mod binding;
+mod bridge;
+mod chassis;
+mod config;
+mod controller;
+mod ctzone;
+mod db;
 
-use shared::child::{self, Event, Link};
+use shared::child::{self, Link};
 use shared::ipc::Role;
 
-const LOG_MODULES: &[&str] = &["flowctl", "channel", "child"];
-
-struct Flowctl {
-    started: Instant,
-    /// debug/pause: stop processing database and switch events, keep answering commands.
-    paused: bool,
-}
-
-impl Flowctl {
-    fn command(&mut self, name: &str, _args: &[String]) -> Result<String, String> {
-        match name {
-            "debug/pause" => {
-                self.paused = true;
-                Ok(String::new())
-            }
-            "debug/resume" => {
-                self.paused = false;
-                Ok(String::new())
-            }
-            "debug/status" => Ok(if self.paused { "paused" } else { "running" }.to_string()),
-            other => Err(format!("\"{other}\" is not a flowctl command")),
-        }
-    }
-}
+const LOG_MODULES: &[&str] = &["flowctl", "channel", "child", "ovsdb", "controller", "binding", "chassis", "bridge"];
 
 fn main() {
     let args = child::start(Role::Flowctl, LOG_MODULES);
@@ -41,31 +24,22 @@ fn main() {
         }
     };
     let code = runtime.block_on(async move {
-        let mut link = match Link::connect(Role::Flowctl, &args) {
+        let link = match Link::connect(Role::Flowctl, &args) {
             Ok(link) => link,
             Err(e) => {
                 tracing::error!("cannot open the supervisor channel: {e}");
                 return 1;
             }
         };
-        let mut flowctl = Flowctl { started: Instant::now(), paused: false };
-        tracing::info!("flowctl {} started, OVS database {}", env!("CARGO_PKG_VERSION"), args.ovs_remote);
-        link.ready();
-        loop {
-            match link.next_event().await {
-                Event::Command { id, name, args } => {
-                    let result = flowctl.command(&name, &args);
-                    link.reply(id, result);
-                }
-                Event::Shutdown { cleanup } => {
-                    tracing::info!(
-                        "flowctl stopping after {} s (cleanup: {cleanup})",
-                        flowctl.started.elapsed().as_secs()
-                    );
-                    return 0;
-                }
+        let flowctl = match controller::Flowctl::new(&args.ovs_remote) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!("{e}");
+                return child::EXIT_CONFIG;
             }
-        }
+        };
+        tracing::info!("flowctl {} started, OVS database {}", env!("CARGO_PKG_VERSION"), args.ovs_remote);
+        flowctl.run(link).await
     });
     std::process::exit(code);
 }

@@ -123,8 +123,15 @@ const fn cmd(name: &'static str, usage: &'static str, min_args: usize, max_args:
 
 /// Commands flowctl answers. One table, read by the supervisor (to list and forward them,
 /// even while flowctl is down) and by flowctl (to dispatch them).
-pub const FLOWCTL_COMMANDS: &[CommandSpec] =
-    &[cmd("debug/pause", "", 0, 0), cmd("debug/resume", "", 0, 0), cmd("debug/status", "", 0, 0)];
+pub const FLOWCTL_COMMANDS: &[CommandSpec] = &[
+    cmd("connection-status", "", 0, 0),
+    cmd("ct-zone-list", "", 0, 0),
+    cmd("debug/dump-local-bindings", "", 0, 0),
+    cmd("sb-cluster-state-reset", "", 0, 0),
+    cmd("debug/pause", "", 0, 0),
+    cmd("debug/resume", "", 0, 0),
+    cmd("debug/status", "", 0, 0),
+];
 
 /// Commands pinctrl answers.
 pub const PINCTRL_COMMANDS: &[CommandSpec] = &[cmd("pinctrl/status", "", 0, 0)];

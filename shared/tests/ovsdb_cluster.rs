@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use ovsdb_common::*;
 use shared::ovsdb::{
-    Atom, Client, ClientConfig, Condition, Datum, Event, MonitorSpec, Operation, Remote, Replica,
-    RowData, UpdateKind,
+    Atom, Client, ClientConfig, Condition, Datum, Event, MonitorSpec, Operation, Remote, Replica, RowData, UpdateKind,
 };
 
 const DB: &str = "OVN_Southbound";
@@ -22,9 +21,7 @@ fn config(remotes: Vec<Remote>, monitor: MonitorSpec) -> ClientConfig {
 }
 
 fn row(cols: &[(&str, Datum)]) -> RowData {
-    cols.iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    cols.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 fn chassis_monitor() -> MonitorSpec {
@@ -51,9 +48,7 @@ fn set_hostname(name: &str, host: &str) -> Vec<Operation> {
 /// always answer `found: false`.
 async fn seed(remotes: Vec<Remote>) -> Client {
     let (writer, _rx) = Client::start(config(remotes, MonitorSpec::new()));
-    let addresses: Vec<String> = (0..1000)
-        .map(|i| format!("10.0.{}.{}", i / 250, i % 250))
-        .collect();
+    let addresses: Vec<String> = (0..1000).map(|i| format!("10.0.{}.{}", i / 250, i % 250)).collect();
     transact_retry(
         &writer,
         vec![
@@ -64,11 +59,7 @@ async fn seed(remotes: Vec<Remote>) -> Client {
             },
             Operation::Insert {
                 table: "Encap".into(),
-                row: row(&[
-                    ("type", "geneve".into()),
-                    ("ip", "192.0.2.1".into()),
-                    ("chassis_name", "hv1".into()),
-                ]),
+                row: row(&[("type", "geneve".into()), ("ip", "192.0.2.1".into()), ("chassis_name", "hv1".into())]),
                 uuid_name: Some("e".into()),
             },
             Operation::Insert {
@@ -96,10 +87,7 @@ async fn resume_after_server_restart() {
     assert_eq!(update_kinds(&ev), vec![UpdateKind::Snapshot]);
     assert_eq!(hostname(&r, "hv1").as_deref(), Some("h0"));
     transact_retry(&writer, set_hostname("hv1", "h1")).await;
-    run_until(&mut rx, &mut r, 10, |r| {
-        hostname(r, "hv1").as_deref() == Some("h1")
-    })
-    .await;
+    run_until(&mut rx, &mut r, 10, |r| hostname(r, "hv1").as_deref() == Some("h1")).await;
     let before = client.last_txn_id().expect("update3 gave a txn id");
     r.take_changes();
 
@@ -122,10 +110,7 @@ async fn resume_after_server_restart() {
     assert_eq!(resumed.kind, UpdateKind::Resumed, "{ev:#?}");
     assert!(resumed.updates.len() <= 1, "{:#?}", resumed.updates);
     assert_ne!(client.last_txn_id(), None);
-    run_until(&mut rx, &mut r, 10, |r| {
-        hostname(r, "hv1").as_deref() == Some("h2")
-    })
-    .await;
+    run_until(&mut rx, &mut r, 10, |r| hostname(r, "hv1").as_deref() == Some("h2")).await;
     let ch = r.take_changes();
     let t = ch.table("Chassis").unwrap();
     assert!(t.inserted.is_empty() && t.deleted.is_empty(), "{t:#?}");
@@ -140,29 +125,19 @@ async fn failover_between_members() {
     let (client, mut rx) = Client::start(config(servers.remotes(), chassis_monitor()));
     let mut r = Replica::new();
     let ev = connected(&mut rx, &mut r, 30).await;
-    let Event::Connected { remote: first, .. } = ev
-        .iter()
-        .find(|e| matches!(e, Event::Connected { .. }))
-        .unwrap()
-        .clone()
+    let Event::Connected { remote: first, .. } =
+        ev.iter().find(|e| matches!(e, Event::Connected { .. })).unwrap().clone()
     else {
         unreachable!()
     };
     run_until(&mut rx, &mut r, 10, |r| hostname(r, "hv1").is_some()).await;
     transact_retry(&writer, set_hostname("hv1", "h1")).await;
-    run_until(&mut rx, &mut r, 10, |r| {
-        hostname(r, "hv1").as_deref() == Some("h1")
-    })
-    .await;
+    run_until(&mut rx, &mut r, 10, |r| hostname(r, "hv1").as_deref() == Some("h1")).await;
     r.take_changes();
 
     // Kill the member the client uses: it moves to another one and resumes there (every
     // member has the same transaction ids, from the Raft log).
-    let idx = servers
-        .members
-        .iter()
-        .position(|s| s.remote() == first)
-        .unwrap();
+    let idx = servers.members.iter().position(|s| s.remote() == first).unwrap();
     servers.members[idx].stop();
     let ev = connected(&mut rx, &mut r, 30).await;
     let second = ev
@@ -177,10 +152,7 @@ async fn failover_between_members() {
     assert!(r.take_changes().is_empty());
 
     transact_retry(&writer, set_hostname("hv1", "h2")).await;
-    run_until(&mut rx, &mut r, 20, |r| {
-        hostname(r, "hv1").as_deref() == Some("h2")
-    })
-    .await;
+    run_until(&mut rx, &mut r, 20, |r| hostname(r, "hv1").as_deref() == Some("h2")).await;
     assert!(client.is_connected());
 }
 
@@ -197,9 +169,11 @@ async fn leader(servers: &Servers) -> Option<Remote> {
         let (_c, mut rx) = Client::start(cfg);
         let mut r = Replica::new();
         connected(&mut rx, &mut r, 10).await;
-        let is_leader = r.table("Database").unwrap().iter().any(|(_, row)| {
-            row.get_str("name") == Some(DB) && row.get_bool("leader") == Some(true)
-        });
+        let is_leader = r
+            .table("Database")
+            .unwrap()
+            .iter()
+            .any(|(_, row)| row.get_str("name") == Some(DB) && row.get_bool("leader") == Some(true));
         if is_leader {
             return Some(s.remote());
         }
@@ -259,9 +233,11 @@ async fn refuses_member_cut_off_from_cluster() {
         let (_c, mut rx) = Client::start(cfg);
         let mut r = Replica::new();
         connected(&mut rx, &mut r, 10).await;
-        cut_off = r.table("Database").unwrap().iter().any(|(_, row)| {
-            row.get_str("name") == Some(DB) && row.get_bool("connected") == Some(false)
-        });
+        cut_off = r
+            .table("Database")
+            .unwrap()
+            .iter()
+            .any(|(_, row)| row.get_str("name") == Some(DB) && row.get_bool("connected") == Some(false));
         if cut_off {
             break;
         }
@@ -271,10 +247,7 @@ async fn refuses_member_cut_off_from_cluster() {
 
     let (client, mut rx) = Client::start(config(vec![lonely], chassis_monitor()));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(
-        rx.try_recv().is_err(),
-        "client used a member without quorum"
-    );
+    assert!(rx.try_recv().is_err(), "client used a member without quorum");
     assert!(!client.is_connected());
 
     // Quorum back: the same member becomes usable and the client connects.
@@ -295,11 +268,7 @@ async fn condition_changed_while_disconnected() {
         vec![
             Operation::Insert {
                 table: "Encap".into(),
-                row: row(&[
-                    ("type", "geneve".into()),
-                    ("ip", "192.0.2.2".into()),
-                    ("chassis_name", "hv2".into()),
-                ]),
+                row: row(&[("type", "geneve".into()), ("ip", "192.0.2.2".into()), ("chassis_name", "hv2".into())]),
                 uuid_name: Some("e".into()),
             },
             Operation::Insert {
@@ -319,10 +288,7 @@ async fn condition_changed_while_disconnected() {
     let mut r = Replica::new();
     connected(&mut rx, &mut r, 20).await;
     transact_retry(&writer, set_hostname("hv1", "h1")).await;
-    run_until(&mut rx, &mut r, 10, |r| {
-        hostname(r, "hv1").as_deref() == Some("h1")
-    })
-    .await;
+    run_until(&mut rx, &mut r, 10, |r| hostname(r, "hv1").as_deref() == Some("h1")).await;
     assert!(hostname(&r, "hv2").is_none());
 
     servers.members[0].stop();
@@ -338,13 +304,8 @@ async fn condition_changed_while_disconnected() {
     let ev = connected(&mut rx, &mut r, 30).await;
     assert_eq!(update_kinds(&ev), vec![UpdateKind::Resumed], "{ev:#?}");
     let mut acked = false;
-    let ev = run_until(&mut rx, &mut r, 10, |r| {
-        hostname(r, "hv2").is_some() && hostname(r, "hv1").is_none()
-    })
-    .await;
-    acked |= ev
-        .iter()
-        .any(|e| matches!(e, Event::ConditionsAcked { seqno: s } if *s >= seqno));
+    let ev = run_until(&mut rx, &mut r, 10, |r| hostname(r, "hv2").is_some() && hostname(r, "hv1").is_none()).await;
+    acked |= ev.iter().any(|e| matches!(e, Event::ConditionsAcked { seqno: s } if *s >= seqno));
     while !acked {
         if let Event::ConditionsAcked { seqno: s } = next_event(&mut rx, 10).await {
             acked = s >= seqno;

@@ -67,39 +67,22 @@ async fn serve(mut s: UnixStream, conn: usize, script: Script, log: Arc<Mutex<Ve
         };
         log.lock().unwrap()[conn].push(json!({"method": method, "params": params}));
         match method.as_str() {
-            "monitor_cond" => {
-                send(
-                    &mut s,
-                    json!({"id": id, "result": null, "error": "unknown database"}),
-                )
-                .await
-            }
+            "monitor_cond" => send(&mut s, json!({"id": id, "result": null, "error": "unknown database"})).await,
             "get_schema" => {
                 let schema: Value = serde_json::from_str(SCHEMA).unwrap();
                 send(&mut s, json!({"id": id, "result": schema, "error": null})).await
             }
             "monitor_cond_since" => {
                 let found = params[3] == json!(TXN1);
-                let updates = if found {
-                    json!({})
-                } else {
-                    json!({"Chassis": {CHASSIS: {"initial": {"name": "hv1"}}}})
-                };
-                send(
-                    &mut s,
-                    json!({"id": id, "result": [found, TXN1, updates], "error": null}),
-                )
-                .await;
+                let updates =
+                    if found { json!({}) } else { json!({"Chassis": {CHASSIS: {"initial": {"name": "hv1"}}}}) };
+                send(&mut s, json!({"id": id, "result": [found, TXN1, updates], "error": null})).await;
                 if conn > 0 {
                     continue;
                 }
                 match script {
                     Script::Garbage => {
-                        s.write_all(
-                            b"{\"id\":null,\"method\":\"update3\",\"params\":[[\"data\"],}}",
-                        )
-                        .await
-                        .unwrap();
+                        s.write_all(b"{\"id\":null,\"method\":\"update3\",\"params\":[[\"data\"],}}").await.unwrap();
                     }
                     Script::SchemaViolation => {
                         send(
@@ -111,17 +94,9 @@ async fn serve(mut s: UnixStream, conn: usize, script: Script, log: Arc<Mutex<Ve
                         .await
                     }
                     Script::Echo => {
-                        send(
-                            &mut s,
-                            json!({"id": "e1", "method": "echo", "params": ["x"]}),
-                        )
-                        .await;
+                        send(&mut s, json!({"id": "e1", "method": "echo", "params": ["x"]})).await;
                         let reply = read_msg(&mut s, &mut f).await;
-                        let ok = reply
-                            == Some(Message::Reply {
-                                id: json!("e1"),
-                                result: json!(["x"]),
-                            });
+                        let ok = reply == Some(Message::Reply { id: json!("e1"), result: json!(["x"]) });
                         log.lock().unwrap()[conn].push(json!({"echo_reply_ok": ok}));
                     }
                     Script::Silent => {
@@ -143,10 +118,7 @@ async fn serve(mut s: UnixStream, conn: usize, script: Script, log: Arc<Mutex<Ve
 }
 
 fn fake(script: Script) -> Fake {
-    let dir = tempfile::Builder::new()
-        .prefix("ov")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let dir = tempfile::Builder::new().prefix("ov").tempdir_in("/tmp").unwrap();
     let sock = dir.path().join("fake.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let requests = Arc::new(Mutex::new(Vec::new()));
@@ -158,11 +130,7 @@ fn fake(script: Script) -> Fake {
             conn += 1;
         }
     });
-    Fake {
-        requests,
-        _dir: dir,
-        sock,
-    }
+    Fake { requests, _dir: dir, sock }
 }
 
 fn client(f: &Fake) -> (Client, tokio::sync::mpsc::UnboundedReceiver<Event>) {
@@ -178,11 +146,7 @@ fn client(f: &Fake) -> (Client, tokio::sync::mpsc::UnboundedReceiver<Event>) {
 
 fn since_param(f: &Fake, conn: usize) -> Value {
     let reqs = f.requests.lock().unwrap();
-    reqs[conn]
-        .iter()
-        .find(|r| r["method"] == "monitor_cond_since")
-        .map(|r| r["params"][3].clone())
-        .unwrap()
+    reqs[conn].iter().find(|r| r["method"] == "monitor_cond_since").map(|r| r["params"][3].clone()).unwrap()
 }
 
 #[tokio::test]
@@ -193,9 +157,7 @@ async fn malformed_json_resets_and_resumes() {
     let ev = connected(&mut rx, &mut r, 5).await;
     assert_eq!(ovsdb_common::update_kinds(&ev), vec![UpdateKind::Snapshot]);
     let ev = connected(&mut rx, &mut r, 5).await;
-    let Event::Disconnected { reason, .. } = &ev[0] else {
-        panic!("{ev:?}")
-    };
+    let Event::Disconnected { reason, .. } = &ev[0] else { panic!("{ev:?}") };
     assert!(reason.contains("JSON"), "{reason}");
     // The stream was broken, not the data: resume from the last good transaction.
     assert_eq!(since_param(&f, 1), json!(TXN1));
@@ -209,15 +171,10 @@ async fn schema_violation_resets_and_resyncs() {
     let mut r = Replica::new();
     connected(&mut rx, &mut r, 5).await;
     let ev = connected(&mut rx, &mut r, 5).await;
-    let Event::Disconnected { reason, .. } = &ev[0] else {
-        panic!("{ev:?}")
-    };
+    let Event::Disconnected { reason, .. } = &ev[0] else { panic!("{ev:?}") };
     assert!(reason.contains("hostname"), "{reason}");
     // The replica cannot trust what it missed: full resync (zero txn id).
-    assert_eq!(
-        since_param(&f, 1),
-        json!("00000000-0000-0000-0000-000000000000")
-    );
+    assert_eq!(since_param(&f, 1), json!("00000000-0000-0000-0000-000000000000"));
     assert_eq!(ovsdb_common::update_kinds(&ev), vec![UpdateKind::Snapshot]);
     assert!(r.take_changes().table("Chassis").unwrap().inserted.len() == 1);
 }
@@ -229,9 +186,7 @@ async fn answers_server_echo() {
     let mut r = Replica::new();
     connected(&mut rx, &mut r, 5).await;
     for _ in 0..50 {
-        let ok = f.requests.lock().unwrap()[0]
-            .iter()
-            .any(|r| r.get("echo_reply_ok") == Some(&json!(true)));
+        let ok = f.requests.lock().unwrap()[0].iter().any(|r| r.get("echo_reply_ok") == Some(&json!(true)));
         if ok {
             assert!(c.is_connected());
             return;
@@ -249,9 +204,7 @@ async fn silent_server_is_dropped_after_probe() {
     connected(&mut rx, &mut r, 5).await;
     let start = tokio::time::Instant::now();
     let ev = next_event(&mut rx, 5).await;
-    let Event::Disconnected { reason, .. } = ev else {
-        panic!("{ev:?}")
-    };
+    let Event::Disconnected { reason, .. } = ev else { panic!("{ev:?}") };
     assert!(reason.contains("inactivity probe"), "{reason}");
     // Probe after 100 ms of silence, give up 200 ms later.
     assert!(start.elapsed() < Duration::from_secs(2));

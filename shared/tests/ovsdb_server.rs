@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ovsdb_common::*;
 use shared::ovsdb::{
-    Atom, Client, ClientConfig, Condition, Datum, Error, Event, MonitorSpec, Mutation, Mutator,
-    OpResult, Operation, Replica, RowData, UpdateKind,
+    Atom, Client, ClientConfig, Condition, Datum, Error, Event, MonitorSpec, Mutation, Mutator, OpResult, Operation,
+    Replica, RowData, UpdateKind,
 };
 
 fn config(servers: &Servers, monitor: MonitorSpec) -> ClientConfig {
@@ -19,16 +19,11 @@ fn config(servers: &Servers, monitor: MonitorSpec) -> ClientConfig {
 }
 
 fn row(cols: &[(&str, Datum)]) -> RowData {
-    cols.iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    cols.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 fn bridge_named<'a>(r: &'a Replica, name: &str) -> Option<&'a shared::ovsdb::Row> {
-    r.table("Bridge")?
-        .iter()
-        .map(|(_, row)| row)
-        .find(|row| row.get_str("name") == Some(name))
+    r.table("Bridge")?.iter().map(|(_, row)| row).find(|row| row.get_str("name") == Some(name))
 }
 
 #[tokio::test]
@@ -52,11 +47,7 @@ async fn monitor_and_transact() {
     // insert with named-uuid references, mutate, comment.
     let res = client
         .transact(vec![
-            Operation::Insert {
-                table: "Open_vSwitch".into(),
-                row: RowData::new(),
-                uuid_name: None,
-            },
+            Operation::Insert { table: "Open_vSwitch".into(), row: RowData::new(), uuid_name: None },
             Operation::Insert {
                 table: "Interface".into(),
                 row: row(&[("name", "p1".into()), ("type", "internal".into())]),
@@ -64,10 +55,7 @@ async fn monitor_and_transact() {
             },
             Operation::Insert {
                 table: "Port".into(),
-                row: row(&[
-                    ("name", "p1".into()),
-                    ("interfaces", Datum::scalar(Atom::NamedUuid("i1".into()))),
-                ]),
+                row: row(&[("name", "p1".into()), ("interfaces", Datum::scalar(Atom::NamedUuid("i1".into())))]),
                 uuid_name: Some("p1".into()),
             },
             Operation::Insert {
@@ -82,19 +70,13 @@ async fn monitor_and_transact() {
             Operation::Mutate {
                 table: "Open_vSwitch".into(),
                 conditions: vec![],
-                mutations: vec![Mutation::new(
-                    "bridges",
-                    Mutator::Insert,
-                    Datum::scalar(Atom::NamedUuid("br".into())),
-                )],
+                mutations: vec![Mutation::new("bridges", Mutator::Insert, Datum::scalar(Atom::NamedUuid("br".into())))],
             },
             Operation::Comment("chassisd test: create br-int".into()),
         ])
         .await
         .expect("transact");
-    let OpResult::Inserted(br_uuid) = res[3] else {
-        panic!("{res:?}")
-    };
+    let OpResult::Inserted(br_uuid) = res[3] else { panic!("{res:?}") };
     assert_eq!(res[4], OpResult::Count(1));
     run_until(&mut rx, &mut r, 10, |r| r.row("Bridge", &br_uuid).is_some()).await;
     let ch = r.take_changes();
@@ -103,15 +85,8 @@ async fn monitor_and_transact() {
     assert_eq!(ch.table("Open_vSwitch").unwrap().inserted.len(), 1);
     let ovs = r.table("Open_vSwitch").unwrap().iter().next().unwrap().1;
     assert_eq!(ovs.get("bridges"), Some(&Datum::from(br_uuid)));
-    let port_uuid = r
-        .row("Bridge", &br_uuid)
-        .unwrap()
-        .get_uuid("ports")
-        .unwrap();
-    assert_eq!(
-        r.row("Port", &port_uuid).unwrap().get_str("name"),
-        Some("p1")
-    );
+    let port_uuid = r.row("Bridge", &br_uuid).unwrap().get_uuid("ports").unwrap();
+    assert_eq!(r.row("Port", &port_uuid).unwrap().get_str("name"), Some("p1"));
 
     // update + map mutations + wait (optimistic check that holds).
     let br = Condition::eq("name", "br-int");
@@ -148,10 +123,7 @@ async fn monitor_and_transact() {
         .await
         .expect("update");
     run_until(&mut rx, &mut r, 10, |r| {
-        r.row("Bridge", &br_uuid)
-            .unwrap()
-            .get_map_str("external_ids", "x")
-            == Some("y")
+        r.row("Bridge", &br_uuid).unwrap().get_map_str("external_ids", "x") == Some("y")
     })
     .await;
     let b = r.row("Bridge", &br_uuid).unwrap();
@@ -165,10 +137,7 @@ async fn monitor_and_transact() {
     // A wait that does not hold fails the whole transaction, nothing is applied.
     let err = client
         .transact(vec![
-            Operation::Delete {
-                table: "Port".into(),
-                conditions: vec![],
-            },
+            Operation::Delete { table: "Port".into(), conditions: vec![] },
             Operation::Wait {
                 table: "Bridge".into(),
                 conditions: vec![br.clone()],
@@ -188,11 +157,7 @@ async fn monitor_and_transact() {
             Operation::Mutate {
                 table: "Bridge".into(),
                 conditions: vec![br.clone()],
-                mutations: vec![Mutation::new(
-                    "external_ids",
-                    Mutator::Delete,
-                    Datum::set(["x"]),
-                )],
+                mutations: vec![Mutation::new("external_ids", Mutator::Delete, Datum::set(["x"]))],
             },
             Operation::Update {
                 table: "Open_vSwitch".into(),
@@ -202,10 +167,7 @@ async fn monitor_and_transact() {
         ])
         .await
         .expect("delete");
-    run_until(&mut rx, &mut r, 10, |r| {
-        r.table("Bridge").unwrap().is_empty()
-    })
-    .await;
+    run_until(&mut rx, &mut r, 10, |r| r.table("Bridge").unwrap().is_empty()).await;
     let ch = r.take_changes();
     // Garbage collection of unreferenced rows shows up as deletes.
     assert_eq!(ch.table("Bridge").unwrap().deleted.len(), 1);
@@ -215,10 +177,7 @@ async fn monitor_and_transact() {
     // Raw calls work too.
     let schema = client.get_schema("Open_vSwitch").await.unwrap();
     assert!(schema.table("Bridge").is_some());
-    let echo = client
-        .call("echo", serde_json::json!(["ping"]))
-        .await
-        .unwrap();
+    let echo = client.call("echo", serde_json::json!(["ping"])).await.unwrap();
     assert_eq!(echo, serde_json::json!(["ping"]));
 
     // Restart: standalone servers keep no history, so the replica is refreshed with a full
@@ -226,10 +185,7 @@ async fn monitor_and_transact() {
     servers.members[0].stop();
     servers.members[0].start();
     let events = connected(&mut rx, &mut r, 15).await;
-    assert!(
-        matches!(events[0], Event::Disconnected { .. }),
-        "{events:?}"
-    );
+    assert!(matches!(events[0], Event::Disconnected { .. }), "{events:?}");
     assert_eq!(update_kinds(&events), vec![UpdateKind::Snapshot]);
     let ch = r.take_changes();
     assert!(ch.is_empty(), "{ch:#?}");
@@ -238,9 +194,8 @@ async fn monitor_and_transact() {
 #[tokio::test]
 async fn condition_change() {
     let servers = standalone(VSWITCH_SCHEMA);
-    let monitor = MonitorSpec::new()
-        .table_columns("Bridge", &["name"])
-        .table_where("Bridge", vec![Condition::eq("name", "br1")]);
+    let monitor =
+        MonitorSpec::new().table_columns("Bridge", &["name"]).table_where("Bridge", vec![Condition::eq("name", "br1")]);
     let (client, mut rx) = Client::start(config(&servers, monitor));
     let mut r = Replica::new();
     connected(&mut rx, &mut r, 10).await;
@@ -259,10 +214,7 @@ async fn condition_change() {
             // Bridge is not a root table: unreferenced rows would be garbage collected.
             Operation::Insert {
                 table: "Open_vSwitch".into(),
-                row: row(&[(
-                    "bridges",
-                    Datum::set([Atom::NamedUuid("b1".into()), Atom::NamedUuid("b2".into())]),
-                )]),
+                row: row(&[("bridges", Datum::set([Atom::NamedUuid("b1".into()), Atom::NamedUuid("b2".into())]))]),
                 uuid_name: None,
             },
         ])
@@ -279,10 +231,7 @@ async fn condition_change() {
 
     let seqno = client.set_condition("Bridge", vec![Condition::eq("name", "br2")]);
     let mut acked = false;
-    run_until(&mut rx, &mut r, 10, |r| {
-        bridge_named(r, "br2").is_some() && bridge_named(r, "br1").is_none()
-    })
-    .await;
+    run_until(&mut rx, &mut r, 10, |r| bridge_named(r, "br2").is_some() && bridge_named(r, "br1").is_none()).await;
     // The ack may come before or after the update.
     while !acked {
         if let Event::ConditionsAcked { seqno: s } = next_event(&mut rx, 10).await {
@@ -295,10 +244,7 @@ async fn condition_change() {
 
     // Empty condition: all rows.
     client.set_condition("Bridge", vec![]);
-    run_until(&mut rx, &mut r, 10, |r| {
-        r.table("Bridge").unwrap().len() == 2
-    })
-    .await;
+    run_until(&mut rx, &mut r, 10, |r| r.table("Bridge").unwrap().len() == 2).await;
 }
 
 #[tokio::test]
@@ -325,10 +271,7 @@ async fn transact_without_connection_fails_fast() {
     cfg.backoff_min = Duration::from_millis(50);
     let (client, _rx) = Client::start(cfg);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let e = client
-        .transact(vec![Operation::Comment("x".into())])
-        .await
-        .unwrap_err();
+    let e = client.transact(vec![Operation::Comment("x".into())]).await.unwrap_err();
     assert!(matches!(e, Error::Disconnected), "{e}");
     assert!(!client.is_connected());
 }
@@ -350,11 +293,7 @@ async fn ssl_is_reported_unsupported() {
 async fn tcp_remote() {
     let (_servers, port) = standalone_tcp(VSWITCH_SCHEMA);
     let remotes = shared::ovsdb::Remote::parse_list(&format!("tcp:127.0.0.1:{port}")).unwrap();
-    let mut cfg = ClientConfig::new(
-        remotes,
-        "Open_vSwitch",
-        MonitorSpec::new().table("Open_vSwitch"),
-    );
+    let mut cfg = ClientConfig::new(remotes, "Open_vSwitch", MonitorSpec::new().table("Open_vSwitch"));
     cfg.backoff_min = Duration::from_millis(100);
     let (client, mut rx) = Client::start(cfg);
     let mut r = Replica::new();
@@ -381,10 +320,7 @@ async fn tcp_remote() {
 #[tokio::test]
 async fn monitor_cond_update2() {
     let servers = standalone(VSWITCH_SCHEMA);
-    let mut cfg = config(
-        &servers,
-        MonitorSpec::new().table_columns("Open_vSwitch", &["external_ids"]),
-    );
+    let mut cfg = config(&servers, MonitorSpec::new().table_columns("Open_vSwitch", &["external_ids"]));
     cfg.use_monitor_since = false;
     let (client, mut rx) = Client::start(cfg);
     let mut r = Replica::new();
@@ -398,13 +334,8 @@ async fn monitor_cond_update2() {
         }])
         .await
         .unwrap();
-    let ev = run_until(&mut rx, &mut r, 10, |r| {
-        !r.table("Open_vSwitch").unwrap().is_empty()
-    })
-    .await;
-    let Some(Event::Update(u)) = ev.last() else {
-        panic!("{ev:?}")
-    };
+    let ev = run_until(&mut rx, &mut r, 10, |r| !r.table("Open_vSwitch").unwrap().is_empty()).await;
+    let Some(Event::Update(u)) = ev.last() else { panic!("{ev:?}") };
     assert_eq!((u.kind, u.last_txn_id), (UpdateKind::Incremental, None));
     assert_eq!(client.last_txn_id(), None);
 }
@@ -441,18 +372,8 @@ async fn large_snapshot() {
     let by_key = r.create_index("Datapath_Binding", vec!["tunnel_key".into()]);
     connected(&mut rx, &mut r, 60).await;
     assert_eq!(r.table("Datapath_Binding").unwrap().len(), n);
-    assert_eq!(
-        r.take_changes()
-            .table("Datapath_Binding")
-            .unwrap()
-            .inserted
-            .len(),
-        n
-    );
-    let (_, row) = r
-        .lookup_rows(by_key, &[Datum::from(777i64)])
-        .next()
-        .unwrap();
+    assert_eq!(r.take_changes().table("Datapath_Binding").unwrap().inserted.len(), n);
+    let (_, row) = r.lookup_rows(by_key, &[Datum::from(777i64)]).next().unwrap();
     assert_eq!(row.get_map_str("external_ids", "name"), Some("ls-776"));
 }
 
@@ -464,17 +385,10 @@ async fn set_remotes_switches_servers() {
     let mut r = Replica::new();
     connected(&mut rx, &mut r, 10).await;
     client
-        .transact(vec![Operation::Insert {
-            table: "Open_vSwitch".into(),
-            row: RowData::new(),
-            uuid_name: None,
-        }])
+        .transact(vec![Operation::Insert { table: "Open_vSwitch".into(), row: RowData::new(), uuid_name: None }])
         .await
         .unwrap();
-    run_until(&mut rx, &mut r, 10, |r| {
-        r.table("Open_vSwitch").unwrap().len() == 1
-    })
-    .await;
+    run_until(&mut rx, &mut r, 10, |r| r.table("Open_vSwitch").unwrap().len() == 1).await;
     r.take_changes();
 
     // Same list: nothing happens.
@@ -486,16 +400,7 @@ async fn set_remotes_switches_servers() {
     // Another server: reconnect there; its (empty) snapshot shows up as a delete.
     client.set_remotes(b.remotes());
     let ev = connected(&mut rx, &mut r, 10).await;
-    let Event::Connected { remote, .. } = &ev[1] else {
-        panic!("{ev:?}")
-    };
+    let Event::Connected { remote, .. } = &ev[1] else { panic!("{ev:?}") };
     assert_eq!(*remote, b.remotes()[0]);
-    assert_eq!(
-        r.take_changes()
-            .table("Open_vSwitch")
-            .unwrap()
-            .deleted
-            .len(),
-        1
-    );
+    assert_eq!(r.take_changes().table("Open_vSwitch").unwrap().deleted.len(), 1);
 }

@@ -353,7 +353,6 @@ fn exit_over_the_control_socket_stops_the_same_way() {
     assert_ordered_clean_stop(&mut d, |d| assert_eq!(d.call("exit", &[]), Ok(String::new())));
 }
 
-
 #[test]
 fn ovn_appctl_finds_chassisd_as_ovn_controller() {
     let Some(_) = chassisd_tests::find_bin("ovn-appctl") else {

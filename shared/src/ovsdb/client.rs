@@ -120,23 +120,10 @@ pub enum Event {
 }
 
 enum Command {
-    Call {
-        method: String,
-        params: Value,
-        reply: oneshot::Sender<Result<Value>>,
-    },
-    Transact {
-        ops: Vec<Operation>,
-        reply: oneshot::Sender<Result<Vec<OpResult>>>,
-    },
-    SetCondition {
-        table: String,
-        condition: Vec<Condition>,
-        seqno: u64,
-    },
-    Reconnect {
-        resync: bool,
-    },
+    Call { method: String, params: Value, reply: oneshot::Sender<Result<Value>> },
+    Transact { ops: Vec<Operation>, reply: oneshot::Sender<Result<Vec<OpResult>>> },
+    SetCondition { table: String, condition: Vec<Condition>, seqno: u64 },
+    Reconnect { resync: bool },
     ResetMinIndex,
     SetRemotes(Vec<Remote>),
     SetProbeInterval(Option<Duration>),
@@ -172,22 +159,14 @@ impl Client {
     /// there is none or it drops before the reply (the outcome is then unknown, as in OVS).
     pub async fn transact(&self, ops: Vec<Operation>) -> Result<Vec<OpResult>> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Transact { ops, reply })
-            .map_err(|_| Error::Disconnected)?;
+        self.tx.send(Command::Transact { ops, reply }).map_err(|_| Error::Disconnected)?;
         rx.await.map_err(|_| Error::Disconnected)?
     }
 
     /// Sends any request (e.g. `get_schema`, `list_dbs`, `echo`) and returns its result.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Call {
-                method: method.to_owned(),
-                params,
-                reply,
-            })
-            .map_err(|_| Error::Disconnected)?;
+        self.tx.send(Command::Call { method: method.to_owned(), params, reply }).map_err(|_| Error::Disconnected)?;
         rx.await.map_err(|_| Error::Disconnected)?
     }
 
@@ -200,19 +179,11 @@ impl Client {
     /// reflects it. Sent with `monitor_cond_change`, or with the next monitor request.
     pub fn set_condition(&self, table: &str, condition: Vec<Condition>) -> u64 {
         let seqno = {
-            let mut s = self
-                .shared
-                .cond_seqno
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut s = self.shared.cond_seqno.lock().unwrap_or_else(|e| e.into_inner());
             *s += 1;
             *s
         };
-        let _ = self.tx.send(Command::SetCondition {
-            table: table.to_owned(),
-            condition,
-            seqno,
-        });
+        let _ = self.tx.send(Command::SetCondition { table: table.to_owned(), condition, seqno });
         seqno
     }
 
@@ -247,11 +218,7 @@ impl Client {
 
     /// Last transaction id received (what a reconnect will resume from).
     pub fn last_txn_id(&self) -> Option<Uuid> {
-        *self
-            .shared
-            .last_txn_id
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        *self.shared.last_txn_id.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -307,27 +274,9 @@ impl Task {
             .monitor
             .tables
             .iter()
-            .map(|(t, m)| {
-                (
-                    t.clone(),
-                    CondState {
-                        ack: m.condition.clone().unwrap_or_default(),
-                        ..Default::default()
-                    },
-                )
-            })
+            .map(|(t, m)| (t.clone(), CondState { ack: m.condition.clone().unwrap_or_default(), ..Default::default() }))
             .collect();
-        Task {
-            cfg,
-            cmds,
-            events,
-            shared,
-            conds,
-            acked_seqno: 0,
-            reported_seqno: 0,
-            last_id: None,
-            min_index: 0,
-        }
+        Task { cfg, cmds, events, shared, conds, acked_seqno: 0, reported_seqno: 0, last_id: None, min_index: 0 }
     }
 
     fn emit(&self, e: Event) {
@@ -338,20 +287,14 @@ impl Task {
     fn report_acked(&mut self) {
         if self.acked_seqno > self.reported_seqno {
             self.reported_seqno = self.acked_seqno;
-            self.emit(Event::ConditionsAcked {
-                seqno: self.acked_seqno,
-            });
+            self.emit(Event::ConditionsAcked { seqno: self.acked_seqno });
         }
     }
 
     fn set_last_id(&mut self, id: Option<Uuid>) {
         // An all-zero id means "no history": never resume from it.
         self.last_id = id.filter(|u| !u.is_nil());
-        *self
-            .shared
-            .last_txn_id
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = self.last_id;
+        *self.shared.last_txn_id.lock().unwrap_or_else(|e| e.into_inner()) = self.last_id;
     }
 
     async fn run(mut self) {
@@ -384,10 +327,7 @@ impl Task {
                     } else {
                         tracing::warn!("ovsdb: {remote}: connection dropped ({reason})");
                     }
-                    self.emit(Event::Disconnected {
-                        remote: remote.clone(),
-                        reason: reason.clone(),
-                    });
+                    self.emit(Event::Disconnected { remote: remote.clone(), reason: reason.clone() });
                 }
                 // A session that lasted counts as a success: try the next member right
                 // away (a cluster usually has one alive). One that dropped at once counts as
@@ -439,11 +379,7 @@ impl Task {
             Command::Transact { reply, .. } => {
                 let _ = reply.send(Err(Error::Disconnected));
             }
-            Command::SetCondition {
-                table,
-                condition,
-                seqno,
-            } => {
+            Command::SetCondition { table, condition, seqno } => {
                 self.conds.entry(table).or_default().new = Some((condition, seqno));
             }
             Command::Reconnect { resync } => {
@@ -478,25 +414,20 @@ impl Task {
     async fn connect(&self, remote: &Remote) -> Result<Box<dyn Io>> {
         let fut = async {
             match remote {
-                Remote::Unix(p) => {
-                    Ok(Box::new(tokio::net::UnixStream::connect(p).await?) as Box<dyn Io>)
-                }
+                Remote::Unix(p) => Ok(Box::new(tokio::net::UnixStream::connect(p).await?) as Box<dyn Io>),
                 Remote::Tcp(a) => {
                     let s = tokio::net::TcpStream::connect(a.as_str()).await?;
                     s.set_nodelay(true)?;
                     Ok(Box::new(s) as Box<dyn Io>)
                 }
-                Remote::Ssl(_) => Err(Error::NotSupported(
-                    "ssl: remotes are not supported yet (use tcp: or unix:)".into(),
-                )),
+                Remote::Ssl(_) => {
+                    Err(Error::NotSupported("ssl: remotes are not supported yet (use tcp: or unix:)".into()))
+                }
             }
         };
-        timeout(self.cfg.connect_timeout, fut).await.map_err(|_| {
-            Error::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connect timed out",
-            ))
-        })?
+        timeout(self.cfg.connect_timeout, fut)
+            .await
+            .map_err(|_| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
     }
 
     /// Moves conditions around before a monitor request, as ovsdb-cs does: with a last id
@@ -578,28 +509,17 @@ impl Task {
 
         // 4. Monitor.
         self.sync_conditions();
-        let ack: BTreeMap<String, Vec<Condition>> = self
-            .conds
-            .iter()
-            .map(|(t, c)| (t.clone(), c.ack.clone()))
-            .collect();
+        let ack: BTreeMap<String, Vec<Condition>> =
+            self.conds.iter().map(|(t, c)| (t.clone(), c.ack.clone())).collect();
         let requests = self.cfg.monitor.requests_json(&ack, &full_schema);
         let since = self.cfg.use_monitor_since;
         let db = self.cfg.database.clone();
         let first = if since {
             let last = self.last_id.unwrap_or(Uuid::nil()).to_string();
-            match s
-                .call(
-                    "monitor_cond_since",
-                    json!([db, [DATA_MONID], requests, last]),
-                )
-                .await
-            {
+            match s.call("monitor_cond_since", json!([db, [DATA_MONID], requests, last])).await {
                 Ok(r) => Some(r),
                 Err(Error::Rpc { error, .. }) => {
-                    tracing::info!(
-                        "ovsdb: {remote}: monitor_cond_since refused ({error}), using monitor_cond"
-                    );
+                    tracing::info!("ovsdb: {remote}: monitor_cond_since refused ({error}), using monitor_cond");
                     None
                 }
                 Err(e) => return e.into(),
@@ -617,11 +537,7 @@ impl Task {
                         let resumed = found && self.last_id.is_some();
                         self.set_last_id(Some(txn));
                         Update {
-                            kind: if resumed {
-                                UpdateKind::Resumed
-                            } else {
-                                UpdateKind::Snapshot
-                            },
+                            kind: if resumed { UpdateKind::Resumed } else { UpdateKind::Snapshot },
                             updates,
                             last_txn_id: self.last_id,
                         }
@@ -633,38 +549,24 @@ impl Task {
                 }
             }
             None => {
-                let r = match s
-                    .call("monitor_cond", json!([db, [DATA_MONID], requests]))
-                    .await
-                {
+                let r = match s.call("monitor_cond", json!([db, [DATA_MONID], requests])).await {
                     Ok(r) => r,
                     Err(e) => return e.into(),
                 };
                 match TableUpdates::parse(&r, &schema) {
-                    Ok(updates) => Update {
-                        kind: UpdateKind::Snapshot,
-                        updates,
-                        last_txn_id: None,
-                    },
+                    Ok(updates) => Update { kind: UpdateKind::Snapshot, updates, last_txn_id: None },
                     Err(e) => return e.into(),
                 }
             }
         };
         tracing::info!(
             "ovsdb: {remote}: connected to {db}, {} ({} rows)",
-            if update.kind == UpdateKind::Resumed {
-                "resumed"
-            } else {
-                "full snapshot"
-            },
+            if update.kind == UpdateKind::Resumed { "resumed" } else { "full snapshot" },
             update.updates.len()
         );
         *reached = true;
         self.shared.connected.store(true, Ordering::Relaxed);
-        self.emit(Event::Connected {
-            remote: remote.clone(),
-            schema: schema.clone(),
-        });
+        self.emit(Event::Connected { remote: remote.clone(), schema: schema.clone() });
         self.emit(Event::Update(update));
         self.report_acked();
 
@@ -684,25 +586,16 @@ impl Task {
         let row = rows
             .values()
             .find(|r| r.get("name").and_then(Datum::as_str) == Some(self.cfg.database.as_str()))
-            .ok_or_else(|| {
-                proto(format!(
-                    "server does not have the {} database",
-                    self.cfg.database
-                ))
-            })?;
+            .ok_or_else(|| proto(format!("server does not have the {} database", self.cfg.database)))?;
         let get_bool = |c: &str| row.get(c).and_then(Datum::as_bool).unwrap_or(false);
         if row.get("model").and_then(Datum::as_str) != Some("clustered") {
             return Ok(());
         }
         if row.get("schema").and_then(Datum::as_str).is_none() {
-            return Err(proto(
-                "clustered database server has not yet joined the cluster",
-            ));
+            return Err(proto("clustered database server has not yet joined the cluster"));
         }
         if !get_bool("connected") {
-            return Err(proto(
-                "clustered database server is disconnected from the cluster",
-            ));
+            return Err(proto("clustered database server is disconnected from the cluster"));
         }
         if self.cfg.leader_only && !get_bool("leader") {
             return Err(proto("clustered database server is not the cluster leader"));
@@ -756,33 +649,18 @@ impl Task {
         }
     }
 
-    async fn command(
-        &mut self,
-        s: &mut Session,
-        m: &mut Monitoring,
-        c: Command,
-    ) -> std::result::Result<(), End> {
+    async fn command(&mut self, s: &mut Session, m: &mut Monitoring, c: Command) -> std::result::Result<(), End> {
         match c {
-            Command::Call {
-                method,
-                params,
-                reply,
-            } => {
+            Command::Call { method, params, reply } => {
                 let id = s.send_request(&method, params).await?;
                 m.pending.insert(id, Pending::Call(reply));
             }
             Command::Transact { ops, reply } => {
                 let n = ops.len();
-                let id = s
-                    .send_request("transact", transact_params(&self.cfg.database, &ops))
-                    .await?;
+                let id = s.send_request("transact", transact_params(&self.cfg.database, &ops)).await?;
                 m.pending.insert(id, Pending::Transact(n, reply));
             }
-            Command::SetCondition {
-                table,
-                condition,
-                seqno,
-            } => {
+            Command::SetCondition { table, condition, seqno } => {
                 self.conds.entry(table).or_default().new = Some((condition, seqno));
                 self.maybe_send_cond_change(s, m).await?;
             }
@@ -820,10 +698,7 @@ impl Task {
                 continue;
             }
             if let Some((cond, seqno)) = c.new.take() {
-                reqs.insert(
-                    t.clone(),
-                    json!([{"where": super::transact::conditions_to_json(&cond)}]),
-                );
+                reqs.insert(t.clone(), json!([{"where": super::transact::conditions_to_json(&cond)}]));
                 max_seqno = max_seqno.max(seqno);
                 c.req = Some((cond, seqno));
             }
@@ -831,12 +706,8 @@ impl Task {
         if reqs.is_empty() {
             return Ok(());
         }
-        let id = s
-            .send_request(
-                "monitor_cond_change",
-                json!([[DATA_MONID], [DATA_MONID], Value::Object(reqs)]),
-            )
-            .await?;
+        let id =
+            s.send_request("monitor_cond_change", json!([[DATA_MONID], [DATA_MONID], Value::Object(reqs)])).await?;
         m.pending.insert(id, Pending::CondChange(max_seqno));
         m.cond_change_in_flight = true;
         Ok(())
@@ -853,11 +724,7 @@ impl Task {
                 if method == "echo" {
                     s.send(&Message::Reply { id, result: params }).await?;
                 } else {
-                    s.send(&Message::Error {
-                        id,
-                        error: json!(format!("unknown method {method}")),
-                    })
-                    .await?;
+                    s.send(&Message::Error { id, error: json!(format!("unknown method {method}")) }).await?;
                 }
             }
             Message::Notification { method, params } => {
@@ -866,33 +733,22 @@ impl Task {
             Message::Reply { id, result } => self.reply(s, m, id, Ok(result)).await?,
             Message::Error { id, error } => {
                 let (error, details) = rpc_error(&error);
-                self.reply(s, m, id, Err(Error::Rpc { error, details }))
-                    .await?
+                self.reply(s, m, id, Err(Error::Rpc { error, details })).await?
             }
         }
         Ok(())
     }
 
-    fn notification(
-        &mut self,
-        m: &mut Monitoring,
-        method: &str,
-        params: &Value,
-    ) -> std::result::Result<(), End> {
+    fn notification(&mut self, m: &mut Monitoring, method: &str, params: &Value) -> std::result::Result<(), End> {
         match method {
             "update3" => {
                 let (mid, txn, u) = parse_update3_params(params)?;
                 if mid != &json!([DATA_MONID]) {
                     return Err(End::Failed(format!("update3 for unknown monitor {mid}")));
                 }
-                let updates =
-                    TableUpdates::parse(u, &m.schema).inspect_err(|_| self.set_last_id(None))?;
+                let updates = TableUpdates::parse(u, &m.schema).inspect_err(|_| self.set_last_id(None))?;
                 self.set_last_id(Some(txn));
-                self.emit(Event::Update(Update {
-                    kind: UpdateKind::Incremental,
-                    updates,
-                    last_txn_id: self.last_id,
-                }));
+                self.emit(Event::Update(Update { kind: UpdateKind::Incremental, updates, last_txn_id: self.last_id }));
             }
             "update2" => {
                 let (mid, u) = parse_update2_params(params)?;
@@ -900,13 +756,8 @@ impl Task {
                     apply_server_update(&mut m.server_rows, u)?;
                     self.check_server(&m.server_rows)?;
                 } else if mid == &json!([DATA_MONID]) {
-                    let updates = TableUpdates::parse(u, &m.schema)
-                        .inspect_err(|_| self.set_last_id(None))?;
-                    self.emit(Event::Update(Update {
-                        kind: UpdateKind::Incremental,
-                        updates,
-                        last_txn_id: None,
-                    }));
+                    let updates = TableUpdates::parse(u, &m.schema).inspect_err(|_| self.set_last_id(None))?;
+                    self.emit(Event::Update(Update { kind: UpdateKind::Incremental, updates, last_txn_id: None }));
                 } else {
                     return Err(End::Failed(format!("update2 for unknown monitor {mid}")));
                 }
@@ -993,9 +844,7 @@ fn rpc_error(e: &Value) -> (String, Option<String>) {
     match e {
         Value::String(s) => (s.clone(), None),
         Value::Object(o) => (
-            o.get("error")
-                .and_then(Value::as_str)
-                .map_or_else(|| e.to_string(), str::to_owned),
+            o.get("error").and_then(Value::as_str).map_or_else(|| e.to_string(), str::to_owned),
             o.get("details").and_then(Value::as_str).map(str::to_owned),
         ),
         _ => (e.to_string(), None),
@@ -1004,21 +853,14 @@ fn rpc_error(e: &Value) -> (String, Option<String>) {
 
 /// Applies a `_Server.Database` update2 (all columns are optional scalars, so a modify
 /// carries new values).
-fn apply_server_update(
-    rows: &mut BTreeMap<Uuid, BTreeMap<String, Datum>>,
-    v: &Value,
-) -> Result<()> {
+fn apply_server_update(rows: &mut BTreeMap<Uuid, BTreeMap<String, Datum>>, v: &Value) -> Result<()> {
     let Some(db) = v.as_object().and_then(|o| o.get("Database")) else {
         return Ok(());
     };
-    let db = db
-        .as_object()
-        .ok_or_else(|| proto("_Server update is not an object"))?;
+    let db = db.as_object().ok_or_else(|| proto("_Server update is not an object"))?;
     for (u, ru) in db {
         let uuid = Uuid::parse_str(u).map_err(|_| proto(format!("_Server: bad uuid {u}")))?;
-        let ru = ru
-            .as_object()
-            .ok_or_else(|| proto("_Server: bad row update"))?;
+        let ru = ru.as_object().ok_or_else(|| proto("_Server: bad row update"))?;
         if ru.contains_key("delete") {
             rows.remove(&uuid);
             continue;
@@ -1075,8 +917,7 @@ impl Session {
     async fn send_request(&mut self, method: &str, params: Value) -> Result<u64> {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(&Message::request(method, params, json!(id)))
-            .await?;
+        self.send(&Message::request(method, params, json!(id))).await?;
         Ok(id)
     }
 
@@ -1098,13 +939,10 @@ impl Session {
         }
         if self.probe_sent {
             let secs = self.probe.map_or(0, |p| (p * 2).as_secs());
-            return Err(proto(format!(
-                "no response to inactivity probe after {secs} seconds"
-            )));
+            return Err(proto(format!("no response to inactivity probe after {secs} seconds")));
         }
         self.probe_sent = true;
-        self.send(&Message::request("echo", json!([]), json!("echo")))
-            .await
+        self.send(&Message::request("echo", json!([]), json!("echo"))).await
     }
 
     /// A request during connection setup: waits for its reply, answering echoes. Nothing

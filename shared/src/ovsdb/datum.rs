@@ -43,9 +43,7 @@ impl Atom {
         match self {
             Atom::Integer(i) => json!(i),
             // Non-finite reals cannot be represented in JSON; OVSDB does not allow them either.
-            Atom::Real(r) => serde_json::Number::from_f64(*r)
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
+            Atom::Real(r) => serde_json::Number::from_f64(*r).map(Value::Number).unwrap_or(Value::Null),
             Atom::Boolean(b) => Value::Bool(*b),
             Atom::String(s) => Value::String(s.clone()),
             Atom::Uuid(u) => json!(["uuid", u.to_string()]),
@@ -68,9 +66,9 @@ impl Atom {
                 }
             }
             Value::Array(a) => match (a.first().and_then(Value::as_str), a.get(1), a.len()) {
-                (Some("uuid"), Some(Value::String(s)), 2) => Uuid::parse_str(s)
-                    .map(Atom::Uuid)
-                    .map_err(|_| proto(format!("bad uuid {s:?}"))),
+                (Some("uuid"), Some(Value::String(s)), 2) => {
+                    Uuid::parse_str(s).map(Atom::Uuid).map_err(|_| proto(format!("bad uuid {s:?}")))
+                }
                 (Some("named-uuid"), Some(Value::String(s)), 2) => Ok(Atom::NamedUuid(s.clone())),
                 _ => Err(proto(format!("not an atom: {v}"))),
             },
@@ -229,21 +227,12 @@ impl Datum {
         Datum::Set(items.into_iter().map(Into::into).collect())
     }
     pub fn map<K: Into<Atom>, V: Into<Atom>>(items: impl IntoIterator<Item = (K, V)>) -> Datum {
-        Datum::Map(
-            items
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        Datum::Map(items.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }
     /// The default value of a column type (RFC 7047 5.1: empty, or the type's zero atom).
     pub fn default_for(ty: &ColumnType) -> Datum {
         if ty.min == 0 {
-            return if ty.value.is_some() {
-                Datum::empty_map()
-            } else {
-                Datum::empty_set()
-            };
+            return if ty.value.is_some() { Datum::empty_map() } else { Datum::empty_set() };
         }
         let zero = |b: &BaseType| match b.atomic {
             AtomicType::Integer => Atom::Integer(0),
@@ -325,12 +314,9 @@ impl Datum {
         match self {
             Datum::Set(s) if s.len() == 1 => s.iter().next().map(Atom::to_json).unwrap_or_default(),
             Datum::Set(s) => json!(["set", s.iter().map(Atom::to_json).collect::<Vec<_>>()]),
-            Datum::Map(m) => json!([
-                "map",
-                m.iter()
-                    .map(|(k, v)| json!([k.to_json(), v.to_json()]))
-                    .collect::<Vec<_>>()
-            ]),
+            Datum::Map(m) => {
+                json!(["map", m.iter().map(|(k, v)| json!([k.to_json(), v.to_json()])).collect::<Vec<_>>()])
+            }
         }
     }
 
@@ -339,11 +325,7 @@ impl Datum {
         if let Value::Array(a) = v {
             match (a.first().and_then(Value::as_str), a.get(1), a.len()) {
                 (Some("set"), Some(Value::Array(items)), 2) => {
-                    return items
-                        .iter()
-                        .map(Atom::from_json)
-                        .collect::<Result<BTreeSet<_>>>()
-                        .map(Datum::Set);
+                    return items.iter().map(Atom::from_json).collect::<Result<BTreeSet<_>>>().map(Datum::Set);
                 }
                 (Some("map"), Some(Value::Array(pairs)), 2) => {
                     let mut m = BTreeMap::new();
@@ -381,10 +363,7 @@ impl Datum {
                     for p in pairs {
                         match p.as_array().map(Vec::as_slice) {
                             Some([k, val]) => {
-                                m.insert(
-                                    Atom::from_json_typed(k, &ty.key)?,
-                                    Atom::from_json_typed(val, vt)?,
-                                );
+                                m.insert(Atom::from_json_typed(k, &ty.key)?, Atom::from_json_typed(val, vt)?);
                             }
                             _ => return Err(proto(format!("bad map pair: {p}"))),
                         }
@@ -447,9 +426,7 @@ impl Datum {
             return new.clone();
         }
         match (old, new) {
-            (Datum::Set(a), Datum::Set(b)) => {
-                Datum::Set(a.symmetric_difference(b).cloned().collect())
-            }
+            (Datum::Set(a), Datum::Set(b)) => Datum::Set(a.symmetric_difference(b).cloned().collect()),
             (Datum::Map(a), Datum::Map(b)) => {
                 let mut d = BTreeMap::new();
                 for (k, v) in a {

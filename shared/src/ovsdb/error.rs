@@ -12,10 +12,7 @@ pub enum Error {
     /// Valid JSON that violates RFC 7047, ovsdb-server's extensions or the schema.
     Protocol(String),
     /// The server answered a request with `"error"` set.
-    Rpc {
-        error: String,
-        details: Option<String>,
-    },
+    Rpc { error: String, details: Option<String> },
     /// A transaction operation failed (the server's per-operation error).
     Transaction {
         /// Index of the failed operation in the request (or of the extra trailing error).
@@ -41,11 +38,7 @@ impl fmt::Display for Error {
                 Some(d) => write!(f, "server error: {error} ({d})"),
                 None => write!(f, "server error: {error}"),
             },
-            Error::Transaction {
-                index,
-                error,
-                details,
-            } => match details {
+            Error::Transaction { index, error, details } => match details {
                 Some(d) => write!(f, "transaction operation {index} failed: {error} ({d})"),
                 None => write!(f, "transaction operation {index} failed: {error}"),
             },

@@ -9,11 +9,7 @@ use super::error::{proto, Error, Result};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     /// A call that expects a reply with the same `id`.
-    Request {
-        method: String,
-        params: Value,
-        id: Value,
-    },
+    Request { method: String, params: Value, id: Value },
     /// A call with `id: null`; no reply (ovsdb-server's `update2`, `update3`, ...).
     Notification { method: String, params: Value },
     /// Successful reply (`error` is null).
@@ -24,11 +20,7 @@ pub enum Message {
 
 impl Message {
     pub fn request(method: &str, params: Value, id: Value) -> Message {
-        Message::Request {
-            method: method.to_owned(),
-            params,
-            id,
-        }
+        Message::Request { method: method.to_owned(), params, id }
     }
 
     pub fn to_json(&self) -> Value {
@@ -109,15 +101,7 @@ impl Default for Framer {
 
 impl Framer {
     pub fn new(max_message: usize) -> Framer {
-        Framer {
-            buf: Vec::new(),
-            start: 0,
-            pos: 0,
-            depth: 0,
-            in_string: false,
-            escape: false,
-            max_message,
-        }
+        Framer { buf: Vec::new(), start: 0, pos: 0, depth: 0, in_string: false, escape: false, max_message }
     }
 
     /// Appends bytes read from the socket.
@@ -158,31 +142,20 @@ impl Framer {
                     if self.depth == 0 {
                         let frame = &self.buf[self.start..self.pos];
                         self.start = self.pos;
-                        let v: Value = serde_json::from_slice(frame)
-                            .map_err(|e| Error::Json(e.to_string()))?;
+                        let v: Value = serde_json::from_slice(frame).map_err(|e| Error::Json(e.to_string()))?;
                         return Message::from_json(v).map(Some);
                     }
                 }
                 b' ' | b'\t' | b'\r' | b'\n' if self.depth == 0 => self.start = self.pos,
-                _ if self.depth == 0 => {
-                    return Err(Error::Json(format!(
-                        "unexpected byte {b:#04x} between messages"
-                    )))
-                }
+                _ if self.depth == 0 => return Err(Error::Json(format!("unexpected byte {b:#04x} between messages"))),
                 _ => {}
             }
             if self.pos - self.start > self.max_message {
-                return Err(Error::Json(format!(
-                    "message larger than {} bytes",
-                    self.max_message
-                )));
+                return Err(Error::Json(format!("message larger than {} bytes", self.max_message)));
             }
         }
         if self.pos - self.start > self.max_message {
-            return Err(Error::Json(format!(
-                "message larger than {} bytes",
-                self.max_message
-            )));
+            return Err(Error::Json(format!("message larger than {} bytes", self.max_message)));
         }
         Ok(None)
     }
@@ -208,13 +181,7 @@ mod tests {
         let m = Message::from_json(json!({"method":"update2","params":[1,{}],"id":null})).unwrap();
         assert!(matches!(m, Message::Notification { .. }));
         let m = Message::from_json(json!({"id":3,"result":{},"error":null})).unwrap();
-        assert_eq!(
-            m,
-            Message::Reply {
-                id: json!(3),
-                result: json!({})
-            }
-        );
+        assert_eq!(m, Message::Reply { id: json!(3), result: json!({}) });
         let m = Message::from_json(json!({"id":3,"result":null,"error":"unknown method"})).unwrap();
         assert!(matches!(m, Message::Error { .. }));
         assert!(Message::from_json(json!([1])).is_err());
@@ -233,13 +200,7 @@ mod tests {
             got.extend(all(&mut f));
         }
         assert_eq!(got.len(), 2);
-        assert_eq!(
-            got[0],
-            Message::Reply {
-                id: json!(1),
-                result: json!("a}\"{")
-            }
-        );
+        assert_eq!(got[0], Message::Reply { id: json!(1), result: json!("a}\"{") });
         assert_eq!(f.pending(), 0);
     }
 

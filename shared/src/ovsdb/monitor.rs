@@ -39,10 +39,7 @@ impl MonitorSpec {
     pub fn table_columns(mut self, name: &str, columns: &[&str]) -> Self {
         self.tables.insert(
             name.to_owned(),
-            TableMonitor {
-                columns: Some(columns.iter().map(|c| (*c).to_owned()).collect()),
-                condition: None,
-            },
+            TableMonitor { columns: Some(columns.iter().map(|c| (*c).to_owned()).collect()), condition: None },
         );
         self
     }
@@ -61,17 +58,13 @@ impl MonitorSpec {
         let mut out = schema.clone();
         out.tables.retain(|t, _| self.tables.contains_key(t));
         for (name, tm) in &self.tables {
-            let ts = out
-                .tables
-                .get_mut(name)
-                .ok_or_else(|| Error::Invalid(format!("table {name} is not in the schema")))?;
+            let ts =
+                out.tables.get_mut(name).ok_or_else(|| Error::Invalid(format!("table {name} is not in the schema")))?;
             match &tm.columns {
                 Some(cols) => {
                     for c in cols {
                         if !ts.columns.contains_key(c) {
-                            return Err(Error::Invalid(format!(
-                                "column {name}.{c} is not in the schema"
-                            )));
+                            return Err(Error::Invalid(format!("column {name}.{c} is not in the schema")));
                         }
                     }
                     ts.columns.retain(|c, _| c == "_uuid" || cols.contains(c));
@@ -84,11 +77,7 @@ impl MonitorSpec {
 
     /// "All columns" is spelled out from the schema, leaving out `_version`, which changes
     /// with every write and which nobody needs.
-    pub(crate) fn requests_json(
-        &self,
-        conds: &BTreeMap<String, Vec<Condition>>,
-        schema: &DatabaseSchema,
-    ) -> Value {
+    pub(crate) fn requests_json(&self, conds: &BTreeMap<String, Vec<Condition>>, schema: &DatabaseSchema) -> Value {
         let mut o = Map::new();
         for (name, tm) in &self.tables {
             let mut r = Map::new();

@@ -22,15 +22,10 @@ fn host_port(rest: &str) -> Result<String> {
         return Err(Error::Invalid("missing host".into()));
     }
     // "[v6]:port", "[v6]", "host:port", "host"; a bare IPv6 address has several colons.
-    let has_port = if rest.starts_with('[') {
-        rest.contains("]:")
-    } else {
-        rest.matches(':').count() == 1
-    };
+    let has_port = if rest.starts_with('[') { rest.contains("]:") } else { rest.matches(':').count() == 1 };
     if has_port {
         let port = rest.rsplit(':').next().unwrap_or_default();
-        port.parse::<u16>()
-            .map_err(|_| Error::Invalid(format!("bad port in {rest:?}")))?;
+        port.parse::<u16>().map_err(|_| Error::Invalid(format!("bad port in {rest:?}")))?;
         Ok(rest.to_owned())
     } else if rest.contains(':') && !rest.starts_with('[') {
         Ok(format!("[{rest}]:{DEFAULT_PORT}"))
@@ -52,19 +47,13 @@ impl Remote {
         } else if let Some(r) = s.strip_prefix("ssl:") {
             Ok(Remote::Ssl(host_port(r)?))
         } else {
-            Err(Error::Invalid(format!(
-                "unsupported remote {s:?} (expected unix:, tcp: or ssl:)"
-            )))
+            Err(Error::Invalid(format!("unsupported remote {s:?} (expected unix:, tcp: or ssl:)")))
         }
     }
 
     /// Parses a comma-separated list, as in `external_ids:ovn-remote`.
     pub fn parse_list(s: &str) -> Result<Vec<Remote>> {
-        let v = s
-            .split(',')
-            .filter(|p| !p.trim().is_empty())
-            .map(Remote::parse)
-            .collect::<Result<Vec<_>>>()?;
+        let v = s.split(',').filter(|p| !p.trim().is_empty()).map(Remote::parse).collect::<Result<Vec<_>>>()?;
         if v.is_empty() {
             return Err(Error::Invalid("empty remote list".into()));
         }
@@ -92,22 +81,10 @@ mod tests {
             Remote::parse("unix:/run/ovn/ovnsb_db.sock").unwrap(),
             Remote::Unix("/run/ovn/ovnsb_db.sock".into())
         );
-        assert_eq!(
-            Remote::parse("tcp:127.0.0.1:6642").unwrap(),
-            Remote::Tcp("127.0.0.1:6642".into())
-        );
-        assert_eq!(
-            Remote::parse("tcp:127.0.0.1").unwrap(),
-            Remote::Tcp("127.0.0.1:6640".into())
-        );
-        assert_eq!(
-            Remote::parse("tcp:[::1]:6642").unwrap(),
-            Remote::Tcp("[::1]:6642".into())
-        );
-        assert_eq!(
-            Remote::parse("tcp:::1").unwrap(),
-            Remote::Tcp("[::1]:6640".into())
-        );
+        assert_eq!(Remote::parse("tcp:127.0.0.1:6642").unwrap(), Remote::Tcp("127.0.0.1:6642".into()));
+        assert_eq!(Remote::parse("tcp:127.0.0.1").unwrap(), Remote::Tcp("127.0.0.1:6640".into()));
+        assert_eq!(Remote::parse("tcp:[::1]:6642").unwrap(), Remote::Tcp("[::1]:6642".into()));
+        assert_eq!(Remote::parse("tcp:::1").unwrap(), Remote::Tcp("[::1]:6640".into()));
         assert!(Remote::parse("tcp:1.2.3.4:x").is_err());
         assert!(Remote::parse("punix:/x").is_err());
         let l = Remote::parse_list("tcp:10.0.0.1:6642,ssl:10.0.0.2:6642, unix:/a").unwrap();

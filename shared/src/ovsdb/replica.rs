@@ -105,11 +105,9 @@ impl IndexColumn {
     fn extract(&self, row: &Row) -> Datum {
         match self {
             IndexColumn::Column(c) => row.get(c).cloned().unwrap_or_default(),
-            IndexColumn::MapValue { column, key } => row
-                .get(column)
-                .and_then(|d| d.map_get(key))
-                .map(|a| Datum::scalar(a.clone()))
-                .unwrap_or_default(),
+            IndexColumn::MapValue { column, key } => {
+                row.get(column).and_then(|d| d.map_get(key)).map(|a| Datum::scalar(a.clone())).unwrap_or_default()
+            }
         }
     }
 }
@@ -203,17 +201,13 @@ impl Replica {
 
     /// Typed rows of `T::TABLE` (rows that do not convert are skipped with a warning).
     pub fn rows<T: TableRow>(&self) -> impl Iterator<Item = T> + '_ {
-        self.tables
-            .get(T::TABLE)
-            .into_iter()
-            .flat_map(|t| t.iter())
-            .filter_map(|(u, r)| match T::from_row(*u, r) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    tracing::warn!("ovsdb: {} row {u}: {e}", T::TABLE);
-                    None
-                }
-            })
+        self.tables.get(T::TABLE).into_iter().flat_map(|t| t.iter()).filter_map(|(u, r)| match T::from_row(*u, r) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!("ovsdb: {} row {u}: {e}", T::TABLE);
+                None
+            }
+        })
     }
 
     /// One typed row of `T::TABLE`.
@@ -234,11 +228,7 @@ impl Replica {
     /// Creates a secondary index over `columns` of `table`, built from the current rows and
     /// kept up to date by every update.
     pub fn create_index(&mut self, table: &str, columns: Vec<IndexColumn>) -> IndexId {
-        let mut idx = Index {
-            table: table.to_owned(),
-            columns,
-            map: BTreeMap::new(),
-        };
+        let mut idx = Index { table: table.to_owned(), columns, map: BTreeMap::new() };
         if let Some(t) = self.tables.get(table) {
             for (u, r) in &t.rows {
                 idx.add(*u, r);
@@ -250,25 +240,13 @@ impl Replica {
 
     /// UUIDs of the rows whose index columns equal `key` (in index column order).
     pub fn lookup(&self, index: IndexId, key: &[Datum]) -> impl Iterator<Item = &Uuid> {
-        self.indexes
-            .get(index.0)
-            .and_then(|i| i.map.get(key))
-            .into_iter()
-            .flatten()
+        self.indexes.get(index.0).and_then(|i| i.map.get(key)).into_iter().flatten()
     }
 
     /// Rows whose index columns equal `key`.
-    pub fn lookup_rows(
-        &self,
-        index: IndexId,
-        key: &[Datum],
-    ) -> impl Iterator<Item = (&Uuid, &Row)> {
-        let table = self
-            .indexes
-            .get(index.0)
-            .and_then(|i| self.tables.get(&i.table));
-        self.lookup(index, key)
-            .filter_map(move |u| table.and_then(|t| t.get(u)).map(|r| (u, r)))
+    pub fn lookup_rows(&self, index: IndexId, key: &[Datum]) -> impl Iterator<Item = (&Uuid, &Row)> {
+        let table = self.indexes.get(index.0).and_then(|i| self.tables.get(&i.table));
+        self.lookup(index, key).filter_map(move |u| table.and_then(|t| t.get(u)).map(|r| (u, r)))
     }
 
     /// Applies an incremental update (a notification, or a resumed `monitor_cond_since`).
@@ -297,11 +275,7 @@ impl Replica {
                 };
                 seen_t.insert(uuid);
                 let new = self.complete_row(&tname, row);
-                let old = self
-                    .tables
-                    .get(&tname)
-                    .and_then(|t| t.rows.get(&uuid))
-                    .cloned();
+                let old = self.tables.get(&tname).and_then(|t| t.rows.get(&uuid)).cloned();
                 match old {
                     None => self.insert_row(&tname, uuid, new),
                     Some(old) if *old == new => {}
@@ -317,10 +291,7 @@ impl Replica {
             .iter()
             .flat_map(|(tname, t)| {
                 let seen_t = seen.get(tname);
-                t.rows
-                    .keys()
-                    .filter(move |u| !seen_t.is_some_and(|s| s.contains(u)))
-                    .map(move |u| (tname.clone(), *u))
+                t.rows.keys().filter(move |u| !seen_t.is_some_and(|s| s.contains(u))).map(move |u| (tname.clone(), *u))
             })
             .collect();
         for (tname, uuid) in stale {
@@ -331,11 +302,8 @@ impl Replica {
 
     /// Empties the replica, recording every row as deleted.
     pub fn clear(&mut self) {
-        let all: Vec<(String, Uuid)> = self
-            .tables
-            .iter()
-            .flat_map(|(n, t)| t.rows.keys().map(move |u| (n.clone(), *u)))
-            .collect();
+        let all: Vec<(String, Uuid)> =
+            self.tables.iter().flat_map(|(n, t)| t.rows.keys().map(move |u| (n.clone(), *u))).collect();
         for (t, u) in all {
             let _ = self.delete_row(&t, u);
         }
@@ -366,12 +334,8 @@ impl Replica {
                         .and_then(|t| t.column(&c))
                         .map(|cs| &cs.ty)
                         .ok_or_else(|| proto(format!("{tname}: modify of unknown column {c}")))?;
-                    let cur = new
-                        .columns
-                        .entry(c.clone())
-                        .or_insert_with(|| Datum::default_for(ty));
-                    cur.apply_diff(diff, ty)
-                        .map_err(|e| proto(format!("{tname} row {uuid} column {c}: {e}")))?;
+                    let cur = new.columns.entry(c.clone()).or_insert_with(|| Datum::default_for(ty));
+                    cur.apply_diff(diff, ty).map_err(|e| proto(format!("{tname} row {uuid} column {c}: {e}")))?;
                     if old.get(&c) != new.get(&c) {
                         cols.insert(c);
                     }
@@ -414,11 +378,7 @@ impl Replica {
         } else {
             tc.inserted.insert(uuid);
         }
-        self.tables
-            .entry(tname.to_owned())
-            .or_default()
-            .rows
-            .insert(uuid, row);
+        self.tables.entry(tname.to_owned()).or_default().rows.insert(uuid, row);
     }
 
     fn set_row(&mut self, tname: &str, uuid: Uuid, new: Row, cols: BTreeSet<String>) {
@@ -435,14 +395,7 @@ impl Replica {
         if tc.inserted.contains(&uuid) {
             return;
         }
-        tc.modified
-            .entry(uuid)
-            .or_insert_with(|| Modified {
-                columns: BTreeSet::new(),
-                old,
-            })
-            .columns
-            .extend(cols);
+        tc.modified.entry(uuid).or_insert_with(|| Modified { columns: BTreeSet::new(), old }).columns.extend(cols);
     }
 
     fn delete_row(&mut self, tname: &str, uuid: Uuid) -> Result<()> {
@@ -465,10 +418,5 @@ impl Replica {
 }
 
 fn changed_columns(old: &Row, new: &Row) -> BTreeSet<String> {
-    old.columns
-        .keys()
-        .chain(new.columns.keys())
-        .filter(|c| old.get(c) != new.get(c))
-        .cloned()
-        .collect()
+    old.columns.keys().chain(new.columns.keys()).filter(|c| old.get(c) != new.get(c)).cloned().collect()
 }

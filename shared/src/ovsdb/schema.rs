@@ -45,11 +45,7 @@ pub struct BaseType {
 
 impl BaseType {
     pub fn new(atomic: AtomicType) -> BaseType {
-        BaseType {
-            atomic,
-            ref_table: None,
-            ref_type: RefType::Strong,
-        }
+        BaseType { atomic, ref_table: None, ref_type: RefType::Strong }
     }
 
     fn parse(v: &Value) -> Result<BaseType> {
@@ -57,20 +53,14 @@ impl BaseType {
             Value::String(s) => Ok(BaseType::new(AtomicType::parse(s)?)),
             Value::Object(o) => {
                 let atomic = AtomicType::parse(
-                    o.get("type")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| proto("base type without \"type\""))?,
+                    o.get("type").and_then(Value::as_str).ok_or_else(|| proto("base type without \"type\""))?,
                 )?;
                 let ref_table = o.get("refTable").and_then(Value::as_str).map(str::to_owned);
                 let ref_type = match o.get("refType").and_then(Value::as_str) {
                     Some("weak") => RefType::Weak,
                     _ => RefType::Strong,
                 };
-                Ok(BaseType {
-                    atomic,
-                    ref_table,
-                    ref_type,
-                })
+                Ok(BaseType { atomic, ref_table, ref_type })
             }
             _ => Err(proto(format!("bad base type {v}"))),
         }
@@ -90,22 +80,12 @@ pub struct ColumnType {
 impl ColumnType {
     /// A scalar column of the given atomic type (exactly one value).
     pub fn scalar(atomic: AtomicType) -> ColumnType {
-        ColumnType {
-            key: BaseType::new(atomic),
-            value: None,
-            min: 1,
-            max: Some(1),
-        }
+        ColumnType { key: BaseType::new(atomic), value: None, min: 1, max: Some(1) }
     }
 
     pub fn parse(v: &Value) -> Result<ColumnType> {
         match v {
-            Value::String(_) => Ok(ColumnType {
-                key: BaseType::parse(v)?,
-                value: None,
-                min: 1,
-                max: Some(1),
-            }),
+            Value::String(_) => Ok(ColumnType { key: BaseType::parse(v)?, value: None, min: 1, max: Some(1) }),
             Value::Object(o) => {
                 let key = BaseType::parse(o.get("key").ok_or_else(|| proto("type without key"))?)?;
                 let value = o.get("value").map(BaseType::parse).transpose()?;
@@ -121,12 +101,7 @@ impl ColumnType {
                 if min > 1 || max == Some(0) || max.is_some_and(|m| m < min) {
                     return Err(proto(format!("bad min/max in type {v}")));
                 }
-                Ok(ColumnType {
-                    key,
-                    value,
-                    min,
-                    max,
-                })
+                Ok(ColumnType { key, value, min, max })
             }
             _ => Err(proto(format!("bad column type {v}"))),
         }
@@ -178,32 +153,20 @@ impl TableSchema {
     }
 
     fn parse(name: &str, v: &Value) -> Result<TableSchema> {
-        let o = v
-            .as_object()
-            .ok_or_else(|| proto(format!("table {name}: not an object")))?;
-        let cols = o
-            .get("columns")
-            .and_then(Value::as_object)
-            .ok_or_else(|| proto(format!("table {name}: no columns")))?;
+        let o = v.as_object().ok_or_else(|| proto(format!("table {name}: not an object")))?;
+        let cols =
+            o.get("columns").and_then(Value::as_object).ok_or_else(|| proto(format!("table {name}: no columns")))?;
         let mut columns = BTreeMap::new();
         for (cname, cv) in cols {
-            let co = cv
-                .as_object()
-                .ok_or_else(|| proto(format!("column {name}.{cname}: not an object")))?;
-            let ty = ColumnType::parse(
-                co.get("type")
-                    .ok_or_else(|| proto(format!("column {name}.{cname}: no type")))?,
-            )
-            .map_err(|e| proto(format!("column {name}.{cname}: {e}")))?;
+            let co = cv.as_object().ok_or_else(|| proto(format!("column {name}.{cname}: not an object")))?;
+            let ty = ColumnType::parse(co.get("type").ok_or_else(|| proto(format!("column {name}.{cname}: no type")))?)
+                .map_err(|e| proto(format!("column {name}.{cname}: {e}")))?;
             columns.insert(
                 cname.clone(),
                 ColumnSchema {
                     name: cname.clone(),
                     ty,
-                    ephemeral: co
-                        .get("ephemeral")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
+                    ephemeral: co.get("ephemeral").and_then(Value::as_bool).unwrap_or(false),
                     mutable: co.get("mutable").and_then(Value::as_bool).unwrap_or(true),
                 },
             );
@@ -224,12 +187,7 @@ impl TableSchema {
                 .iter()
                 .map(|i| {
                     i.as_array()
-                        .map(|cols| {
-                            cols.iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_owned)
-                                .collect()
-                        })
+                        .map(|cols| cols.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                         .ok_or_else(|| proto(format!("table {name}: bad index {i}")))
                 })
                 .collect::<Result<Vec<Vec<String>>>>()?,
@@ -256,38 +214,18 @@ pub struct DatabaseSchema {
 
 impl DatabaseSchema {
     pub fn parse(v: &Value) -> Result<DatabaseSchema> {
-        let o: &Map<String, Value> = v
-            .as_object()
-            .ok_or_else(|| proto("schema is not an object"))?;
-        let name = o
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| proto("schema without name"))?
-            .to_owned();
-        let version = o
-            .get("version")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let o: &Map<String, Value> = v.as_object().ok_or_else(|| proto("schema is not an object"))?;
+        let name = o.get("name").and_then(Value::as_str).ok_or_else(|| proto("schema without name"))?.to_owned();
+        let version = o.get("version").and_then(Value::as_str).unwrap_or_default().to_owned();
         let mut tables = BTreeMap::new();
-        for (tname, tv) in o
-            .get("tables")
-            .and_then(Value::as_object)
-            .ok_or_else(|| proto("schema without tables"))?
-        {
+        for (tname, tv) in o.get("tables").and_then(Value::as_object).ok_or_else(|| proto("schema without tables"))? {
             tables.insert(tname.clone(), TableSchema::parse(tname, tv)?);
         }
-        Ok(DatabaseSchema {
-            name,
-            version,
-            tables,
-            raw: v.clone(),
-        })
+        Ok(DatabaseSchema { name, version, tables, raw: v.clone() })
     }
 
     pub fn parse_str(s: &str) -> Result<DatabaseSchema> {
-        let v: Value =
-            serde_json::from_str(s).map_err(|e| super::error::Error::Json(e.to_string()))?;
+        let v: Value = serde_json::from_str(s).map_err(|e| super::error::Error::Json(e.to_string()))?;
         Self::parse(&v)
     }
 
@@ -302,10 +240,7 @@ mod tests {
 
     #[test]
     fn parses_installed_schemas() {
-        for path in [
-            "/usr/share/openvswitch/vswitch.ovsschema",
-            "/usr/share/ovn/ovn-sb.ovsschema",
-        ] {
+        for path in ["/usr/share/openvswitch/vswitch.ovsschema", "/usr/share/ovn/ovn-sb.ovsschema"] {
             let Ok(text) = std::fs::read_to_string(path) else {
                 continue; // Packages not installed: covered by the integration tests' setup.
             };

@@ -15,9 +15,7 @@ use super::datum::{Atom, Datum};
 use super::jsonrpc::{Framer, Message};
 use super::replica::{IndexColumn, Replica};
 use super::schema::{AtomicType, BaseType, ColumnType, DatabaseSchema};
-use super::update::{
-    parse_since_reply, parse_update2_params, parse_update3_params, RowUpdate, TableUpdates,
-};
+use super::update::{parse_since_reply, parse_update2_params, parse_update3_params, RowUpdate, TableUpdates};
 
 const VSWITCH_SCHEMA: &str = include_str!("testdata/vswitch-subset.ovsschema");
 const SB_SCHEMA: &str = include_str!("testdata/sb-subset.ovsschema");
@@ -30,12 +28,7 @@ fn uuid(s: &str) -> Uuid {
 }
 
 fn ty(key: AtomicType, value: Option<AtomicType>, min: u64, max: Option<u64>) -> ColumnType {
-    ColumnType {
-        key: BaseType::new(key),
-        value: value.map(BaseType::new),
-        min,
-        max,
-    }
+    ColumnType { key: BaseType::new(key), value: value.map(BaseType::new), min, max }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -50,22 +43,13 @@ fn datum_json_forms() {
         (Datum::from("x"), json!("x")),
         (Datum::from(1.5f64), json!(1.5)),
         (Datum::from(u), json!(["uuid", u.to_string()])),
-        (
-            Datum::scalar(Atom::NamedUuid("row1".into())),
-            json!(["named-uuid", "row1"]),
-        ),
+        (Datum::scalar(Atom::NamedUuid("row1".into())), json!(["named-uuid", "row1"])),
         (Datum::empty_set(), json!(["set", []])),
         (Datum::set([1i64, 2]), json!(["set", [1, 2]])),
         (Datum::set([u]), json!(["uuid", u.to_string()])),
         (Datum::empty_map(), json!(["map", []])),
-        (
-            Datum::map([("a", "1"), ("b", "2")]),
-            json!(["map", [["a", "1"], ["b", "2"]]]),
-        ),
-        (
-            Datum::map([(1i64, u)]),
-            json!(["map", [[1, ["uuid", u.to_string()]]]]),
-        ),
+        (Datum::map([("a", "1"), ("b", "2")]), json!(["map", [["a", "1"], ["b", "2"]]])),
+        (Datum::map([(1i64, u)]), json!(["map", [[1, ["uuid", u.to_string()]]]])),
     ];
     for (d, j) in cases {
         assert_eq!(d.to_json(), j, "{d:?}");
@@ -75,28 +59,19 @@ fn datum_json_forms() {
         assert_eq!(serde_json::to_value(&d).unwrap(), j);
     }
     // A one-element set may also arrive in the long form.
-    assert_eq!(
-        Datum::from_json(&json!(["set", ["a"]])).unwrap(),
-        Datum::from("a")
-    );
+    assert_eq!(Datum::from_json(&json!(["set", ["a"]])).unwrap(), Datum::from("a"));
 }
 
 #[test]
 fn typed_parsing_coerces_and_checks() {
     let real = ColumnType::scalar(AtomicType::Real);
-    assert_eq!(
-        Datum::from_json_typed(&json!(1), &real).unwrap(),
-        Datum::from(1.0f64)
-    );
+    assert_eq!(Datum::from_json_typed(&json!(1), &real).unwrap(), Datum::from(1.0f64));
     let int = ColumnType::scalar(AtomicType::Integer);
     assert!(Datum::from_json_typed(&json!("1"), &int).is_err());
     assert!(Datum::from_json_typed(&json!(["set", []]), &int).is_err()); // min 1
     let opt = ty(AtomicType::String, None, 0, Some(1));
     assert!(Datum::from_json_typed(&json!(["set", ["a", "b"]]), &opt).is_err());
-    assert_eq!(
-        Datum::from_json_typed(&json!(["set", []]), &opt).unwrap(),
-        Datum::empty_set()
-    );
+    assert_eq!(Datum::from_json_typed(&json!(["set", []]), &opt).unwrap(), Datum::empty_set());
     let smap = ty(AtomicType::String, Some(AtomicType::String), 0, None);
     assert!(Datum::from_json_typed(&json!(["set", []]), &smap).is_err());
     assert!(Datum::from_json_typed(&json!(["map", [["a", 1]]]), &smap).is_err());
@@ -116,8 +91,7 @@ fn diff_semantics_match_ovsdb_server() {
     // Maps: add absent key, remove key with equal value, replace key with different value.
     let t = ty(AtomicType::String, Some(AtomicType::String), 0, None);
     let mut d = Datum::map([("a", "1"), ("b", "2")]);
-    d.apply_diff(Datum::map([("a", "1"), ("b", "20"), ("c", "3")]), &t)
-        .unwrap();
+    d.apply_diff(Datum::map([("a", "1"), ("b", "20"), ("c", "3")]), &t).unwrap();
     assert_eq!(d, Datum::map([("b", "20"), ("c", "3")]));
     // At most one value: the diff is the new value (even for an optional column).
     let t = ty(AtomicType::String, None, 0, Some(1));
@@ -138,20 +112,12 @@ fn arb_atom(kind: u8) -> BoxedStrategy<Atom> {
         1 => (-1e12f64..1e12).prop_map(Atom::Real).boxed(),
         2 => any::<bool>().prop_map(Atom::Boolean).boxed(),
         3 => ".{0,8}".prop_map(Atom::String).boxed(),
-        _ => any::<u128>()
-            .prop_map(|u| Atom::Uuid(Uuid::from_u128(u)))
-            .boxed(),
+        _ => any::<u128>().prop_map(|u| Atom::Uuid(Uuid::from_u128(u))).boxed(),
     }
 }
 
 fn atomic(kind: u8) -> AtomicType {
-    [
-        AtomicType::Integer,
-        AtomicType::Real,
-        AtomicType::Boolean,
-        AtomicType::String,
-        AtomicType::Uuid,
-    ][kind as usize]
+    [AtomicType::Integer, AtomicType::Real, AtomicType::Boolean, AtomicType::String, AtomicType::Uuid][kind as usize]
 }
 
 fn arb_type() -> impl Strategy<Value = (ColumnType, u8, Option<u8>)> {
@@ -186,8 +152,7 @@ fn arb_typed() -> impl Strategy<Value = (ColumnType, Datum)> {
 }
 
 fn arb_typed_pair() -> impl Strategy<Value = (ColumnType, Datum, Datum)> {
-    arb_type()
-        .prop_flat_map(|(t, k, v)| (Just(t.clone()), arb_datum(&t, k, v), arb_datum(&t, k, v)))
+    arb_type().prop_flat_map(|(t, k, v)| (Just(t.clone()), arb_datum(&t, k, v), arb_datum(&t, k, v)))
 }
 
 proptest! {
@@ -248,32 +213,19 @@ fn replay_update2_vswitch() {
     assert_eq!(msgs.len(), 5);
     let mut r = Replica::new();
     r.set_schema(schema.clone());
-    let Message::Reply { result, .. } = &msgs[0] else {
-        panic!("{:?}", msgs[0])
-    };
-    r.replace(TableUpdates::parse(result, &schema).unwrap())
-        .unwrap();
+    let Message::Reply { result, .. } = &msgs[0] else { panic!("{:?}", msgs[0]) };
+    r.replace(TableUpdates::parse(result, &schema).unwrap()).unwrap();
     let ovs = uuid("acd77591-20f6-40cb-8842-80c8033e0976");
     let br = uuid("d58efb10-3e2d-4b4d-83e6-b3f6da9b41c9");
     let p1 = uuid("d8f0b034-02b5-4e47-b2b3-378f456cbc76");
     let p2 = uuid("7432d06c-0e69-41bd-ac22-14a4af40b831");
-    assert_eq!(
-        r.row("Open_vSwitch", &ovs)
-            .unwrap()
-            .get_map_str("external_ids", "system-id"),
-        Some("hv1")
-    );
+    assert_eq!(r.row("Open_vSwitch", &ovs).unwrap().get_map_str("external_ids", "system-id"), Some("hv1"));
     // Columns left out of "initial" hold their defaults.
-    assert_eq!(
-        r.row("Open_vSwitch", &ovs).unwrap().get_i64("next_cfg"),
-        Some(0)
-    );
+    assert_eq!(r.row("Open_vSwitch", &ovs).unwrap().get_i64("next_cfg"), Some(0));
     r.take_changes();
 
     let apply = |r: &mut Replica, m: &Message| {
-        let Message::Notification { method, params } = m else {
-            panic!("{m:?}")
-        };
+        let Message::Notification { method, params } = m else { panic!("{m:?}") };
         assert_eq!(method, "update2");
         let (id, u) = parse_update2_params(params).unwrap();
         assert_eq!(id, &json!(["m"]));
@@ -285,18 +237,12 @@ fn replay_update2_vswitch() {
     assert_eq!(c.table("Bridge").unwrap().inserted, BTreeSet::from([br]));
     assert_eq!(c.table("Port").unwrap().inserted, BTreeSet::from([p1]));
     let m = &c.table("Open_vSwitch").unwrap().modified[&ovs];
-    assert_eq!(
-        m.columns,
-        BTreeSet::from(["bridges".to_owned(), "next_cfg".to_owned()])
-    );
+    assert_eq!(m.columns, BTreeSet::from(["bridges".to_owned(), "next_cfg".to_owned()]));
     assert_eq!(m.old.get_i64("next_cfg"), Some(0));
 
     apply(&mut r, &msgs[2]);
     let b = r.row("Bridge", &br).unwrap();
-    assert_eq!(
-        b.get("external_ids"),
-        Some(&Datum::map([("b", "2"), ("c", "3")]))
-    );
+    assert_eq!(b.get("external_ids"), Some(&Datum::map([("b", "2"), ("c", "3")])));
     assert_eq!(b.get("fail_mode"), Some(&Datum::empty_set()));
     assert_eq!(b.get_str("datapath_type"), Some("netdev"));
     assert_eq!(b.get("ports"), Some(&Datum::set([p1, p2])));
@@ -305,10 +251,7 @@ fn replay_update2_vswitch() {
     assert_eq!(p.get("trunks"), Some(&Datum::set([2i64, 3])));
 
     apply(&mut r, &msgs[3]);
-    assert_eq!(
-        r.row("Bridge", &br).unwrap().get("external_ids"),
-        Some(&Datum::map([("b", "20"), ("c", "3")]))
-    );
+    assert_eq!(r.row("Bridge", &br).unwrap().get("external_ids"), Some(&Datum::map([("b", "20"), ("c", "3")])));
     r.take_changes();
 
     apply(&mut r, &msgs[4]);
@@ -317,10 +260,7 @@ fn replay_update2_vswitch() {
     let del = &c.table("Bridge").unwrap().deleted[&br];
     assert_eq!(del.get_str("name"), Some("br-int"));
     assert_eq!(c.table("Port").unwrap().deleted.len(), 2);
-    assert_eq!(
-        r.row("Open_vSwitch", &ovs).unwrap().get("bridges"),
-        Some(&Datum::empty_set())
-    );
+    assert_eq!(r.row("Open_vSwitch", &ovs).unwrap().get("bridges"), Some(&Datum::empty_set()));
 }
 
 /// Applies an SB recording; returns the replica and the txn id after each message.
@@ -355,10 +295,7 @@ fn contents(r: &Replica) -> BTreeMap<String, BTreeMap<Uuid, super::replica::Row>
     ["Chassis", "Encap", "Datapath_Binding"]
         .iter()
         .map(|t| {
-            let rows = r
-                .table(t)
-                .map(|t| t.iter().map(|(u, r)| (*u, r.clone())).collect())
-                .unwrap_or_default();
+            let rows = r.table(t).map(|t| t.iter().map(|(u, r)| (*u, r.clone())).collect()).unwrap_or_default();
             (t.to_string(), rows)
         })
         .collect()
@@ -372,18 +309,14 @@ fn replay_update3_and_resume() {
     let mut full = Replica::new();
     full.set_schema(schema.clone());
     let ids = replay_sb(&msgs, &schema, &mut full);
-    let ch = full
-        .row("Chassis", &uuid("47f45aa5-9fdf-4c4e-b14e-f38acd5cd869"))
-        .unwrap();
+    let ch = full.row("Chassis", &uuid("47f45aa5-9fdf-4c4e-b14e-f38acd5cd869")).unwrap();
     assert_eq!(ch.get_str("hostname"), Some("h1b"));
     assert!(full.table("Datapath_Binding").unwrap().is_empty());
 
     // A client that saw up to the third message resumes with the recorded reply
     // (found = true, only the delete) and ends up with the same contents.
     let resume = messages(SB_RESUME, 64);
-    let Message::Reply { result, .. } = &resume[0] else {
-        panic!()
-    };
+    let Message::Reply { result, .. } = &resume[0] else { panic!() };
     let (found, last, _) = parse_since_reply(result).unwrap();
     assert!(found);
     assert_eq!(&last, ids.last().unwrap());
@@ -402,15 +335,11 @@ fn replay_update3_and_resume() {
 // Replica
 
 fn row(cols: &[(&str, Datum)]) -> BTreeMap<String, Datum> {
-    cols.iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    cols.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 fn one(table: &str, u: Uuid, ru: RowUpdate) -> TableUpdates {
-    TableUpdates {
-        tables: BTreeMap::from([(table.to_owned(), BTreeMap::from([(u, ru)]))]),
-    }
+    TableUpdates { tables: BTreeMap::from([(table.to_owned(), BTreeMap::from([(u, ru)]))]) }
 }
 
 fn sb_replica() -> Replica {
@@ -428,12 +357,7 @@ fn change_tracking_merges_per_row() {
     r.apply(one("Chassis", a, ins("a"))).unwrap();
     r.apply(one("Chassis", b, ins("b"))).unwrap();
     // Insert then modify: still just inserted.
-    r.apply(one(
-        "Chassis",
-        a,
-        RowUpdate::Modify(row(&[("hostname", Datum::from("h"))])),
-    ))
-    .unwrap();
+    r.apply(one("Chassis", a, RowUpdate::Modify(row(&[("hostname", Datum::from("h"))])))).unwrap();
     // Insert then delete: nothing at all.
     r.apply(one("Chassis", b, RowUpdate::Delete)).unwrap();
     let c = r.take_changes();
@@ -442,33 +366,15 @@ fn change_tracking_merges_per_row() {
     assert!(t.modified.is_empty() && t.deleted.is_empty());
 
     // Modify twice: columns accumulate, old row is the one before the first.
-    r.apply(one(
-        "Chassis",
-        a,
-        RowUpdate::Modify(row(&[("hostname", Datum::from("h2"))])),
-    ))
-    .unwrap();
-    r.apply(one(
-        "Chassis",
-        a,
-        RowUpdate::Modify(row(&[("external_ids", Datum::map([("k", "v")]))])),
-    ))
-    .unwrap();
+    r.apply(one("Chassis", a, RowUpdate::Modify(row(&[("hostname", Datum::from("h2"))])))).unwrap();
+    r.apply(one("Chassis", a, RowUpdate::Modify(row(&[("external_ids", Datum::map([("k", "v")]))])))).unwrap();
     let c = r.take_changes();
     let m = &c.table("Chassis").unwrap().modified[&a];
-    assert_eq!(
-        m.columns,
-        BTreeSet::from(["hostname".to_owned(), "external_ids".to_owned()])
-    );
+    assert_eq!(m.columns, BTreeSet::from(["hostname".to_owned(), "external_ids".to_owned()]));
     assert_eq!(m.old.get_str("hostname"), Some("h"));
 
     // Modify then delete: deleted, with the contents from before the modify.
-    r.apply(one(
-        "Chassis",
-        a,
-        RowUpdate::Modify(row(&[("hostname", Datum::from("h3"))])),
-    ))
-    .unwrap();
+    r.apply(one("Chassis", a, RowUpdate::Modify(row(&[("hostname", Datum::from("h3"))])))).unwrap();
     r.apply(one("Chassis", a, RowUpdate::Delete)).unwrap();
     let c = r.take_changes();
     let t = c.table("Chassis").unwrap();
@@ -477,18 +383,10 @@ fn change_tracking_merges_per_row() {
 
     // Inconsistent updates are errors.
     assert!(r.apply(one("Chassis", a, RowUpdate::Delete)).is_err());
-    assert!(r
-        .apply(one("Chassis", a, RowUpdate::Modify(row(&[]))))
-        .is_err());
+    assert!(r.apply(one("Chassis", a, RowUpdate::Modify(row(&[])))).is_err());
     r.apply(one("Chassis", a, ins("a"))).unwrap();
     assert!(r.apply(one("Chassis", a, ins("a"))).is_err());
-    assert!(r
-        .apply(one(
-            "Chassis",
-            a,
-            RowUpdate::Modify(row(&[("nope", Datum::from(1i64))]))
-        ))
-        .is_err());
+    assert!(r.apply(one("Chassis", a, RowUpdate::Modify(row(&[("nope", Datum::from(1i64))])))).is_err());
 }
 
 #[test]
@@ -499,29 +397,17 @@ fn replace_yields_a_delta() {
         tables: BTreeMap::from([(
             "Chassis".to_owned(),
             rows.into_iter()
-                .map(|(u, h)| {
-                    (
-                        u,
-                        RowUpdate::Initial(row(&[
-                            ("name", Datum::from("n")),
-                            ("hostname", Datum::from(h)),
-                        ])),
-                    )
-                })
+                .map(|(u, h)| (u, RowUpdate::Initial(row(&[("name", Datum::from("n")), ("hostname", Datum::from(h))]))))
                 .collect(),
         )]),
     };
     r.replace(snap(vec![(a, "x"), (b, "y")])).unwrap();
     r.take_changes();
-    r.replace(snap(vec![(a, "x"), (b, "y2"), (c, "z")]))
-        .unwrap();
+    r.replace(snap(vec![(a, "x"), (b, "y2"), (c, "z")])).unwrap();
     let ch = r.take_changes();
     let t = ch.table("Chassis").unwrap();
     assert_eq!(t.inserted, BTreeSet::from([c]));
-    assert_eq!(
-        t.modified[&b].columns,
-        BTreeSet::from(["hostname".to_owned()])
-    );
+    assert_eq!(t.modified[&b].columns, BTreeSet::from(["hostname".to_owned()]));
     assert!(t.deleted.is_empty());
     r.replace(TableUpdates::default()).unwrap();
     assert_eq!(r.take_changes().table("Chassis").unwrap().deleted.len(), 3);
@@ -535,62 +421,28 @@ fn indexes_follow_updates() {
     r.apply(one(
         "Chassis",
         a,
-        RowUpdate::Insert(row(&[
-            ("name", Datum::from("hv1")),
-            ("external_ids", Datum::map([("zone", "z1")])),
-        ])),
+        RowUpdate::Insert(row(&[("name", Datum::from("hv1")), ("external_ids", Datum::map([("zone", "z1")]))])),
     ))
     .unwrap();
     // Created after rows exist: built from them.
     let by_name = r.create_index("Chassis", vec!["name".into()]);
-    let by_zone = r.create_index(
-        "Chassis",
-        vec![IndexColumn::MapValue {
-            column: "external_ids".into(),
-            key: "zone".into(),
-        }],
-    );
+    let by_zone =
+        r.create_index("Chassis", vec![IndexColumn::MapValue { column: "external_ids".into(), key: "zone".into() }]);
     r.apply(one(
         "Chassis",
         b,
-        RowUpdate::Insert(row(&[
-            ("name", Datum::from("hv2")),
-            ("external_ids", Datum::map([("zone", "z1")])),
-        ])),
+        RowUpdate::Insert(row(&[("name", Datum::from("hv2")), ("external_ids", Datum::map([("zone", "z1")]))])),
     ))
     .unwrap();
-    assert_eq!(
-        r.lookup(by_name, &[Datum::from("hv1")]).collect::<Vec<_>>(),
-        vec![&a]
-    );
+    assert_eq!(r.lookup(by_name, &[Datum::from("hv1")]).collect::<Vec<_>>(), vec![&a]);
     assert_eq!(r.lookup(by_zone, &[Datum::from("z1")]).count(), 2);
-    r.apply(one(
-        "Chassis",
-        a,
-        RowUpdate::Modify(row(&[("name", Datum::from("hv1b"))])),
-    ))
-    .unwrap();
+    r.apply(one("Chassis", a, RowUpdate::Modify(row(&[("name", Datum::from("hv1b"))])))).unwrap();
     assert_eq!(r.lookup(by_name, &[Datum::from("hv1")]).count(), 0);
-    assert_eq!(
-        r.lookup_rows(by_name, &[Datum::from("hv1b")])
-            .next()
-            .unwrap()
-            .1
-            .get_str("name"),
-        Some("hv1b")
-    );
+    assert_eq!(r.lookup_rows(by_name, &[Datum::from("hv1b")]).next().unwrap().1.get_str("name"), Some("hv1b"));
     r.apply(one("Chassis", b, RowUpdate::Delete)).unwrap();
-    assert_eq!(
-        r.lookup(by_zone, &[Datum::from("z1")]).collect::<Vec<_>>(),
-        vec![&a]
-    );
+    assert_eq!(r.lookup(by_zone, &[Datum::from("z1")]).collect::<Vec<_>>(), vec![&a]);
     // Rows without the key index under the empty set.
-    r.apply(one(
-        "Chassis",
-        a,
-        RowUpdate::Modify(row(&[("external_ids", Datum::map([("zone", "z1")]))])),
-    ))
-    .unwrap();
+    r.apply(one("Chassis", a, RowUpdate::Modify(row(&[("external_ids", Datum::map([("zone", "z1")]))])))).unwrap();
     assert_eq!(r.lookup(by_zone, &[Datum::empty_set()]).count(), 1);
 }
 
@@ -620,9 +472,7 @@ fn schema_violations_are_errors() {
     assert!(parse_update3_params(&json!([["d"], "x", {}])).is_err());
     assert!(parse_update3_params(&json!([["d"], {}])).is_err());
     assert!(parse_since_reply(&json!([true, "00000000-0000-0000-0000-000000000000"])).is_err());
-    assert!(
-        parse_since_reply(&json!(["yes", "00000000-0000-0000-0000-000000000000", {}])).is_err()
-    );
+    assert!(parse_since_reply(&json!(["yes", "00000000-0000-0000-0000-000000000000", {}])).is_err());
 }
 
 struct Chassis {
@@ -636,10 +486,7 @@ impl super::replica::TableRow for Chassis {
     fn from_row(uuid: Uuid, row: &super::replica::Row) -> super::error::Result<Self> {
         Ok(Chassis {
             uuid,
-            name: row
-                .get_str("name")
-                .ok_or_else(|| super::error::Error::Protocol("no name".into()))?
-                .to_owned(),
+            name: row.get_str("name").ok_or_else(|| super::error::Error::Protocol("no name".into()))?.to_owned(),
             hostname: row.get_str("hostname").map(str::to_owned),
         })
     }
@@ -649,12 +496,7 @@ impl super::replica::TableRow for Chassis {
 fn typed_rows() {
     let mut r = sb_replica();
     let a = Uuid::from_u128(1);
-    r.apply(one(
-        "Chassis",
-        a,
-        RowUpdate::Insert(row(&[("name", Datum::from("hv1"))])),
-    ))
-    .unwrap();
+    r.apply(one("Chassis", a, RowUpdate::Insert(row(&[("name", Datum::from("hv1"))])))).unwrap();
     let all: Vec<Chassis> = r.rows::<Chassis>().collect();
     assert_eq!(all.len(), 1);
     assert_eq!((all[0].uuid, all[0].name.as_str()), (a, "hv1"));
@@ -669,11 +511,7 @@ fn framer_is_linear_on_large_messages() {
     // A 4 MB reply arriving in 1 KB reads: rescanning from the start on every read would
     // touch ~8 GB; the scanner touches each byte once.
     let big = "x".repeat(4 << 20);
-    let bytes = Message::Reply {
-        id: json!(1),
-        result: json!([big]),
-    }
-    .to_bytes();
+    let bytes = Message::Reply { id: json!(1), result: json!([big]) }.to_bytes();
     let mut f = Framer::default();
     let t = std::time::Instant::now();
     let mut got = None;
@@ -684,11 +522,7 @@ fn framer_is_linear_on_large_messages() {
         }
     }
     assert!(matches!(got, Some(Message::Reply { .. })));
-    assert!(
-        t.elapsed() < std::time::Duration::from_secs(5),
-        "{:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
 }
 
 /// Rough throughput of the receive path for an initial sync (run with
@@ -721,9 +555,7 @@ fn large_initial_sync() {
         }
     }
     let t_frame = t.elapsed();
-    let Some(Message::Reply { result, .. }) = got else {
-        panic!()
-    };
+    let Some(Message::Reply { result, .. }) = got else { panic!() };
     let (_, _, u) = parse_since_reply(&result).unwrap();
     let updates = TableUpdates::parse(u, &schema).unwrap();
     let t_parse = t.elapsed();

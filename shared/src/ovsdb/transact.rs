@@ -40,21 +40,13 @@ impl Function {
 /// `true` / `false` in monitor conditions (match all / nothing).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Condition {
-    Clause {
-        column: String,
-        function: Function,
-        value: Datum,
-    },
+    Clause { column: String, function: Function, value: Datum },
     Bool(bool),
 }
 
 impl Condition {
     pub fn new(column: &str, function: Function, value: impl Into<Datum>) -> Condition {
-        Condition::Clause {
-            column: column.to_owned(),
-            function,
-            value: value.into(),
-        }
+        Condition::Clause { column: column.to_owned(), function, value: value.into() }
     }
     pub fn eq(column: &str, value: impl Into<Datum>) -> Condition {
         Condition::new(column, Function::Eq, value)
@@ -65,11 +57,7 @@ impl Condition {
     }
     pub fn to_json(&self) -> Value {
         match self {
-            Condition::Clause {
-                column,
-                function,
-                value,
-            } => json!([column, function.as_str(), value.to_json()]),
+            Condition::Clause { column, function, value } => json!([column, function.as_str(), value.to_json()]),
             Condition::Bool(b) => Value::Bool(*b),
         }
     }
@@ -113,11 +101,7 @@ pub struct Mutation {
 
 impl Mutation {
     pub fn new(column: &str, mutator: Mutator, value: impl Into<Datum>) -> Mutation {
-        Mutation {
-            column: column.to_owned(),
-            mutator,
-            value: value.into(),
-        }
+        Mutation { column: column.to_owned(), mutator, value: value.into() }
     }
     fn to_json(&self) -> Value {
         json!([self.column, self.mutator.as_str(), self.value.to_json()])
@@ -128,11 +112,7 @@ impl Mutation {
 pub type RowData = BTreeMap<String, Datum>;
 
 fn row_json(row: &RowData) -> Value {
-    Value::Object(
-        row.iter()
-            .map(|(k, v)| (k.clone(), v.to_json()))
-            .collect::<Map<_, _>>(),
-    )
+    Value::Object(row.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<Map<_, _>>())
 }
 
 /// One operation of a `transact` request.
@@ -188,51 +168,32 @@ pub enum Operation {
 impl Operation {
     pub fn to_json(&self) -> Value {
         match self {
-            Operation::Insert {
-                table,
-                row,
-                uuid_name,
-            } => {
+            Operation::Insert { table, row, uuid_name } => {
                 let mut o = json!({"op": "insert", "table": table, "row": row_json(row)});
                 if let Some(n) = uuid_name {
                     o["uuid-name"] = json!(n);
                 }
                 o
             }
-            Operation::Select {
-                table,
-                conditions,
-                columns,
-            } => {
+            Operation::Select { table, conditions, columns } => {
                 let mut o = json!({"op": "select", "table": table, "where": conditions_to_json(conditions)});
                 if let Some(c) = columns {
                     o["columns"] = json!(c);
                 }
                 o
             }
-            Operation::Update {
-                table,
-                conditions,
-                row,
-            } => json!({"op": "update", "table": table, "where": conditions_to_json(conditions),
-                "row": row_json(row)}),
-            Operation::Mutate {
-                table,
-                conditions,
-                mutations,
-            } => json!({"op": "mutate", "table": table, "where": conditions_to_json(conditions),
-                "mutations": mutations.iter().map(Mutation::to_json).collect::<Vec<_>>()}),
+            Operation::Update { table, conditions, row } => {
+                json!({"op": "update", "table": table, "where": conditions_to_json(conditions),
+                "row": row_json(row)})
+            }
+            Operation::Mutate { table, conditions, mutations } => {
+                json!({"op": "mutate", "table": table, "where": conditions_to_json(conditions),
+                "mutations": mutations.iter().map(Mutation::to_json).collect::<Vec<_>>()})
+            }
             Operation::Delete { table, conditions } => {
                 json!({"op": "delete", "table": table, "where": conditions_to_json(conditions)})
             }
-            Operation::Wait {
-                table,
-                conditions,
-                columns,
-                until_equal,
-                rows,
-                timeout_ms,
-            } => {
+            Operation::Wait { table, conditions, columns, until_equal, rows, timeout_ms } => {
                 let mut o = json!({"op": "wait", "table": table,
                     "where": conditions_to_json(conditions), "columns": columns,
                     "until": if *until_equal { "==" } else { "!=" },
@@ -273,9 +234,7 @@ pub enum OpResult {
 /// Parses a `transact` reply. A failed operation (or a commit failure reported as an extra
 /// trailing element) becomes [`Error::Transaction`]; the server rolled back everything.
 pub fn parse_transact_reply(result: &Value, n_ops: usize) -> Result<Vec<OpResult>> {
-    let arr = result
-        .as_array()
-        .ok_or_else(|| proto("transact reply is not an array"))?;
+    let arr = result.as_array().ok_or_else(|| proto("transact reply is not an array"))?;
     let mut out = Vec::with_capacity(arr.len());
     for (index, r) in arr.iter().enumerate() {
         let o = match r {
@@ -297,26 +256,16 @@ pub fn parse_transact_reply(result: &Value, n_ops: usize) -> Result<Vec<OpResult
                 _ => return Err(proto(format!("transact result {index}: bad uuid"))),
             }
         } else if let Some(c) = o.get("count") {
-            OpResult::Count(
-                c.as_u64()
-                    .ok_or_else(|| proto(format!("transact result {index}: bad count")))?,
-            )
+            OpResult::Count(c.as_u64().ok_or_else(|| proto(format!("transact result {index}: bad count")))?)
         } else if let Some(rows) = o.get("rows") {
-            OpResult::Rows(
-                rows.as_array()
-                    .cloned()
-                    .ok_or_else(|| proto(format!("transact result {index}: bad rows")))?,
-            )
+            OpResult::Rows(rows.as_array().cloned().ok_or_else(|| proto(format!("transact result {index}: bad rows")))?)
         } else {
             OpResult::Empty
         };
         out.push(res);
     }
     if out.len() < n_ops {
-        return Err(proto(format!(
-            "transact reply has {} results for {n_ops} operations",
-            out.len()
-        )));
+        return Err(proto(format!("transact reply has {} results for {n_ops} operations", out.len())));
     }
     Ok(out)
 }
@@ -337,11 +286,7 @@ mod tests {
             Operation::Mutate {
                 table: "Open_vSwitch".into(),
                 conditions: vec![],
-                mutations: vec![Mutation::new(
-                    "bridges",
-                    Mutator::Insert,
-                    Datum::scalar(Atom::NamedUuid("br".into())),
-                )],
+                mutations: vec![Mutation::new("bridges", Mutator::Insert, Datum::scalar(Atom::NamedUuid("br".into())))],
             },
             Operation::Wait {
                 table: "Bridge".into(),
@@ -372,11 +317,9 @@ mod tests {
         let r = parse_transact_reply(&json!([{"uuid": ["uuid", u]}, {"count": 2}, {}]), 3).unwrap();
         assert_eq!(r[0], OpResult::Inserted(Uuid::parse_str(u).unwrap()));
         assert_eq!(r[1], OpResult::Count(2));
-        let e = parse_transact_reply(
-            &json!([{"count": 1}, {"error": "constraint violation", "details": "x"}, null]),
-            3,
-        )
-        .unwrap_err();
+        let e =
+            parse_transact_reply(&json!([{"count": 1}, {"error": "constraint violation", "details": "x"}, null]), 3)
+                .unwrap_err();
         assert!(matches!(e, Error::Transaction { index: 1, .. }));
         let e = parse_transact_reply(&json!([{}, {"error": "timed out"}]), 1).unwrap_err();
         assert!(matches!(e, Error::Transaction { index: 1, .. }));

@@ -58,16 +58,8 @@ impl Server {
             .args(["--detach", "--no-chdir", "-vconsole:off"])
             .output()
             .expect("run ovsdb-server");
-        assert!(
-            out.status.success(),
-            "ovsdb-server failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let pid: i32 = std::fs::read_to_string(&pidfile)
-            .expect("pidfile")
-            .trim()
-            .parse()
-            .expect("pid");
+        assert!(out.status.success(), "ovsdb-server failed: {}", String::from_utf8_lossy(&out.stderr));
+        let pid: i32 = std::fs::read_to_string(&pidfile).expect("pidfile").trim().parse().expect("pid");
         self.pid = Some(pid);
     }
 
@@ -94,10 +86,7 @@ impl Server {
 /// Running and not a zombie (a detached server is reaped by init, maybe not at once).
 fn alive(pid: Pid) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Ok(s) => !s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -109,15 +98,8 @@ impl Drop for Server {
 }
 
 fn tool(args: &[&str]) {
-    let out = Command::new("ovsdb-tool")
-        .args(args)
-        .output()
-        .expect("run ovsdb-tool");
-    assert!(
-        out.status.success(),
-        "ovsdb-tool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("ovsdb-tool").args(args).output().expect("run ovsdb-tool");
+    assert!(out.status.success(), "ovsdb-tool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Servers sharing one temp dir; fields drop in order, so servers stop before the dir goes.
@@ -134,10 +116,7 @@ impl Servers {
 
 fn tempdir() -> tempfile::TempDir {
     // Unix socket paths are limited to 108 bytes: stay short.
-    tempfile::Builder::new()
-        .prefix("ov")
-        .tempdir_in("/tmp")
-        .expect("tempdir")
+    tempfile::Builder::new().prefix("ov").tempdir_in("/tmp").expect("tempdir")
 }
 
 /// A standalone database server.
@@ -146,31 +125,19 @@ pub fn standalone(schema: &str) -> Servers {
     let mut s = Server::new(dir.path(), "s1");
     tool(&["create", s.db.to_str().unwrap(), schema]);
     s.start();
-    Servers {
-        members: vec![s],
-        _dir: dir,
-    }
+    Servers { members: vec![s], _dir: dir }
 }
 
 /// A standalone server also listening on TCP at 127.0.0.1; returns the port.
 pub fn standalone_tcp(schema: &str) -> (Servers, u16) {
     let dir = tempdir();
     // Ask the kernel for a free port; the tiny race with other processes is acceptable here.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
     let mut s = Server::new(dir.path(), "s1");
     s.extra_remotes.push(format!("ptcp:{port}:127.0.0.1"));
     tool(&["create", s.db.to_str().unwrap(), schema]);
     s.start();
-    (
-        Servers {
-            members: vec![s],
-            _dir: dir,
-        },
-        port,
-    )
+    (Servers { members: vec![s], _dir: dir }, port)
 }
 
 /// An `n`-member Raft cluster, Raft traffic over unix sockets in the temp dir.
@@ -182,13 +149,7 @@ pub fn cluster(schema: &str, db_name: &str, n: usize) -> Servers {
         let s = Server::new(dir.path(), &format!("s{i}"));
         let db = s.db.to_str().unwrap().to_owned();
         if i == 1 {
-            tool(&[
-                "--election-timer=1000",
-                "create-cluster",
-                &db,
-                schema,
-                &raft(1),
-            ]);
+            tool(&["--election-timer=1000", "create-cluster", &db, schema, &raft(1)]);
         } else {
             tool(&["join-cluster", &db, db_name, &raft(i), &raft(1)]);
         }
@@ -238,11 +199,7 @@ pub fn apply(replica: &mut Replica, ev: &Event) {
 }
 
 /// Waits for the next connection: `Connected` then its monitor reply, both applied.
-pub async fn connected(
-    rx: &mut UnboundedReceiver<Event>,
-    replica: &mut Replica,
-    secs: u64,
-) -> Vec<Event> {
+pub async fn connected(rx: &mut UnboundedReceiver<Event>, replica: &mut Replica, secs: u64) -> Vec<Event> {
     let mut seen = Vec::new();
     loop {
         let ev = next_event(rx, secs).await;
@@ -269,17 +226,12 @@ pub fn update_kinds(events: &[Event]) -> Vec<UpdateKind> {
 
 /// Retries a transaction until the server accepts it (a restarted cluster member may need a
 /// moment to elect a leader).
-pub async fn transact_retry(
-    c: &Client,
-    ops: Vec<shared::ovsdb::Operation>,
-) -> Vec<shared::ovsdb::OpResult> {
+pub async fn transact_retry(c: &Client, ops: Vec<shared::ovsdb::Operation>) -> Vec<shared::ovsdb::OpResult> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match c.transact(ops.clone()).await {
             Ok(r) => return r,
-            Err(e @ shared::ovsdb::Error::Transaction { .. })
-                if e.to_string().contains("violation") =>
-            {
+            Err(e @ shared::ovsdb::Error::Transaction { .. }) if e.to_string().contains("violation") => {
                 panic!("transact failed: {e}")
             }
             Err(e) if Instant::now() < deadline => {

@@ -1,0 +1,384 @@
+//! flowctl's main loop: the local OVS database and the Southbound database feed their
+//! replicas; after every change the loop recomputes what this chassis should look like in
+//! both and sends the difference, one transaction per database at a time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use shared::child::{Event as LinkEvent, Link};
+use shared::ovsdb::{ClientConfig, MonitorSpec, Operation, Remote, Uuid};
+use tokio::sync::mpsc;
+
+use crate::binding;
+use crate::bridge;
+use crate::chassis;
+use crate::config::{chassis_value, ChassisConfig};
+use crate::ctzone::{self, CtZones};
+use crate::db::{string_map, Db, DbId, TxnOutcome};
+
+/// After a failed transaction, wait this long before the next one on that database.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
+
+pub struct Flowctl {
+    started: Instant,
+    paused: bool,
+    ovs: Db,
+    sb: Option<Db>,
+    epoch: u64,
+    txn_tx: mpsc::UnboundedSender<TxnOutcome>,
+    txn_rx: mpsc::UnboundedReceiver<TxnOutcome>,
+    retry_at: BTreeMap<&'static str, Instant>,
+    cfg: Option<ChassisConfig>,
+    last_config_error: Option<String>,
+    hwaddr: String,
+    local_hostname: String,
+    ct_zones: Option<CtZones>,
+    bound: BTreeMap<String, Uuid>,
+    local_datapaths: BTreeSet<Uuid>,
+}
+
+fn db_key(id: DbId) -> &'static str {
+    match id {
+        DbId::Ovs => "ovs",
+        DbId::Sb => "sb",
+    }
+}
+
+fn ovs_monitor() -> MonitorSpec {
+    MonitorSpec::new()
+        .table_columns(bridge::OPEN_VSWITCH, &["external_ids", "iface_types", "bridges", "other_config"])
+        .table_columns("Bridge", &["name", "ports", "fail_mode", "other_config", "external_ids", "datapath_type"])
+        .table_columns("Port", &["name", "interfaces", "external_ids"])
+        .table_columns("Interface", &["name", "type", "options", "external_ids", "ofport"])
+}
+
+fn sb_monitor() -> MonitorSpec {
+    MonitorSpec::new()
+        .table("SB_Global")
+        .table("Chassis")
+        .table("Chassis_Private")
+        .table("Encap")
+        .table("Port_Binding")
+        .table("Datapath_Binding")
+        .table("HA_Chassis_Group")
+        .table("HA_Chassis")
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Flowctl {
+    pub fn new(ovs_remote: &str) -> Result<Flowctl, String> {
+        let remotes = Remote::parse_list(ovs_remote).map_err(|e| format!("{ovs_remote}: {e}"))?;
+        let mut config = ClientConfig::new(remotes, "Open_vSwitch", ovs_monitor());
+        // A local unix socket needs no probes, as in ovn-controller.
+        config.probe_interval = None;
+        let (txn_tx, txn_rx) = mpsc::unbounded_channel();
+        Ok(Flowctl {
+            started: Instant::now(),
+            paused: false,
+            ovs: Db::start(DbId::Ovs, config, ovs_remote.to_string(), 1),
+            sb: None,
+            epoch: 1,
+            txn_tx,
+            txn_rx,
+            retry_at: BTreeMap::new(),
+            cfg: None,
+            last_config_error: None,
+            hwaddr: bridge::random_hwaddr(),
+            local_hostname: hostname(),
+            ct_zones: None,
+            bound: BTreeMap::new(),
+            local_datapaths: BTreeSet::new(),
+        })
+    }
+
+    /// Runs until the supervisor asks us to stop; returns the exit code.
+    pub async fn run(mut self, mut link: Link) -> i32 {
+        link.ready();
+        loop {
+            let wake =
+                self.retry_at.values().min().copied().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                Some(ev) = self.ovs.events.recv() => { self.ovs.on_event(ev); }
+                Some(ev) = async { match self.sb.as_mut() { Some(sb) => sb.events.recv().await, None => std::future::pending().await } } => {
+                    if let Some(sb) = self.sb.as_mut() { sb.on_event(ev); }
+                }
+                Some(outcome) = self.txn_rx.recv() => self.on_txn(outcome),
+                event = link.next_event() => match event {
+                    LinkEvent::Command { id, name, args } => {
+                        let result = self.command(&name, &args);
+                        link.reply(id, result);
+                    }
+                    LinkEvent::Shutdown { cleanup } => {
+                        if cleanup {
+                            self.leave_cluster().await;
+                        }
+                        tracing::info!("flowctl stopping after {} s (cleanup: {cleanup})", self.started.elapsed().as_secs());
+                        return 0;
+                    }
+                },
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+            let now = Instant::now();
+            self.retry_at.retain(|_, t| *t > now);
+            if !self.paused {
+                self.run_once();
+            }
+            link.status(self.status_line());
+        }
+    }
+
+    fn on_txn(&mut self, outcome: TxnOutcome) {
+        let db = match outcome.db {
+            DbId::Ovs => Some(&mut self.ovs),
+            DbId::Sb => self.sb.as_mut(),
+        };
+        let Some(db) = db.filter(|d| d.epoch == outcome.epoch) else { return };
+        db.txn_in_flight = false;
+        if let Err(e) = outcome.result {
+            tracing::warn!("{:?} transaction failed: {e}", outcome.db);
+            self.retry_at.insert(db_key(outcome.db), Instant::now() + RETRY_AFTER_FAILURE);
+        }
+    }
+
+    fn submit(&mut self, id: DbId, ops: Vec<Operation>) {
+        if ops.is_empty() || self.retry_at.contains_key(db_key(id)) {
+            return;
+        }
+        let db = match id {
+            DbId::Ovs => Some(&mut self.ovs),
+            DbId::Sb => self.sb.as_mut(),
+        };
+        if let Some(db) = db {
+            db.submit(ops, &self.txn_tx);
+        }
+    }
+
+    fn status_line(&self) -> String {
+        let sb = match &self.sb {
+            Some(sb) if sb.connected => "SB connected",
+            Some(_) => "SB connecting",
+            None => "SB not configured",
+        };
+        format!("{}, {} local ports", sb, self.bound.len())
+    }
+
+    /// One pass: bring the OVS and SB databases to what they should be.
+    fn run_once(&mut self) {
+        let (ovs_ops, sb_ops) = self.plan();
+        self.submit(DbId::Sb, sb_ops);
+        self.submit(DbId::Ovs, ovs_ops);
+    }
+
+    /// The configuration in the OVS database, or the operations to create br-int first.
+    fn read_config(&mut self) -> Option<Result<ChassisConfig, Vec<Operation>>> {
+        if !self.ovs.synced {
+            return None;
+        }
+        let (root_uuid, root) = bridge::root(&self.ovs)?;
+        let ids = string_map(root, "external_ids");
+        let iface_types: Vec<String> =
+            root.get_set("iface_types").filter_map(|a| a.as_str().map(String::from)).collect();
+        let system_id = ids.get("system-id").cloned().unwrap_or_default();
+        let br_name = chassis_value(&ids, &system_id, "ovn-bridge").unwrap_or("br-int").to_string();
+        let Some((_, br)) = bridge::bridge_by_name(&self.ovs, &br_name) else {
+            if !self.ovs.txn_in_flight {
+                tracing::info!("creating integration bridge {br_name}");
+            }
+            return Some(Err(bridge::create_bridge(root_uuid, &br_name, &self.hwaddr)));
+        };
+        match ChassisConfig::from_ovs(&ids, &iface_types, br.get_str("datapath_type"), None, &self.local_hostname) {
+            Ok(cfg) => {
+                self.last_config_error = None;
+                Some(Ok(cfg))
+            }
+            Err(e) => {
+                if self.last_config_error.as_deref() != Some(&e.to_string()) {
+                    tracing::info!("{e}");
+                    self.last_config_error = Some(e.to_string());
+                }
+                None
+            }
+        }
+    }
+
+    fn plan(&mut self) -> (Vec<Operation>, Vec<Operation>) {
+        let cfg = match self.read_config() {
+            None => return (Vec::new(), Vec::new()),
+            Some(Err(create_bridge)) => return (create_bridge, Vec::new()),
+            Some(Ok(cfg)) => cfg,
+        };
+        self.ensure_sb(&cfg);
+        self.cfg = Some(cfg.clone());
+        let Some((br_uuid, br)) = bridge::bridge_by_name(&self.ovs, &cfg.bridge) else {
+            return (Vec::new(), Vec::new());
+        };
+        let ids = bridge::root(&self.ovs).map(|(_, r)| string_map(r, "external_ids")).unwrap_or_default();
+        let br_ids = string_map(br, "external_ids");
+        let mut ovs_ops: Vec<Operation> = bridge::assert_fail_mode(br_uuid, br).into_iter().collect();
+        let zones = self.ct_zones.get_or_insert_with(|| CtZones::restore(&br_ids));
+        let Some(sb) = self.sb.as_ref().filter(|sb| sb.synced) else { return (ovs_ops, Vec::new()) };
+
+        let mut sb_ops = chassis::sync_chassis(sb, &cfg);
+        let chassis_uuid = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
+        let ifaces = binding::local_ifaces(&self.ovs, br);
+        if let Some(chassis_uuid) = chassis_uuid {
+            let wanted = binding::wanted_bindings(sb, &ifaces, chassis_uuid, &cfg);
+            sb_ops.extend(binding::sync_claims(sb, &wanted, chassis_uuid));
+            self.local_datapaths = binding::local_datapaths(sb, &wanted);
+            for (lport, iface) in &ifaces {
+                // An interface whose binding is ours in the database is installed.
+                let ours = wanted
+                    .get(lport)
+                    .and_then(|u| sb.row("Port_Binding", u))
+                    .is_some_and(|pb| pb.get_uuid("chassis") == Some(chassis_uuid));
+                let Some(row) = self.ovs.row("Interface", &iface.iface) else { continue };
+                let installed = row.get_map_str("external_ids", "ovn-installed").is_some();
+                let keys: BTreeMap<String, Option<String>> = if ours && !installed {
+                    tracing::info!("Setting lport {lport} ovn-installed in OVS");
+                    BTreeMap::from([
+                        ("ovn-installed".into(), Some("true".into())),
+                        ("ovn-installed-ts".into(), Some(now_ms().to_string())),
+                    ])
+                } else if !ours && installed {
+                    tracing::info!("Removing iface {} ovn-installed in OVS", iface.name);
+                    BTreeMap::from([("ovn-installed".into(), None), ("ovn-installed-ts".into(), None)])
+                } else {
+                    BTreeMap::new()
+                };
+                ovs_ops.extend(bridge::set_map_keys("Interface", iface.iface, "external_ids", &keys));
+            }
+            let mut zone_keys: BTreeSet<String> = wanted
+                .iter()
+                .filter(|(_, u)| sb.row("Port_Binding", u).is_some_and(|pb| pb.get_str("type") == Some("")))
+                .map(|(n, _)| n.clone())
+                .collect();
+            for dp in &self.local_datapaths {
+                zone_keys.extend(ctzone::datapath_keys(dp));
+            }
+            zones.update(&zone_keys);
+            self.bound = wanted;
+        }
+        let mut br_keys = zones.external_ids(&br_ids);
+        // Southbound state processed: report it. (23.03 waits for the flows of that state to
+        // be installed; until the flow installer exists there is nothing more to wait for.)
+        if sb_ops.is_empty() && !sb.txn_in_flight {
+            if let Some(nb_cfg) = sb.rows("SB_Global").next().and_then(|(_, g)| g.get_i64("nb_cfg")) {
+                sb_ops.extend(chassis::report_nb_cfg(sb, &cfg.chassis_id, nb_cfg, now_ms()));
+                if br_ids.get("ovn-nb-cfg") != Some(&nb_cfg.to_string()) {
+                    br_keys.insert("ovn-nb-cfg".into(), Some(nb_cfg.to_string()));
+                    br_keys.insert("ovn-nb-cfg-ts".into(), Some(now_ms().to_string()));
+                }
+            }
+        }
+        let br_keys = bridge::map_changes(br, "external_ids", &br_keys);
+        ovs_ops.extend(bridge::set_map_keys("Bridge", br_uuid, "external_ids", &br_keys));
+        if chassis_uuid.is_some() {
+            let tunnels = chassis::wanted_tunnels(sb, &cfg, &ids);
+            let idx = ids.get(&format!("ovn-chassis-idx-{}", cfg.chassis_id)).map_or("", String::as_str);
+            ovs_ops.extend(bridge::sync_tunnels(&self.ovs, br_uuid, br, &tunnels, idx));
+        }
+        (ovs_ops, sb_ops)
+    }
+
+    /// Starts (or restarts, when `ovn-remote` changed) the Southbound connection.
+    fn ensure_sb(&mut self, cfg: &ChassisConfig) {
+        let Some(remote) = cfg.sb_remote.as_deref() else {
+            if self.sb.take().is_some() {
+                tracing::warn!("ovn-remote removed: disconnecting from the Southbound database");
+            }
+            return;
+        };
+        if self.sb.as_ref().is_some_and(|sb| sb.remote_text == remote) {
+            return;
+        }
+        let remotes = match Remote::parse_list(remote) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("ovn-remote {remote}: {e}");
+                return;
+            }
+        };
+        tracing::info!("connecting to the Southbound database at {remote}");
+        let mut config = ClientConfig::new(remotes, "OVN_Southbound", sb_monitor());
+        config.probe_interval = (cfg.sb_probe_interval_ms > 0).then(|| Duration::from_millis(cfg.sb_probe_interval_ms));
+        self.epoch += 1;
+        self.sb = Some(Db::start(DbId::Sb, config, remote.to_string(), self.epoch));
+    }
+
+    /// `exit`: remove this chassis from the Southbound database and its tunnels from OVS,
+    /// waiting a bounded time for both.
+    async fn leave_cluster(&mut self) {
+        let Some(cfg) = self.cfg.clone() else { return };
+        let deadline = Duration::from_secs(5);
+        if let Some(sb) = self.sb.as_ref().filter(|s| s.connected) {
+            let ops = chassis::remove_chassis(sb, &cfg.chassis_id);
+            if let Err(e) = tokio::time::timeout(deadline, sb.client.transact(ops))
+                .await
+                .unwrap_or(Err(shared::ovsdb::Error::Disconnected))
+            {
+                tracing::warn!("could not remove chassis {}: {e}", cfg.chassis_id);
+            }
+        }
+        if let Some((br_uuid, br)) = bridge::bridge_by_name(&self.ovs, &cfg.bridge) {
+            let ops = bridge::sync_tunnels(&self.ovs, br_uuid, br, &[], "");
+            if !ops.is_empty() {
+                let _ = tokio::time::timeout(deadline, self.ovs.client.transact(ops)).await;
+            }
+        }
+    }
+
+    fn command(&mut self, name: &str, _args: &[String]) -> Result<String, String> {
+        match name {
+            "debug/pause" => {
+                self.paused = true;
+                Ok(String::new())
+            }
+            "debug/resume" => {
+                self.paused = false;
+                Ok(String::new())
+            }
+            "debug/status" => Ok(if self.paused { "paused" } else { "running" }.to_string()),
+            "connection-status" => {
+                Ok(if self.sb.as_ref().is_some_and(|s| s.connected) { "connected" } else { "not connected" }
+                    .to_string())
+            }
+            "ct-zone-list" => Ok(self.ct_zones.as_ref().map(CtZones::list).unwrap_or_default()),
+            "debug/dump-local-bindings" => Ok(self.dump_local_bindings()),
+            "sb-cluster-state-reset" => {
+                if let Some(sb) = &self.sb {
+                    tracing::info!("Resetting southbound database cluster state");
+                    sb.client.reconnect(true);
+                }
+                Ok(String::new())
+            }
+            other => Err(format!("\"{other}\" is not a flowctl command")),
+        }
+    }
+
+    fn dump_local_bindings(&self) -> String {
+        let mut out = String::from("Local bindings:\n");
+        let ifaces: BTreeMap<String, String> =
+            bridge::bridge_by_name(&self.ovs, self.cfg.as_ref().map_or("br-int", |c| c.bridge.as_str()))
+                .map(|(_, br)| binding::local_ifaces(&self.ovs, br).into_iter().map(|(k, v)| (k, v.name)).collect())
+                .unwrap_or_default();
+        for (lport, iface) in &ifaces {
+            let bound = self.bound.contains_key(lport);
+            out.push_str(&format!(
+                "name: [{lport}], OVS interface name : [{iface}], num binding lports : [{}]\n",
+                usize::from(bound)
+            ));
+            if bound {
+                out.push_str(&format!("primary lport : [{lport}]\n"));
+            }
+            out.push_str("----------------------------------------\n");
+        }
+        out
+    }
+}

@@ -1,0 +1,133 @@
+//! One OVSDB connection as flowctl uses it: the client task, the local replica it feeds, and
+//! at most one transaction in flight (as OVS's IDL loop does), whose outcome comes back to the
+//! main loop as an event.
+
+use shared::ovsdb::{Client, ClientConfig, Condition, Datum, Event, Operation, Replica, Row, RowData, Uuid};
+use tokio::sync::mpsc;
+
+/// Which database a transaction outcome belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbId {
+    Ovs,
+    Sb,
+}
+
+#[derive(Debug)]
+pub struct TxnOutcome {
+    pub db: DbId,
+    /// Bumped per connection start, so an outcome from a replaced client is ignored.
+    pub epoch: u64,
+    pub result: Result<(), String>,
+}
+
+pub struct Db {
+    pub id: DbId,
+    pub client: Client,
+    pub events: mpsc::UnboundedReceiver<Event>,
+    pub replica: Replica,
+    pub connected: bool,
+    /// A full snapshot arrived on the current connection: the replica is usable.
+    pub synced: bool,
+    pub txn_in_flight: bool,
+    pub epoch: u64,
+    pub remote_text: String,
+}
+
+impl Db {
+    pub fn start(id: DbId, config: ClientConfig, remote_text: String, epoch: u64) -> Db {
+        let (client, events) = Client::start(config);
+        Db {
+            id,
+            client,
+            events,
+            replica: Replica::new(),
+            connected: false,
+            synced: false,
+            txn_in_flight: false,
+            epoch,
+            remote_text,
+        }
+    }
+
+    /// Applies a client event to the replica; returns true if the replica changed.
+    pub fn on_event(&mut self, event: Event) -> bool {
+        match event {
+            Event::Connected { remote, schema } => {
+                tracing::info!("{:?}: connected to {remote:?}", self.id);
+                self.replica.set_schema(schema);
+                self.connected = true;
+                false
+            }
+            Event::Update(update) => {
+                if let Err(e) = update.apply_to(&mut self.replica) {
+                    tracing::warn!("{:?}: update does not fit the replica ({e}), resyncing", self.id);
+                    self.client.reconnect(true);
+                    return false;
+                }
+                self.synced = true;
+                true
+            }
+            Event::ConditionsAcked { .. } => true,
+            Event::Disconnected { remote, reason } => {
+                tracing::warn!("{:?}: disconnected from {remote:?}: {reason}", self.id);
+                self.connected = false;
+                false
+            }
+        }
+    }
+
+    /// Sends `ops` as one transaction unless one is in flight; the outcome arrives on `done`.
+    pub fn submit(&mut self, ops: Vec<Operation>, done: &mpsc::UnboundedSender<TxnOutcome>) -> bool {
+        if ops.is_empty() || self.txn_in_flight || !self.connected {
+            return false;
+        }
+        self.txn_in_flight = true;
+        let client = self.client.clone();
+        let done = done.clone();
+        let (db, epoch) = (self.id, self.epoch);
+        tokio::spawn(async move {
+            let result = client.transact(ops).await.map(|_| ()).map_err(|e| e.to_string());
+            let _ = done.send(TxnOutcome { db, epoch, result });
+        });
+        true
+    }
+
+    pub fn rows<'a>(&'a self, table: &str) -> impl Iterator<Item = (&'a Uuid, &'a Row)> + 'a {
+        self.replica.table(table).into_iter().flat_map(|t| t.iter())
+    }
+
+    pub fn row(&self, table: &str, uuid: &Uuid) -> Option<&Row> {
+        self.replica.row(table, uuid)
+    }
+}
+
+/// The string-to-string map in `column`, as owned pairs.
+pub fn string_map(row: &Row, column: &str) -> std::collections::BTreeMap<String, String> {
+    row.get(column)
+        .and_then(Datum::as_map)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+        .collect()
+}
+
+/// UUIDs held by a set-of-references column.
+pub fn uuid_set(row: &Row, column: &str) -> Vec<Uuid> {
+    row.get_set(column).filter_map(|a| a.as_uuid()).collect()
+}
+
+pub fn where_uuid(uuid: Uuid) -> Vec<Condition> {
+    vec![Condition::uuid(uuid)]
+}
+
+pub fn insert(table: &str, row: RowData, name: &str) -> Operation {
+    Operation::Insert { table: table.into(), row, uuid_name: Some(name.into()) }
+}
+
+pub fn update(table: &str, uuid: Uuid, row: RowData) -> Operation {
+    Operation::Update { table: table.into(), conditions: where_uuid(uuid), row }
+}
+
+pub fn string_map_datum(map: &std::collections::BTreeMap<String, String>) -> Datum {
+    Datum::map(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
