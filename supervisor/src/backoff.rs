@@ -145,6 +145,6 @@ mod tests {
                 Verdict::RestartAfter(_)
             ));
         }
-        assert_eq!(p.deaths_in_window(now + Duration::from_secs(210), t.crash_loop_window), 9);
+        assert_eq!(p.deaths_in_window(now + Duration::from_secs(210), t.crash_loop_window), 8);
     }
 }
