@@ -15,6 +15,7 @@ use crate::chassis;
 use crate::config::{chassis_value, ChassisConfig};
 use crate::ctzone::{self, CtZones};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
+use crate::monitor::{self, Interest};
 
 /// After a failed transaction, wait this long before the next one on that database.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
@@ -35,6 +36,8 @@ pub struct Flowctl {
     ct_zones: Option<CtZones>,
     bound: BTreeMap<String, Uuid>,
     local_datapaths: BTreeSet<Uuid>,
+    /// Southbound monitor conditions last requested, per conditional table.
+    sb_conditions: BTreeMap<&'static str, Vec<shared::ovsdb::Condition>>,
 }
 
 fn db_key(id: DbId) -> &'static str {
@@ -44,24 +47,14 @@ fn db_key(id: DbId) -> &'static str {
     }
 }
 
+const OVS_TABLES: &[&str] = &[bridge::OPEN_VSWITCH, "Bridge", "Port", "Interface"];
+
 fn ovs_monitor() -> MonitorSpec {
     MonitorSpec::new()
         .table_columns(bridge::OPEN_VSWITCH, &["external_ids", "iface_types", "bridges", "other_config"])
         .table_columns("Bridge", &["name", "ports", "fail_mode", "other_config", "external_ids", "datapath_type"])
         .table_columns("Port", &["name", "interfaces", "external_ids"])
         .table_columns("Interface", &["name", "type", "options", "external_ids", "ofport"])
-}
-
-fn sb_monitor() -> MonitorSpec {
-    MonitorSpec::new()
-        .table("SB_Global")
-        .table("Chassis")
-        .table("Chassis_Private")
-        .table("Encap")
-        .table("Port_Binding")
-        .table("Datapath_Binding")
-        .table("HA_Chassis_Group")
-        .table("HA_Chassis")
 }
 
 fn hostname() -> String {
@@ -95,6 +88,7 @@ impl Flowctl {
             ct_zones: None,
             bound: BTreeMap::new(),
             local_datapaths: BTreeSet::new(),
+            sb_conditions: BTreeMap::new(),
         })
     }
 
@@ -284,6 +278,18 @@ impl Flowctl {
             let idx = ids.get(&format!("ovn-chassis-idx-{}", cfg.chassis_id)).map_or("", String::as_str);
             ovs_ops.extend(bridge::sync_tunnels(&self.ovs, br_uuid, br, &tunnels, idx));
         }
+        let interest = Interest {
+            monitor_all: cfg.monitor_all,
+            chassis: chassis_uuid.map(|u| (u, cfg.chassis_id.clone())),
+            local_ifaces: ifaces.keys().cloned().collect(),
+            local_datapaths: self.local_datapaths.clone(),
+        };
+        for (table, cond) in monitor::conditions(&interest) {
+            if self.sb_conditions.get(table) != Some(&cond) {
+                sb.client.set_condition(table, cond.clone());
+                self.sb_conditions.insert(table, cond);
+            }
+        }
         (ovs_ops, sb_ops)
     }
 
@@ -306,7 +312,9 @@ impl Flowctl {
             }
         };
         tracing::info!("connecting to the Southbound database at {remote}");
-        let mut config = ClientConfig::new(remotes, "OVN_Southbound", sb_monitor());
+        let initial = Interest { monitor_all: cfg.monitor_all, ..Interest::default() };
+        self.sb_conditions = monitor::conditions(&initial);
+        let mut config = ClientConfig::new(remotes, "OVN_Southbound", monitor::sb_monitor(&initial));
         config.probe_interval = (cfg.sb_probe_interval_ms > 0).then(|| Duration::from_millis(cfg.sb_probe_interval_ms));
         self.epoch += 1;
         self.sb = Some(Db::start(DbId::Sb, config, remote.to_string(), self.epoch));
@@ -348,6 +356,13 @@ impl Flowctl {
             "connection-status" => {
                 Ok(if self.sb.as_ref().is_some_and(|s| s.connected) { "connected" } else { "not connected" }
                     .to_string())
+            }
+            "memory/show" => {
+                let mut out = format!("idl-cells-Open_vSwitch:{}", self.ovs.cells(OVS_TABLES));
+                if let Some(sb) = &self.sb {
+                    out = format!("idl-cells-OVN_Southbound:{} {out}", sb.cells(monitor::SB_TABLES));
+                }
+                Ok(out)
             }
             "ct-zone-list" => Ok(self.ct_zones.as_ref().map(CtZones::list).unwrap_or_default()),
             "debug/dump-local-bindings" => Ok(self.dump_local_bindings()),

@@ -99,6 +99,11 @@ impl Db {
     pub fn row(&self, table: &str, uuid: &Uuid) -> Option<&Row> {
         self.replica.row(table, uuid)
     }
+
+    /// Column values held for `tables`: what OVS's IDL reports as `idl-cells`.
+    pub fn cells(&self, tables: &[&str]) -> usize {
+        tables.iter().flat_map(|t| self.rows(t)).map(|(_, r)| r.columns.len()).sum()
+    }
 }
 
 /// The string-to-string map in `column`, as owned pairs.

@@ -8,6 +8,7 @@ mod config;
 mod controller;
 mod ctzone;
 mod db;
+mod monitor;
 
 use shared::child::{self, Link};
 use shared::ipc::Role;

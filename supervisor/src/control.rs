@@ -69,7 +69,12 @@ impl Supervisor {
                 self.reopen_logs();
                 Ok(String::new())
             }
-            "memory/show" => Ok(self.memory_show()),
+            "memory/show" => {
+                // flowctl adds its database sizes (idl-cells-*), as ovn-controller reports them.
+                let own = self.memory_show();
+                self.forward_with(Role::Flowctl, request, Some(own));
+                return;
+            }
             "supervisor/status" => match request.args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
                 [] => Ok(crate::status::as_text(self)),
                 ["--format", "json"] | ["--format=json"] | ["json"] => Ok(crate::status::as_json(self).to_string()),

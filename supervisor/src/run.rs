@@ -227,7 +227,7 @@ impl Supervisor {
             FromChild::Heartbeat => slot.last_heartbeat = now,
             FromChild::Status { line } => slot.status_line = line.chars().take(MAX_STATUS_CHARS).collect(),
             FromChild::Reply { id, result } => match slot.pending.remove(&id) {
-                Some(p) => p.request.respond(result),
+                Some(p) => p.answer(result),
                 None => tracing::debug!("{}: late reply {id} dropped", slot.name()),
             },
         }
@@ -248,6 +248,11 @@ impl Supervisor {
 
     /// Forwards a command to the child that owns it, or answers why it cannot.
     pub fn forward(&mut self, role: Role, request: Incoming) {
+        self.forward_with(role, request, None);
+    }
+
+    /// Forwards with the supervisor's own part of the answer (see [`crate::slot::PendingCommand`]).
+    pub fn forward_with(&mut self, role: Role, request: Incoming, prefix: Option<String>) {
         let id = self.next_command_id;
         self.next_command_id += 1;
         let deadline = Instant::now() + self.tuning.command_timeout;
@@ -259,15 +264,17 @@ impl Supervisor {
                     .restart_at
                     .map(|t| format!(", restart in {:.1} s", t.saturating_duration_since(Instant::now()).as_secs_f64()))
                     .unwrap_or_default();
-                request.respond(Err(format!("{} is not running ({}{when})", role.name(), slot.state.name())));
+                let why = format!("{} is not running ({}{when})", role.name(), slot.state.name());
+                crate::slot::PendingCommand { request, deadline, prefix }.answer(Err(why));
                 return;
             }
         };
         let msg = ToChild::Command { id, name: request.method.clone(), args: request.args.clone() };
         if sender.send(&msg) {
-            slot.pending.insert(id, crate::slot::PendingCommand { request, deadline });
+            slot.pending.insert(id, crate::slot::PendingCommand { request, deadline, prefix });
         } else {
-            request.respond(Err(format!("{} is not accepting commands (queue full)", role.name())));
+            let why = format!("{} is not accepting commands (queue full)", role.name());
+            crate::slot::PendingCommand { request, deadline, prefix }.answer(Err(why));
         }
     }
 
@@ -361,7 +368,7 @@ impl Supervisor {
             let expired: Vec<u64> = slot.pending.iter().filter(|(_, p)| now >= p.deadline).map(|(id, _)| *id).collect();
             for id in expired {
                 if let Some(p) = slot.pending.remove(&id) {
-                    p.request.respond(Err(format!(
+                    p.answer(Err(format!(
                         "{} did not answer within {} ms",
                         role.name(),
                         tuning.command_timeout.as_millis()

@@ -84,6 +84,21 @@ impl ExitCause {
 pub struct PendingCommand {
     pub request: Incoming,
     pub deadline: Instant,
+    /// The supervisor's own part of a combined answer (memory/show), put before the child's;
+    /// if the child cannot answer, this part alone is the answer.
+    pub prefix: Option<String>,
+}
+
+impl PendingCommand {
+    pub fn answer(self, result: Result<String, String>) {
+        let result = match (self.prefix, result) {
+            (Some(own), Ok(child)) if child.trim().is_empty() => Ok(own),
+            (Some(own), Ok(child)) => Ok(format!("{own} {}", child.trim_end())),
+            (Some(own), Err(_)) => Ok(own),
+            (None, r) => r,
+        };
+        self.request.respond(result);
+    }
 }
 
 pub struct Slot {
@@ -147,7 +162,7 @@ impl Slot {
     /// Answers every forwarded command still waiting on this child.
     pub fn fail_pending(&mut self, why: &str) {
         for (_, p) in self.pending.drain() {
-            p.request.respond(Err(why.to_string()));
+            p.answer(Err(why.to_string()));
         }
     }
 }

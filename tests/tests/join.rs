@@ -153,3 +153,33 @@ fn exit_removes_the_chassis(c: Controller) {
     wait_until(Duration::from_secs(10), "controller gone", || sb.controller_pid().is_none_or(|p| !p.is_alive()));
     let _ = sb.shutdown();
 }
+
+both_controllers!(only_local_datapaths_are_downloaded_unless_monitor_all);
+
+/// `idl-cells-OVN_Southbound` from memory/show: how much of the Southbound database the
+/// controller holds.
+fn sb_cells(sb: &Sandbox) -> usize {
+    let mem = sb.ovn_appctl(["memory/show"]);
+    mem.split_whitespace()
+        .find_map(|kv| kv.strip_prefix("idl-cells-OVN_Southbound:"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no idl-cells-OVN_Southbound in {mem}"))
+}
+
+fn only_local_datapaths_are_downloaded_unless_monitor_all(c: Controller) {
+    let sb = Sandbox::builder().infra().controller(c).start();
+    sb.wait_chassis_registered();
+    sb.nbctl(["ls-add", "local", "--", "lsp-add", "local", "lp1"]);
+    sb.nbctl(["ls-add", "remote"]);
+    for i in 0..30 {
+        sb.nbctl(["lsp-add", "remote", &format!("r{i}"), "--", "lsp-set-addresses", &format!("r{i}"), "unknown"]);
+    }
+    sb.add_vif("vif1", "lp1");
+    sb.wait_port_bound("lp1");
+    sb.ovn_nbctl_wait_hv_sync();
+    let local_only = sb_cells(&sb);
+    sb.vsctl(["set", "Open_vSwitch", ".", "external_ids:ovn-monitor-all=true"]);
+    wait_until(Duration::from_secs(10), "the remote switch's rows to arrive", || sb_cells(&sb) > local_only + 30 * 5);
+    sb.vsctl(["set", "Open_vSwitch", ".", "external_ids:ovn-monitor-all=false"]);
+    wait_until(Duration::from_secs(10), "the remote switch's rows to go", || sb_cells(&sb) <= local_only);
+}
