@@ -328,6 +328,15 @@ impl Hv {
         stop_group(&ctl, self.stop_grace)
     }
 
+    /// Restarts this hypervisor's OVS database server (same `conf.db` and socket).
+    pub fn restart_ovs_db(&mut self) {
+        let dir = self.node.ovs_dir.clone();
+        let grace = self.stop_grace;
+        self.node
+            .restart_ovsdb_server("ovsdb-server", &dir.join("conf.db"), &dir.join("db.sock"), None, grace)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// Starts any daemon here the way the sandbox starts its own: `program args...` must
     /// detach and write its pid to `pidfile` (its log is expected beside it, `*.log`); the
     /// daemon is then tracked like the others. For extra daemons a scenario needs.

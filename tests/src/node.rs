@@ -144,6 +144,27 @@ impl Node {
         self.start_daemon(name, "ovsdb-server", args, &dir.join(format!("{name}.pid")))
     }
 
+    /// Stops the ovsdb-server `name` (SIGTERM, SIGKILL after `grace`) and starts it again on
+    /// the same database file and socket: a database restart as clients see it.
+    pub(crate) fn restart_ovsdb_server(
+        &mut self,
+        name: &str,
+        db: &Path,
+        socket: &Path,
+        unixctl: Option<&Path>,
+        grace: Duration,
+    ) -> Result<ProcId, String> {
+        let old = self.take_daemons(|d| d.name == name);
+        if old.is_empty() {
+            return Err(format!("no daemon {name} to restart"));
+        }
+        let report = stop_group(&old, grace);
+        if !report.is_clean() {
+            return Err(format!("stopping {name}: {report:?}"));
+        }
+        self.start_ovsdb_server(name, db, socket, unixctl)
+    }
+
     /// Starts a daemon that detaches: waits for the launching process to exit, then takes the
     /// daemon's pid from `pidfile`.
     pub(crate) fn start_daemon(

@@ -513,6 +513,21 @@ impl Sandbox {
         &mut self.hvs
     }
 
+    /// Restarts the Southbound database server on the same file and socket.
+    pub fn restart_sb_db(&mut self) {
+        let dir = self.central.ovn_dir.clone();
+        let grace = self.hvs.first().map_or(Duration::from_secs(5), |h| h.stop_grace);
+        self.central
+            .restart_ovsdb_server(
+                "ovnsb_db",
+                &dir.join("ovnsb_db.db"),
+                &dir.join("ovnsb_db.sock"),
+                Some(&dir.join("ovnsb_db.ctl")),
+                grace,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// A central daemon ("ovnnb_db", "ovnsb_db", "ovn-northd"), else one of the first
     /// hypervisor's ("ovsdb-server", "ovs-vswitchd", "ovn-controller", "chassisd").
     pub fn daemon(&self, name: &str) -> Option<ProcId> {

@@ -183,3 +183,36 @@ fn only_local_datapaths_are_downloaded_unless_monitor_all(c: Controller) {
     sb.vsctl(["set", "Open_vSwitch", ".", "external_ids:ovn-monitor-all=false"]);
     wait_until(Duration::from_secs(10), "the remote switch's rows to go", || sb_cells(&sb) <= local_only);
 }
+
+both_controllers!(database_restarts_converge_without_duplicates);
+
+fn count_rows(sb: &Sandbox, table: &str) -> usize {
+    sb.sbctl(["--bare", "--columns=_uuid", "list", table]).split_whitespace().count()
+}
+
+fn database_restarts_converge_without_duplicates(c: Controller) {
+    let mut sb = Sandbox::builder().infra().controller(c).start();
+    sb.wait_chassis_registered();
+    sb.nbctl(["ls-add", "sw0"]);
+    for i in 1..=3 {
+        sb.nbctl(["lsp-add", "sw0", &format!("lp{i}")]);
+    }
+    sb.add_vif("vif1", "lp1");
+    sb.wait_port_bound("lp1");
+
+    sb.restart_sb_db();
+    sb.add_vif("vif2", "lp2");
+    sb.wait_port_bound("lp2");
+    sb.ovn_nbctl_wait_hv_sync();
+
+    sb.hv_mut("hv1").restart_ovs_db();
+    sb.add_vif("vif3", "lp3");
+    sb.wait_port_bound("lp3");
+    sb.ovn_nbctl_wait_hv_sync();
+
+    for table in ["Chassis", "Chassis_Private", "Encap"] {
+        assert_eq!(count_rows(&sb, table), 1, "{table} rows after the restarts");
+    }
+    assert_eq!(sb.vsctl(["--bare", "--columns=name", "list", "Bridge"]).split_whitespace().count(), 1, "one br-int");
+    assert!(sb.ovn_appctl(["connection-status"]).starts_with("connected"));
+}
