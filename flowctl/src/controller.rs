@@ -95,6 +95,7 @@ impl Flowctl {
     /// Runs until the supervisor asks us to stop; returns the exit code.
     pub async fn run(mut self, mut link: Link) -> i32 {
         link.ready();
+        let mut last_status = String::new();
         loop {
             let wake =
                 self.retry_at.values().min().copied().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
@@ -124,7 +125,11 @@ impl Flowctl {
             if !self.paused {
                 self.run_once();
             }
-            link.status(self.status_line());
+            let status = self.status_line();
+            if status != last_status {
+                link.status(status.clone());
+                last_status = status;
+            }
         }
     }
 
