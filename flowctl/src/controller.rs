@@ -36,6 +36,7 @@ pub struct Flowctl {
     ct_zones: Option<CtZones>,
     bound: BTreeMap<String, Uuid>,
     local_datapaths: BTreeSet<Uuid>,
+    chassis_override: Option<String>,
     /// Southbound monitor conditions last requested, per conditional table.
     sb_conditions: BTreeMap<&'static str, Vec<shared::ovsdb::Condition>>,
 }
@@ -66,7 +67,8 @@ fn now_ms() -> i64 {
 }
 
 impl Flowctl {
-    pub fn new(ovs_remote: &str) -> Result<Flowctl, String> {
+    /// `chassis_override` is `-n`, or else the `system-id-override` file, as in 23.03.
+    pub fn new(ovs_remote: &str, chassis_override: Option<String>) -> Result<Flowctl, String> {
         let remotes = Remote::parse_list(ovs_remote).map_err(|e| format!("{ovs_remote}: {e}"))?;
         let mut config = ClientConfig::new(remotes, "Open_vSwitch", ovs_monitor());
         // A local unix socket needs no probes, as in ovn-controller.
@@ -89,6 +91,7 @@ impl Flowctl {
             bound: BTreeMap::new(),
             local_datapaths: BTreeSet::new(),
             sb_conditions: BTreeMap::new(),
+            chassis_override,
         })
     }
 
@@ -184,7 +187,7 @@ impl Flowctl {
         let ids = string_map(root, "external_ids");
         let iface_types: Vec<String> =
             root.get_set("iface_types").filter_map(|a| a.as_str().map(String::from)).collect();
-        let system_id = ids.get("system-id").cloned().unwrap_or_default();
+        let system_id = self.chassis_override.clone().or_else(|| ids.get("system-id").cloned()).unwrap_or_default();
         let br_name = chassis_value(&ids, &system_id, "ovn-bridge").unwrap_or("br-int").to_string();
         let Some((_, br)) = bridge::bridge_by_name(&self.ovs, &br_name) else {
             if !self.ovs.txn_in_flight {
@@ -192,7 +195,9 @@ impl Flowctl {
             }
             return Some(Err(bridge::create_bridge(root_uuid, &br_name, &self.hwaddr)));
         };
-        match ChassisConfig::from_ovs(&ids, &iface_types, br.get_str("datapath_type"), None, &self.local_hostname) {
+        let overridden = self.chassis_override.as_deref();
+        match ChassisConfig::from_ovs(&ids, &iface_types, br.get_str("datapath_type"), overridden, &self.local_hostname)
+        {
             Ok(cfg) => {
                 self.last_config_error = None;
                 Some(Ok(cfg))

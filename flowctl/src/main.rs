@@ -15,6 +15,16 @@ use shared::ipc::Role;
 
 const LOG_MODULES: &[&str] = &["flowctl", "channel", "child", "ovsdb", "controller", "binding", "chassis", "bridge"];
 
+/// `-n CHASSIS`, else the first line of `$OVN_SYSCONFDIR/system-id-override` (23.03's order).
+fn chassis_override(args: &child::ChildArgs) -> Option<String> {
+    if let Some(name) = args.options.get("chassis") {
+        return Some(name.clone());
+    }
+    let dir = std::env::var("OVN_SYSCONFDIR").unwrap_or_else(|_| "/etc/ovn".to_string());
+    let text = std::fs::read_to_string(std::path::Path::new(&dir).join("system-id-override")).ok()?;
+    text.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string)
+}
+
 fn main() {
     let args = child::start(Role::Flowctl, LOG_MODULES);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -32,7 +42,7 @@ fn main() {
                 return 1;
             }
         };
-        let flowctl = match controller::Flowctl::new(&args.ovs_remote) {
+        let flowctl = match controller::Flowctl::new(&args.ovs_remote, chassis_override(&args)) {
             Ok(f) => f,
             Err(e) => {
                 tracing::error!("{e}");

@@ -2,6 +2,7 @@
 //! tie them to their supervisor, the channel with hello and heartbeat, and the messages every
 //! child handles the same way (log levels, log reopen, signals).
 
+use std::collections::BTreeMap;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,7 +26,22 @@ pub struct ChildArgs {
     pub log_file: Option<PathBuf>,
     pub vlog: Vec<String>,
     pub ovs_remote: String,
+    /// ovn-controller options the supervisor takes but flowctl applies (see
+    /// [`PASSTHROUGH_OPTIONS`]), by long name.
+    pub options: BTreeMap<String, String>,
 }
+
+/// ovn-controller's options that chassisd accepts and hands to its children unchanged.
+pub const PASSTHROUGH_OPTIONS: &[&str] = &[
+    "chassis",
+    "private-key",
+    "certificate",
+    "ca-cert",
+    "bootstrap-ca-cert",
+    "peer-ca-cert",
+    "ssl-protocols",
+    "ssl-ciphers",
+];
 
 impl ChildArgs {
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<ChildArgs, String> {
@@ -35,6 +51,7 @@ impl ChildArgs {
         let mut log_file = None;
         let mut vlog = Vec::new();
         let mut ovs_remote = None;
+        let mut options = BTreeMap::new();
         for arg in args {
             if let Some(v) = arg.strip_prefix("--channel-fd=") {
                 channel_fd = Some(v.parse().map_err(|_| format!("bad --channel-fd: {v}"))?);
@@ -44,6 +61,12 @@ impl ChildArgs {
                 heartbeat = Duration::from_millis(v.parse().map_err(|_| format!("bad --heartbeat-ms: {v}"))?);
             } else if let Some(v) = arg.strip_prefix("--log-file=") {
                 log_file = Some(PathBuf::from(v));
+            } else if let Some(opt) = arg.strip_prefix("--option:") {
+                let (name, value) = opt.split_once('=').ok_or_else(|| format!("bad option {arg}"))?;
+                if !PASSTHROUGH_OPTIONS.contains(&name) {
+                    return Err(format!("unknown option {arg}"));
+                }
+                options.insert(name.to_string(), value.to_string());
             } else if let Some(v) = arg.strip_prefix("-v") {
                 vlog.push(v.to_string());
             } else if arg.starts_with('-') {
@@ -59,6 +82,7 @@ impl ChildArgs {
             log_file,
             vlog,
             ovs_remote: ovs_remote.ok_or("the OVS database remote is required")?,
+            options,
         })
     }
 
@@ -72,6 +96,7 @@ impl ChildArgs {
             out.push(format!("--log-file={}", f.display()));
         }
         out.extend(self.vlog.iter().map(|s| format!("-v{s}")));
+        out.extend(self.options.iter().map(|(k, v)| format!("--option:{k}={v}")));
         out.push(self.ovs_remote.clone());
         out
     }
@@ -234,9 +259,11 @@ mod tests {
             log_file: Some("/tmp/x.log".into()),
             vlog: vec!["console:off".into(), "file:dbg".into()],
             ovs_remote: "unix:/tmp/db.sock".into(),
+            options: BTreeMap::from([("chassis".to_string(), "hv9".to_string())]),
         };
         assert_eq!(ChildArgs::parse(args.to_args()).unwrap(), args);
         assert!(ChildArgs::parse(vec!["--bogus".to_string()]).is_err());
+        assert!(ChildArgs::parse(vec!["--option:nope=1".to_string()]).is_err());
         assert!(ChildArgs::parse(vec!["unix:/x".to_string()]).is_err());
     }
 }

@@ -49,6 +49,38 @@ pub struct Cli {
     /// Print version information
     #[arg(short = 'V', long = "version")]
     pub version: bool,
+
+    /// Chassis name, overriding external_ids:system-id
+    #[arg(short = 'n', long = "chassis", value_name = "CHASSIS")]
+    pub chassis: Option<String>,
+
+    /// SSL private key file (PEM)
+    #[arg(short = 'p', long = "private-key", value_name = "FILE")]
+    pub private_key: Option<String>,
+
+    /// SSL certificate file (PEM)
+    #[arg(short = 'c', long = "certificate", value_name = "FILE")]
+    pub certificate: Option<String>,
+
+    /// SSL CA certificate file (PEM)
+    #[arg(short = 'C', long = "ca-cert", value_name = "FILE")]
+    pub ca_cert: Option<String>,
+
+    /// CA certificate to trust on first use, saved to FILE
+    #[arg(long = "bootstrap-ca-cert", value_name = "FILE")]
+    pub bootstrap_ca_cert: Option<String>,
+
+    /// Accepted for compatibility with OVS (peer CA certificate)
+    #[arg(long = "peer-ca-cert", value_name = "FILE")]
+    pub peer_ca_cert: Option<String>,
+
+    /// SSL protocols to enable
+    #[arg(long = "ssl-protocols", value_name = "PROTOS")]
+    pub ssl_protocols: Option<String>,
+
+    /// SSL ciphers to enable
+    #[arg(long = "ssl-ciphers", value_name = "CIPHERS")]
+    pub ssl_ciphers: Option<String>,
 }
 
 /// getopt's optional arguments are attached (`-vconsole:off`); clap's short options with
@@ -100,6 +132,23 @@ impl Cli {
         self.log_file.as_deref().map(|p| resolve(p, &ovn_logdir(), "ovn-controller.log"))
     }
 
+    /// The options flowctl applies, by ovn-controller's long names.
+    pub fn passthrough(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("chassis", &self.chassis),
+            ("private-key", &self.private_key),
+            ("certificate", &self.certificate),
+            ("ca-cert", &self.ca_cert),
+            ("bootstrap-ca-cert", &self.bootstrap_ca_cert),
+            ("peer-ca-cert", &self.peer_ca_cert),
+            ("ssl-protocols", &self.ssl_protocols),
+            ("ssl-ciphers", &self.ssl_ciphers),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
+        .collect()
+    }
+
     /// Rejects remotes flowctl could never use, before anything starts.
     pub fn check(&self) -> Result<(), String> {
         let remote = self.ovs_remote();
@@ -140,6 +189,12 @@ mod tests {
         assert_eq!(cli.log_file.as_deref(), Some("/tmp/x.log"));
         assert_eq!(cli.verbose, vec!["console:off", "file:dbg", ""]);
         assert!(cli.detach && cli.no_chdir && cli.monitor);
+        let cli =
+            parse(&["-n", "hv9", "-p", "k.pem", "-c", "c.pem", "-C", "ca.pem", "--ssl-protocols=TLSv1.2"]).unwrap();
+        let opts = cli.passthrough();
+        assert_eq!(opts.get("chassis").map(String::as_str), Some("hv9"));
+        assert_eq!(opts.get("ca-cert").map(String::as_str), Some("ca.pem"));
+        assert_eq!(opts.len(), 5);
     }
 
     #[test]

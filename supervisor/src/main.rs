@@ -89,6 +89,7 @@ fn main() {
             vlog: cli.verbose.clone(),
             heartbeat: tuning.heartbeat_interval,
             detached: cli.detach,
+            options: cli.passthrough(),
         };
         let code = run::Supervisor::new(tuning, launch, detach_pipe).run(control).await;
         drop(server);

@@ -29,6 +29,7 @@ pub struct Launch {
     pub heartbeat: std::time::Duration,
     /// Detached: the children's stdio goes nowhere, like the supervisor's once it is ready.
     pub detached: bool,
+    pub options: std::collections::BTreeMap<String, String>,
 }
 
 const SYSTEMD_ONLY_ENV: &[&str] =
@@ -58,6 +59,7 @@ pub fn spawn(slot: &mut Slot, launch: &Launch, events: &mpsc::Sender<ChildEvent>
         log_file: launch.log_file.clone(),
         vlog: launch.vlog.clone(),
         ovs_remote: launch.ovs_remote.clone(),
+        options: launch.options.clone(),
     };
     let mut cmd = tokio::process::Command::new(binary(slot.role));
     cmd.args(args.to_args()).stdin(Stdio::null()).process_group(0).kill_on_drop(false);

@@ -216,3 +216,15 @@ fn database_restarts_converge_without_duplicates(c: Controller) {
     assert_eq!(sb.vsctl(["--bare", "--columns=name", "list", "Bridge"]).split_whitespace().count(), 1, "one br-int");
     assert!(sb.ovn_appctl(["connection-status"]).starts_with("connected"));
 }
+
+both_controllers!(system_id_override_file_names_the_chassis);
+
+fn system_id_override_file_names_the_chassis(c: Controller) {
+    let mut sb = Sandbox::builder().infra().start();
+    std::fs::write(sb.ovn_dir().join("system-id-override"), "hv-override\n").unwrap();
+    sb.start_controller(c);
+    wait_until(Duration::from_secs(10), "Chassis hv-override", || {
+        sb.try_sbctl(["--bare", "--columns=name", "list", "Chassis"]).is_ok_and(|s| s.trim() == "hv-override")
+    });
+    assert_eq!(sbctl_get(&sb, &["--bare", "--columns=chassis_name", "list", "Encap"]), "hv-override");
+}
