@@ -158,6 +158,24 @@ pub fn cluster(schema: &str, db_name: &str, n: usize) -> Servers {
     for s in &mut members {
         s.start();
     }
+    // A member stopped before its join completed cannot start again ("server does not belong
+    // to cluster"): tests stop members, so wait until every one has joined.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for s in &members {
+        let ctl = s.dir.join(format!("{}.ctl", s.name));
+        loop {
+            let out = Command::new("ovs-appctl")
+                .args(["-t", &ctl.display().to_string(), "cluster/status", db_name])
+                .output()
+                .expect("run ovs-appctl");
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.lines().any(|l| l.trim() == "Status: cluster member") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} never joined the cluster: {text}", s.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     Servers { members, _dir: dir }
 }
 
