@@ -10,7 +10,7 @@ mod ctzone;
 mod db;
 mod monitor;
 
-use shared::child::{self, Link};
+use shared::child;
 use shared::ipc::Role;
 
 const LOG_MODULES: &[&str] = &["flowctl", "channel", "child", "ovsdb", "controller", "binding", "chassis", "bridge"];
@@ -26,22 +26,7 @@ fn chassis_override(args: &child::ChildArgs) -> Option<String> {
 }
 
 fn main() {
-    let args = child::start(Role::Flowctl, LOG_MODULES);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("flowctl: cannot start runtime: {e}");
-            std::process::exit(1)
-        }
-    };
-    let code = runtime.block_on(async move {
-        let link = match Link::connect(Role::Flowctl, &args) {
-            Ok(link) => link,
-            Err(e) => {
-                tracing::error!("cannot open the supervisor channel: {e}");
-                return 1;
-            }
-        };
+    child::run(Role::Flowctl, LOG_MODULES, |args, link| async move {
         let flowctl = match controller::Flowctl::new(&args.ovs_remote, chassis_override(&args)) {
             Ok(f) => f,
             Err(e) => {
@@ -51,6 +36,5 @@ fn main() {
         };
         tracing::info!("flowctl {} started, OVS database {}", env!("CARGO_PKG_VERSION"), args.ovs_remote);
         flowctl.run(link).await
-    });
-    std::process::exit(code);
+    })
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use shared::child::{self, Event, Link};
+use shared::child::{self, Event};
 use shared::ipc::Role;
 
 const LOG_MODULES: &[&str] = &["pinctrl", "channel", "child"];
@@ -26,22 +26,7 @@ impl Pinctrl {
 }
 
 fn main() {
-    let args = child::start(Role::Pinctrl, LOG_MODULES);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("pinctrl: cannot start runtime: {e}");
-            std::process::exit(1)
-        }
-    };
-    let code = runtime.block_on(async move {
-        let mut link = match Link::connect(Role::Pinctrl, &args) {
-            Ok(link) => link,
-            Err(e) => {
-                tracing::error!("cannot open the supervisor channel: {e}");
-                return 1;
-            }
-        };
+    child::run(Role::Pinctrl, LOG_MODULES, |_args, mut link| async move {
         let mut pinctrl = Pinctrl { started: Instant::now() };
         tracing::info!("pinctrl {} started", env!("CARGO_PKG_VERSION"));
         link.ready();
@@ -57,6 +42,5 @@ fn main() {
                 }
             }
         }
-    });
-    std::process::exit(code);
+    })
 }

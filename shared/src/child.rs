@@ -131,6 +131,33 @@ pub fn start(role: Role, modules: &[&str]) -> ChildArgs {
     args
 }
 
+/// A child's whole life: command line, logging, a current-thread runtime (so the heartbeat
+/// stops when the child's loop does), the supervisor link, then `body`; exits with its code.
+pub fn run<F, Fut>(role: Role, modules: &[&str], body: F) -> !
+where
+    F: FnOnce(ChildArgs, Link) -> Fut,
+    Fut: std::future::Future<Output = i32>,
+{
+    let args = start(role, modules);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{}: cannot start runtime: {e}", role.name());
+            std::process::exit(1)
+        }
+    };
+    let code = runtime.block_on(async move {
+        match Link::connect(role, &args) {
+            Ok(link) => body(args, link).await,
+            Err(e) => {
+                tracing::error!("cannot open the supervisor channel: {e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code)
+}
+
 /// What a child's own loop must act on; everything else the link handles.
 #[derive(Debug)]
 pub enum Event {

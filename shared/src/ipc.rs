@@ -117,24 +117,26 @@ pub struct CommandSpec {
     pub max_args: usize,
 }
 
-const fn cmd(name: &'static str, usage: &'static str, min_args: usize, max_args: usize) -> CommandSpec {
-    CommandSpec { name, usage, min_args, max_args }
+impl CommandSpec {
+    pub const fn new(name: &'static str, usage: &'static str, min_args: usize, max_args: usize) -> CommandSpec {
+        CommandSpec { name, usage, min_args, max_args }
+    }
 }
 
 /// Commands flowctl answers. One table, read by the supervisor (to list and forward them,
 /// even while flowctl is down) and by flowctl (to dispatch them).
 pub const FLOWCTL_COMMANDS: &[CommandSpec] = &[
-    cmd("connection-status", "", 0, 0),
-    cmd("ct-zone-list", "", 0, 0),
-    cmd("debug/dump-local-bindings", "", 0, 0),
-    cmd("sb-cluster-state-reset", "", 0, 0),
-    cmd("debug/pause", "", 0, 0),
-    cmd("debug/resume", "", 0, 0),
-    cmd("debug/status", "", 0, 0),
+    CommandSpec::new("connection-status", "", 0, 0),
+    CommandSpec::new("ct-zone-list", "", 0, 0),
+    CommandSpec::new("debug/dump-local-bindings", "", 0, 0),
+    CommandSpec::new("sb-cluster-state-reset", "", 0, 0),
+    CommandSpec::new("debug/pause", "", 0, 0),
+    CommandSpec::new("debug/resume", "", 0, 0),
+    CommandSpec::new("debug/status", "", 0, 0),
 ];
 
 /// Commands pinctrl answers.
-pub const PINCTRL_COMMANDS: &[CommandSpec] = &[cmd("pinctrl/status", "", 0, 0)];
+pub const PINCTRL_COMMANDS: &[CommandSpec] = &[CommandSpec::new("pinctrl/status", "", 0, 0)];
 
 pub fn commands_of(role: Role) -> &'static [CommandSpec] {
     match role {

@@ -6,21 +6,17 @@ use shared::unixctl::Incoming;
 
 use crate::run::{Supervisor, EXIT_OK};
 
-const fn cmd(name: &'static str, usage: &'static str, min_args: usize, max_args: usize) -> CommandSpec {
-    CommandSpec { name, usage, min_args, max_args }
-}
-
 /// Commands the supervisor itself answers.
 pub const SUPERVISOR_COMMANDS: &[CommandSpec] = &[
-    cmd("list-commands", "", 0, 0),
-    cmd("version", "", 0, 0),
-    cmd("exit", "[--restart]", 0, 1),
-    cmd("vlog/list", "", 0, 0),
-    cmd("vlog/set", "{spec | PATTERN:destination:pattern}", 0, usize::MAX),
-    cmd("vlog/reopen", "", 0, 0),
-    cmd("memory/show", "", 0, 0),
-    cmd("supervisor/status", "[--format json]", 0, 2),
-    cmd("supervisor/restart", "flowctl|pinctrl", 1, 1),
+    CommandSpec::new("list-commands", "", 0, 0),
+    CommandSpec::new("version", "", 0, 0),
+    CommandSpec::new("exit", "[--restart]", 0, 1),
+    CommandSpec::new("vlog/list", "", 0, 0),
+    CommandSpec::new("vlog/set", "{spec | PATTERN:destination:pattern}", 0, usize::MAX),
+    CommandSpec::new("vlog/reopen", "", 0, 0),
+    CommandSpec::new("memory/show", "", 0, 0),
+    CommandSpec::new("supervisor/status", "[--format json]", 0, 2),
+    CommandSpec::new("supervisor/restart", "flowctl|pinctrl", 1, 1),
 ];
 
 /// Every command the control socket accepts.
