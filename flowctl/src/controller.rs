@@ -16,6 +16,10 @@ use crate::config::{chassis_value, ChassisConfig};
 use crate::ctzone::{self, CtZones};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
 use crate::monitor::{self, Interest};
+use crate::patch;
+
+/// How long after start flowctl leaves unexpected patch ports alone.
+const STARTED_RECENTLY: Duration = Duration::from_secs(10);
 
 /// After a failed transaction, wait this long before the next one on that database.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
@@ -287,6 +291,21 @@ impl Flowctl {
             let tunnels = chassis::wanted_tunnels(sb, &cfg, &ids);
             let idx = ids.get(&format!("ovn-chassis-idx-{}", cfg.chassis_id)).map_or("", String::as_str);
             ovs_ops.extend(bridge::sync_tunnels(&self.ovs, br_uuid, br, &tunnels, idx));
+        }
+        if let Some(chassis_uuid) = chassis_uuid {
+            // Right after a start the Southbound contents may be incomplete: removing a patch
+            // port then would cut a physical network that is still in use (23.03 waits too).
+            let keep_stale = self.started.elapsed() < STARTED_RECENTLY;
+            let br = (br_uuid, br);
+            ovs_ops.extend(patch::sync(
+                &self.ovs,
+                sb,
+                br,
+                &cfg.bridge_mappings,
+                &self.local_datapaths,
+                chassis_uuid,
+                keep_stale,
+            ));
         }
         let interest = Interest {
             monitor_all: cfg.monitor_all,

@@ -9,6 +9,7 @@ mod controller;
 mod ctzone;
 mod db;
 mod monitor;
+mod patch;
 
 use shared::child;
 use shared::ipc::Role;

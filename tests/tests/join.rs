@@ -228,3 +228,27 @@ fn system_id_override_file_names_the_chassis(c: Controller) {
     });
     assert_eq!(sbctl_get(&sb, &["--bare", "--columns=chassis_name", "list", "Encap"]), "hv-override");
 }
+
+both_controllers!(localnet_ports_get_patch_ports_to_the_mapped_bridge);
+
+fn localnet_ports_get_patch_ports_to_the_mapped_bridge(c: Controller) {
+    let sb = Sandbox::builder().infra().external_id("ovn-bridge-mappings", "physnet1:br-phys").controller(c).start();
+    sb.vsctl(["add-br", "br-phys", "--", "set", "Bridge", "br-phys", "datapath_type=dummy", "fail-mode=standalone"]);
+    sb.wait_chassis_registered();
+    sb.nbctl(["ls-add", "sw0", "--", "lsp-add", "sw0", "lp1", "--", "lsp-add", "sw0", "ln0"]);
+    sb.nbctl(["lsp-set-type", "ln0", "localnet", "--", "lsp-set-addresses", "ln0", "unknown"]);
+    sb.nbctl(["lsp-set-options", "ln0", "network_name=physnet1"]);
+    sb.add_vif("vif1", "lp1");
+    sb.wait_port_bound("lp1");
+    for (bridge, name, peer) in [
+        ("br-int", "patch-br-int-to-ln0", "patch-ln0-to-br-int"),
+        ("br-phys", "patch-ln0-to-br-int", "patch-br-int-to-ln0"),
+    ] {
+        wait_until(Duration::from_secs(10), format!("{name} on {bridge}"), || {
+            sb.try_vsctl(["list-ports", bridge]).is_ok_and(|p| p.lines().any(|l| l == name))
+        });
+        assert_eq!(sb.vsctl(["get", "Interface", name, "type"]).trim(), "patch");
+        assert_eq!(sb.vsctl(["get", "Interface", name, "options:peer"]).trim().trim_matches('"'), peer);
+        assert_eq!(sb.vsctl(["get", "Port", name, "external_ids:ovn-localnet-port"]).trim().trim_matches('"'), "ln0");
+    }
+}
