@@ -17,6 +17,7 @@ use crate::ctzone::{self, CtZones};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
 use crate::monitor::{self, Interest};
 use crate::patch;
+use crate::pinctrl_server::{self, PeerEvent, PinctrlServer};
 
 /// How long after start flowctl leaves unexpected patch ports alone.
 const STARTED_RECENTLY: Duration = Duration::from_secs(10);
@@ -41,6 +42,9 @@ pub struct Flowctl {
     bound: BTreeMap<String, Uuid>,
     local_datapaths: BTreeSet<Uuid>,
     chassis_override: Option<String>,
+    pinctrl: Option<PinctrlServer>,
+    peer_tx: mpsc::Sender<PeerEvent>,
+    peer_rx: mpsc::Receiver<PeerEvent>,
     /// Southbound monitor conditions last requested, per conditional table.
     sb_conditions: BTreeMap<&'static str, Vec<shared::ovsdb::Condition>>,
 }
@@ -78,6 +82,7 @@ impl Flowctl {
         // A local unix socket needs no probes, as in ovn-controller.
         config.probe_interval = None;
         let (txn_tx, txn_rx) = mpsc::unbounded_channel();
+        let (peer_tx, peer_rx) = mpsc::channel(1024);
         Ok(Flowctl {
             started: Instant::now(),
             paused: false,
@@ -96,11 +101,19 @@ impl Flowctl {
             local_datapaths: BTreeSet::new(),
             sb_conditions: BTreeMap::new(),
             chassis_override,
+            pinctrl: None,
+            peer_tx,
+            peer_rx,
         })
     }
 
     /// Runs until the supervisor asks us to stop; returns the exit code.
     pub async fn run(mut self, mut link: Link) -> i32 {
+        match pinctrl_server::listen(self.peer_tx.clone()) {
+            Ok(server) => self.pinctrl = Some(server),
+            // pinctrl then has no state and no way to write: loud, but flows still work.
+            Err(e) => tracing::error!("cannot open the pinctrl channel: {e}"),
+        }
         link.ready();
         let mut last_status = String::new();
         loop {
@@ -112,6 +125,9 @@ impl Flowctl {
                     if let Some(sb) = self.sb.as_mut() { sb.on_event(ev); }
                 }
                 Some(outcome) = self.txn_rx.recv() => self.on_txn(outcome),
+                Some(ev) = self.peer_rx.recv() => {
+                    if let Some(p) = self.pinctrl.as_mut() { p.on_event(ev); }
+                }
                 event = link.next_event() => match event {
                     LinkEvent::Command { id, name, args } => {
                         let result = self.command(&name, &args);
@@ -147,6 +163,11 @@ impl Flowctl {
         };
         let Some(db) = db.filter(|d| d.epoch == outcome.epoch) else { return };
         db.txn_in_flight = false;
+        if outcome.db == DbId::Sb {
+            if let Some(p) = self.pinctrl.as_mut() {
+                p.batch_done(outcome.result.is_ok());
+            }
+        }
         if let Err(e) = outcome.result {
             tracing::warn!("{:?} transaction failed: {e}", outcome.db);
             self.retry_at.insert(db_key(outcome.db), Instant::now() + RETRY_AFTER_FAILURE);
@@ -172,12 +193,29 @@ impl Flowctl {
             Some(_) => "SB connecting",
             None => "SB not configured",
         };
-        format!("{}, {} local ports", sb, self.bound.len())
+        let pinctrl = match &self.pinctrl {
+            Some(p) if p.connected() > 0 => format!("pinctrl connected, {} intents queued", p.ledger.queued()),
+            Some(_) => "pinctrl not connected".to_string(),
+            None => "no pinctrl channel".to_string(),
+        };
+        format!("{}, {} local ports, {pinctrl}", sb, self.bound.len())
     }
 
     /// One pass: bring the OVS and SB databases to what they should be.
     fn run_once(&mut self) {
-        let (ovs_ops, sb_ops) = self.plan();
+        let (ovs_ops, mut sb_ops) = self.plan();
+        // pinctrl's intents ride in the next Southbound transaction, if one can go now.
+        let sb_free = self.sb.as_ref().is_some_and(|s| s.synced && s.connected && !s.txn_in_flight)
+            && !self.retry_at.contains_key(db_key(DbId::Sb));
+        if let (true, Some(p), Some(sb)) = (sb_free, self.pinctrl.as_mut(), self.sb.as_ref()) {
+            let intent_ops = p.batch_ops(sb, now_ms());
+            if intent_ops.is_empty() && sb_ops.is_empty() {
+                // Nothing to write: every intent in the batch was already true (or moot).
+                p.batch_done(true);
+            } else {
+                sb_ops.extend(intent_ops);
+            }
+        }
         self.submit(DbId::Sb, sb_ops);
         self.submit(DbId::Ovs, ovs_ops);
     }
@@ -305,6 +343,15 @@ impl Flowctl {
                 &self.local_datapaths,
                 chassis_uuid,
                 keep_stale,
+            ));
+        }
+        if let Some(p) = self.pinctrl.as_mut() {
+            p.publish(pinctrl_server::shared_state(
+                sb,
+                &cfg.chassis_id,
+                &cfg.bridge,
+                &self.local_datapaths,
+                chassis_uuid,
             ));
         }
         let interest = Interest {

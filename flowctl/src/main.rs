@@ -10,6 +10,7 @@ mod ctzone;
 mod db;
 mod monitor;
 mod patch;
+mod pinctrl_server;
 
 use shared::child;
 use shared::ipc::Role;

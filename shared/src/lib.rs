@@ -6,6 +6,7 @@ pub mod child;
 pub mod frame;
 pub mod ipc;
 pub mod ovsdb;
+pub mod pinctrl_link;
 pub mod unixctl;
 pub mod vlog;
 

@@ -1,0 +1,118 @@
+//! The state flowctl shares with pinctrl: typed records by key, a snapshot, and the deltas
+//! that turn one state into another.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One fact pinctrl's handlers use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record {
+    /// This chassis and the integration bridge pinctrl connects to.
+    Chassis { name: String, bridge: String },
+    /// A local datapath.
+    Datapath { key: u32, uuid: String, name: String },
+    /// A port of a local datapath.
+    Port { name: String, datapath_key: u32, key: u32, kind: String, macs: Vec<String>, local: bool },
+    /// Southbound options pinctrl needs (svc_monitor_mac, mac_binding_age_threshold, ...).
+    SbOption { key: String, value: String },
+}
+
+/// What identifies a record: a newer record with the same key replaces it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum RecordKey {
+    Chassis,
+    Datapath { key: u32 },
+    Port { name: String },
+    SbOption { key: String },
+}
+
+impl Record {
+    pub fn key(&self) -> RecordKey {
+        match self {
+            Record::Chassis { .. } => RecordKey::Chassis,
+            Record::Datapath { key, .. } => RecordKey::Datapath { key: *key },
+            Record::Port { name, .. } => RecordKey::Port { name: name.clone() },
+            Record::SbOption { key, .. } => RecordKey::SbOption { key: key.clone() },
+        }
+    }
+}
+
+/// A set of records, one per key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct State {
+    records: BTreeMap<RecordKey, Record>,
+}
+
+impl State {
+    pub fn from_records(records: impl IntoIterator<Item = Record>) -> State {
+        State { records: records.into_iter().map(|r| (r.key(), r)).collect() }
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.records.values()
+    }
+
+    pub fn get(&self, key: &RecordKey) -> Option<&Record> {
+        self.records.get(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// What turns `self` into `next`: records to upsert and keys to remove.
+    pub fn diff(&self, next: &State) -> (Vec<Record>, Vec<RecordKey>) {
+        let upserts =
+            next.records.iter().filter(|(k, r)| self.records.get(k) != Some(r)).map(|(_, r)| r.clone()).collect();
+        let removals = self.records.keys().filter(|k| !next.records.contains_key(k)).cloned().collect();
+        (upserts, removals)
+    }
+
+    pub fn apply(&mut self, upserts: Vec<Record>, removals: Vec<RecordKey>) {
+        for key in removals {
+            self.records.remove(&key);
+        }
+        for r in upserts {
+            self.records.insert(r.key(), r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn record() -> impl Strategy<Value = Record> {
+        prop_oneof![
+            ("[a-c]", 0u32..4).prop_map(|(name, k)| Record::Port {
+                name,
+                datapath_key: k,
+                key: k + 1,
+                kind: String::new(),
+                macs: vec![],
+                local: k % 2 == 0
+            }),
+            (0u32..4, "[x-z]").prop_map(|(key, name)| Record::Datapath { key, uuid: String::new(), name }),
+            ("[k-m]", "[0-9]").prop_map(|(key, value)| Record::SbOption { key, value }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn a_diff_applied_gives_the_target(a in proptest::collection::vec(record(), 0..12), b in proptest::collection::vec(record(), 0..12)) {
+            let (from, to) = (State::from_records(a), State::from_records(b));
+            let (up, rm) = from.diff(&to);
+            let mut s = from.clone();
+            s.apply(up, rm);
+            prop_assert_eq!(s, to);
+        }
+    }
+}
