@@ -60,6 +60,7 @@ pub mod monitor;
 pub mod remote;
 pub mod replica;
 pub mod schema;
+pub mod tls;
 pub mod transact;
 pub mod update;
 
@@ -70,6 +71,7 @@ pub use monitor::{MonitorSpec, TableMonitor};
 pub use remote::Remote;
 pub use replica::{Changes, IndexColumn, IndexId, Modified, Replica, Row, TableChanges, TableRow};
 pub use schema::DatabaseSchema;
+pub use tls::TlsConfig;
 pub use transact::{Condition, Function, Mutation, Mutator, OpResult, Operation, RowData};
 pub use update::{RowUpdate, TableUpdates};
 pub use uuid::Uuid;
