@@ -81,8 +81,8 @@ struct SslServer {
 
 impl SslServer {
     /// Serves a fresh Open_vSwitch database with `who`'s key and certificate, trusting
-    /// clients signed by `client_ca`; `peer_ca` is sent along for bootstrapping clients.
-    fn start(pki: &Pki, name: &str, who: &str, client_ca: &Path, peer_ca: Option<&Path>) -> SslServer {
+    /// clients signed by `client_ca`; `extra` are more options (`--peer-ca-cert=`, ...).
+    fn start(pki: &Pki, name: &str, who: &str, client_ca: &Path, extra: &[String]) -> SslServer {
         let f = |ext: &str| pki.path(&format!("{name}.{ext}"));
         let db = f("db");
         let out = Command::new("ovsdb-tool").arg("create").arg(&db).arg(VSWITCH_SCHEMA).output().expect("ovsdb-tool");
@@ -95,7 +95,7 @@ impl SslServer {
             .arg(format!("--private-key={}", pki.key(who).display()))
             .arg(format!("--certificate={}", pki.cert(who).display()))
             .arg(format!("--ca-cert={}", client_ca.display()))
-            .args(peer_ca.map(|p| format!("--peer-ca-cert={}", p.display())))
+            .args(extra)
             .arg(format!("--pidfile={}", pidfile.display()))
             .arg(format!("--unixctl={}", f("ctl").display()))
             .arg(format!("--log-file={}", log.display()))
@@ -199,7 +199,7 @@ fn insert_root(next_cfg: i64) -> Operation {
 #[tokio::test]
 async fn monitor_and_transact_over_ssl() {
     let pki = Pki::new();
-    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), None);
+    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), &[]);
     // The server's certificate names "sb id:<uuid>", not 127.0.0.1: accepted, as by OVS.
     let tls = pki.tls("hv1", pki.ca("controller"));
     let (client, mut rx) = start_client(&server, tls, MonitorSpec::new().table("Open_vSwitch"));
@@ -234,7 +234,7 @@ async fn monitor_and_transact_over_ssl() {
 #[tokio::test]
 async fn client_certificate_not_signed_by_the_ca_is_refused() {
     let pki = Pki::new();
-    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), None);
+    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), &[]);
     // The client's own copies, so that they can be "renewed" in place.
     let (key, cert) = (pki.path("me-privkey.pem"), pki.path("me-cert.pem"));
     std::fs::copy(pki.key("rogue"), &key).expect("copy");
@@ -258,7 +258,7 @@ async fn client_certificate_not_signed_by_the_ca_is_refused() {
 async fn server_certificate_from_another_ca_is_refused() {
     let pki = Pki::new();
     // The server presents a certificate signed by switchca; the client trusts controllerca.
-    let server = SslServer::start(&pki, "s1", "hv1", &pki.ca("switch"), None);
+    let server = SslServer::start(&pki, "s1", "hv1", &pki.ca("switch"), &[]);
     let ca = pki.path("my-ca.pem");
     std::fs::copy(pki.ca("controller"), &ca).expect("copy");
     let (client, mut rx) = start_client(&server, pki.tls("hv1", ca.clone()), MonitorSpec::new().table("Open_vSwitch"));
@@ -278,7 +278,7 @@ async fn server_certificate_from_another_ca_is_refused() {
 #[tokio::test]
 async fn missing_files_fail_each_attempt_without_panicking() {
     let pki = Pki::new();
-    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), None);
+    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), &[]);
     let tls = TlsConfig::new(pki.path("none-key.pem"), pki.cert("hv1"), pki.ca("controller"));
     let (client, mut rx) = start_client(&server, tls, MonitorSpec::new().table("Open_vSwitch"));
     never_connects(&client, &mut rx, 1).await;
@@ -294,7 +294,8 @@ async fn missing_files_fail_each_attempt_without_panicking() {
 async fn bootstrap_ca_cert_trusts_and_saves_the_servers_ca() {
     let pki = Pki::new();
     let controller_ca = pki.ca("controller");
-    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), Some(&controller_ca));
+    let server =
+        SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), &[format!("--peer-ca-cert={}", controller_ca.display())]);
     let ca = pki.path("boot-ca.pem");
     let mut tls = pki.tls("hv1", ca.clone());
     tls.bootstrap_ca_cert = true;
@@ -308,7 +309,7 @@ async fn bootstrap_ca_cert_trusts_and_saves_the_servers_ca() {
 #[tokio::test]
 async fn bootstrap_needs_the_server_to_send_its_ca() {
     let pki = Pki::new();
-    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), None);
+    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), &[]);
     let ca = pki.path("boot-ca.pem");
     let mut tls = pki.tls("hv1", ca.clone());
     tls.bootstrap_ca_cert = true;
@@ -316,4 +317,39 @@ async fn bootstrap_needs_the_server_to_send_its_ca() {
     never_connects(&client, &mut rx, 1).await;
     assert!(!ca.exists());
     assert!(server.log().contains("handshake failure"), "{}", server.log());
+}
+
+#[tokio::test]
+async fn ssl_protocols_and_ciphers_are_applied() {
+    let pki = Pki::new();
+    let server_opts = ["--ssl-protocols=TLSv1.2".to_owned(), "--ssl-ciphers=ECDHE-RSA-AES256-GCM-SHA384".to_owned()];
+    let server = SslServer::start(&pki, "s1", "sb", &pki.ca("switch"), &server_opts);
+    let tls = |protocols: Option<&str>, ciphers: Option<&str>| TlsConfig {
+        protocols: protocols.map(str::to_owned),
+        ciphers: ciphers.map(str::to_owned),
+        ..pki.tls("hv1", pki.ca("controller"))
+    };
+    let monitor = || MonitorSpec::new().table("Open_vSwitch");
+
+    // No TLS 1.2 suite in common.
+    let (client, mut rx) = start_client(&server, tls(None, Some("ECDHE-RSA-AES128-GCM-SHA256")), monitor());
+    never_connects(&client, &mut rx, 1).await;
+    assert!(server.log().contains("no shared cipher"), "{}", server.log());
+    drop(client);
+    // The server speaks TLS 1.2 only.
+    let (client, mut rx) = start_client(&server, tls(Some("TLSv1.3"), None), monitor());
+    never_connects(&client, &mut rx, 1).await;
+    assert!(server.log().contains("unsupported protocol"), "{}", server.log());
+    drop(client);
+    // OpenSSL keywords and the server's suite; TLSv1 and TLSv1.1 are accepted and ignored.
+    let ciphers = Some("HIGH:!aNULL:!MD5:ECDHE-RSA-AES256-GCM-SHA384");
+    let (client, mut rx) = start_client(&server, tls(Some("TLSv1,TLSv1.1,TLSv1.2"), ciphers), monitor());
+    let mut r = Replica::new();
+    connected(&mut rx, &mut r, 10).await;
+    assert!(client.is_connected());
+
+    // Options rustls cannot apply at all are configuration errors, found before connecting.
+    assert!(tls(Some("TLSv1,TLSv1.1"), None).check().is_err());
+    assert!(tls(Some("SSLv3"), None).check().is_err());
+    assert!(tls(None, Some("!ECDHE-RSA-AES256-GCM-SHA384:!TLS_AES_128_GCM_SHA256")).check().is_ok());
 }
