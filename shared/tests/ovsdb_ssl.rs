@@ -261,7 +261,9 @@ async fn server_certificate_from_another_ca_is_refused() {
     let server = SslServer::start(&pki, "s1", "hv1", &pki.ca("switch"), &[]);
     let ca = pki.path("my-ca.pem");
     std::fs::copy(pki.ca("controller"), &ca).expect("copy");
-    let (client, mut rx) = start_client(&server, pki.tls("hv1", ca.clone()), MonitorSpec::new().table("Open_vSwitch"));
+    // --bootstrap-ca-cert changes nothing once the CA file exists.
+    let tls = TlsConfig { bootstrap_ca_cert: true, ..pki.tls("hv1", ca.clone()) };
+    let (client, mut rx) = start_client(&server, tls, MonitorSpec::new().table("Open_vSwitch"));
     never_connects(&client, &mut rx, 3).await;
     // Our side refused it (the server accepted our certificate, signed by its CA).
     let refusals = server.log().matches("alert unknown ca").count();
@@ -304,6 +306,12 @@ async fn bootstrap_ca_cert_trusts_and_saves_the_servers_ca() {
     connected(&mut rx, &mut r, 10).await;
     assert!(client.is_connected());
     assert_eq!(pem_block(&ca), pem_block(&controller_ca));
+    let leftovers: Vec<_> = std::fs::read_dir(pki.dir.path())
+        .expect("read_dir")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.starts_with("boot-ca.pem.tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[tokio::test]

@@ -17,7 +17,8 @@
 //! - `--bootstrap-ca-cert`: when the CA file does not exist yet, the first connection trusts
 //!   the CA certificate the server sends at the end of its chain (ovsdb-server sends it with
 //!   `--peer-ca-cert`), saves it to the file and drops the connection; the next one verifies
-//!   against it, as OVS does.
+//!   against it, as OVS does. OVS also insists that this certificate is self-signed; here it
+//!   must be the anchor the server's chain verifies to (an intermediate would be accepted).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -296,17 +297,31 @@ fn server_name(addr: &str) -> Result<ServerName<'static>> {
 }
 
 /// Writes the bootstrapped CA certificate, refusing to replace a file that appeared meanwhile
-/// (OVS opens it with `O_EXCL` too).
+/// (OVS opens it with `O_EXCL`): written to a temporary file first, then linked into place, so
+/// that a crash never leaves a truncated CA file behind.
 fn save_ca_cert(path: &Path, ca: &CertificateDer<'_>) -> Result<()> {
-    let pem = pem_encode("CERTIFICATE", ca.as_ref());
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| tls_err(format!("could not bootstrap CA certificate: creating {}: {e}", path.display())))?;
-    f.write_all(pem.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| tls_err(format!("could not bootstrap CA certificate: writing {}: {e}", path.display())))
+    let err = |what: &str, e: std::io::Error| {
+        tls_err(format!("could not bootstrap CA certificate: {what} {}: {e}", path.display()))
+    };
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp_name);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(pem_encode("CERTIFICATE", ca.as_ref()).as_bytes())?;
+        f.sync_all()
+    });
+    let linked = written.map_err(|e| err("writing", e)).and_then(|()| {
+        // hard_link fails if the target exists, like O_EXCL.
+        std::fs::hard_link(&tmp, path).map_err(|e| err("creating", e))
+    });
+    let _ = std::fs::remove_file(&tmp);
+    linked
+}
+
+/// SHA-1 of the DER certificate in lowercase hex, as `ovs-pki fingerprint` prints it.
+fn fingerprint(der: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> String {
@@ -347,12 +362,11 @@ pub(crate) async fn connect(tls: Option<&TlsConfig>, addr: &str) -> Result<TlsSt
     let versions = protocol_versions(tls.protocols.as_deref())?;
     let key = read_key(&tls.private_key)?;
     let certs = read_certs(&tls.certificate, "certificate")?;
-    let bootstrap = tls.bootstrap_ca_cert && !tls.ca_cert.exists();
-    let boot = Arc::new(BootstrapVerifier { algs, ca: Mutex::new(None) });
-    let verifier: Arc<dyn ServerCertVerifier> = if bootstrap {
-        boot.clone()
-    } else {
-        Arc::new(OvsServerVerifier { roots: Arc::new(read_roots(&tls.ca_cert)?), algs })
+    let boot = (tls.bootstrap_ca_cert && !tls.ca_cert.exists())
+        .then(|| Arc::new(BootstrapVerifier { algs, ca: Mutex::new(None) }));
+    let verifier: Arc<dyn ServerCertVerifier> = match &boot {
+        Some(b) => b.clone(),
+        None => Arc::new(OvsServerVerifier { roots: Arc::new(read_roots(&tls.ca_cert)?), algs }),
     };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
@@ -374,11 +388,15 @@ pub(crate) async fn connect(tls: Option<&TlsConfig>, addr: &str) -> Result<TlsSt
         .connect(name, tcp)
         .await
         .map_err(|e| tls_err(format!("TLS handshake failed: {e}")))?;
-    if bootstrap {
+    if let Some(boot) = boot {
         let ca = boot.ca.lock().unwrap_or_else(|e| e.into_inner()).take();
         let ca = ca.ok_or_else(|| tls_err("could not bootstrap CA certificate: none received"))?;
         save_ca_cert(&tls.ca_cert, &ca)?;
-        tracing::warn!("ovsdb: trusting CA certificate from ssl:{addr}, saved to {}", tls.ca_cert.display());
+        tracing::warn!(
+            "ovsdb: trusting CA certificate from ssl:{addr} (fingerprint {}), saved to {}",
+            fingerprint(ca.as_ref()),
+            tls.ca_cert.display()
+        );
         return Err(tls_err(format!(
             "bootstrapped CA certificate {}: reconnecting to verify the server with it",
             tls.ca_cert.display()
@@ -422,6 +440,11 @@ mod tests {
         assert!(matches!(server_name("127.0.0.1:6642").unwrap(), ServerName::IpAddress(_)));
         assert!(matches!(server_name("[::1]:6642").unwrap(), ServerName::IpAddress(_)));
         assert!(matches!(server_name("sb.example.org:6642").unwrap(), ServerName::DnsName(_)));
+    }
+
+    #[test]
+    fn fingerprint_is_sha1_hex() {
+        assert_eq!(fingerprint(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
     }
 
     #[test]
