@@ -7,6 +7,8 @@
 //! - I/O edge: [`client`], one tokio task per database connection with reconnect and
 //!   backoff over a list of remotes, inactivity probes, `_Server`-based cluster member
 //!   selection and resume with `monitor_cond_since`.
+//! - [`tls`]: `ssl:` remotes (mutual TLS with rustls; the server's certificate must chain to
+//!   the CA file, its name is not checked, as in OVS), configured by [`ClientConfig::tls`].
 //!
 //! The replica belongs to its user (flowctl's main loop), not to the client task: the task
 //! sends [`Event`]s, the loop applies them and reads the changes, so flow computation never

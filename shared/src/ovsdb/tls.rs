@@ -4,7 +4,7 @@
 //!
 //! - The client always presents its certificate (ovsdb-server requires one).
 //! - The server's certificate must chain to a certificate in the CA file. Like OVS, the
-//!   server's **name is not checked** against its certificate (see [`OvsServerVerifier`]).
+//!   server's **name is not checked** against its certificate (see `OvsServerVerifier`).
 //! - The files are read at every connection attempt, so a renewed certificate or CA is picked
 //!   up on the next reconnect; a missing or bad file fails that attempt like any connect error.
 //! - rustls implements TLS 1.2 and 1.3 only, and only AEAD suites with forward secrecy.
