@@ -25,6 +25,7 @@ use super::monitor::MonitorSpec;
 use super::remote::Remote;
 use super::replica::Replica;
 use super::schema::DatabaseSchema;
+use super::tls::{self, TlsConfig};
 use super::transact::{parse_transact_reply, transact_params, Condition, OpResult, Operation};
 use super::update::{parse_since_reply, parse_update2_params, parse_update3_params, TableUpdates};
 
@@ -50,6 +51,9 @@ pub struct ClientConfig {
     /// Try the remotes in a random order, so that many chassis spread over the members of
     /// a cluster (OVS does the same by default).
     pub shuffle_remotes: bool,
+    /// Keys and certificates for `ssl:` remotes (`None`: connecting to one fails). The files
+    /// are read at every connection attempt, so renewed ones are used from the next reconnect.
+    pub tls: Option<TlsConfig>,
 }
 
 impl ClientConfig {
@@ -66,6 +70,7 @@ impl ClientConfig {
             leader_only: false,
             use_monitor_since: true,
             shuffle_remotes: true,
+            tls: None,
         }
     }
 }
@@ -420,9 +425,7 @@ impl Task {
                     s.set_nodelay(true)?;
                     Ok(Box::new(s) as Box<dyn Io>)
                 }
-                Remote::Ssl(_) => {
-                    Err(Error::NotSupported("ssl: remotes are not supported yet (use tcp: or unix:)".into()))
-                }
+                Remote::Ssl(a) => Ok(Box::new(tls::connect(self.cfg.tls.as_ref(), a).await?) as Box<dyn Io>),
             }
         };
         timeout(self.cfg.connect_timeout, fut)

@@ -26,6 +26,9 @@ pub enum Error {
     NotSupported(String),
     /// Bad argument from the caller (e.g. a malformed remote string).
     Invalid(String),
+    /// `ssl:` remotes: unreadable or bad key/certificate files, bad TLS options, or a failed
+    /// handshake (e.g. the server's certificate does not chain to the CA).
+    Tls(String),
 }
 
 impl fmt::Display for Error {
@@ -45,6 +48,7 @@ impl fmt::Display for Error {
             Error::Disconnected => write!(f, "connection closed"),
             Error::NotSupported(m) => write!(f, "not supported: {m}"),
             Error::Invalid(m) => write!(f, "invalid argument: {m}"),
+            Error::Tls(m) => write!(f, "SSL: {m}"),
         }
     }
 }

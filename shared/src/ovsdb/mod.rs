@@ -7,6 +7,8 @@
 //! - I/O edge: [`client`], one tokio task per database connection with reconnect and
 //!   backoff over a list of remotes, inactivity probes, `_Server`-based cluster member
 //!   selection and resume with `monitor_cond_since`.
+//! - [`tls`]: `ssl:` remotes (mutual TLS with rustls; the server's certificate must chain to
+//!   the CA file, its name is not checked, as in OVS), configured by [`ClientConfig::tls`].
 //!
 //! The replica belongs to its user (flowctl's main loop), not to the client task: the task
 //! sends [`Event`]s, the loop applies them and reads the changes, so flow computation never
@@ -60,6 +62,7 @@ pub mod monitor;
 pub mod remote;
 pub mod replica;
 pub mod schema;
+pub mod tls;
 pub mod transact;
 pub mod update;
 
@@ -70,6 +73,7 @@ pub use monitor::{MonitorSpec, TableMonitor};
 pub use remote::Remote;
 pub use replica::{Changes, IndexColumn, IndexId, Modified, Replica, Row, TableChanges, TableRow};
 pub use schema::DatabaseSchema;
+pub use tls::TlsConfig;
 pub use transact::{Condition, Function, Mutation, Mutator, OpResult, Operation, RowData};
 pub use update::{RowUpdate, TableUpdates};
 pub use uuid::Uuid;

@@ -13,7 +13,7 @@ pub enum Remote {
     Unix(PathBuf),
     /// `host:port`, as accepted by `TcpStream::connect` (IPv6 in brackets).
     Tcp(String),
-    /// Parsed so configuration is accepted, but connecting fails with "not supported yet".
+    /// `host:port` over TLS with the client's [`super::TlsConfig`].
     Ssl(String),
 }
 
