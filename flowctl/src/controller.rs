@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use shared::child::{Event as LinkEvent, Link};
-use shared::ovsdb::{ClientConfig, MonitorSpec, Operation, Remote, Uuid};
+use shared::ovsdb::{ClientConfig, MonitorSpec, Operation, Remote, TlsConfig, Uuid};
 use tokio::sync::mpsc;
 
 use crate::binding;
@@ -42,6 +42,8 @@ pub struct Flowctl {
     bound: BTreeMap<String, Uuid>,
     local_datapaths: BTreeSet<Uuid>,
     chassis_override: Option<String>,
+    /// SSL material from the command line; the OVS database's SSL table overrides it.
+    cli_tls: Option<TlsConfig>,
     pinctrl: Option<PinctrlServer>,
     peer_tx: mpsc::Sender<PeerEvent>,
     peer_rx: mpsc::Receiver<PeerEvent>,
@@ -60,7 +62,8 @@ const OVS_TABLES: &[&str] = &[bridge::OPEN_VSWITCH, "Bridge", "Port", "Interface
 
 fn ovs_monitor() -> MonitorSpec {
     MonitorSpec::new()
-        .table_columns(bridge::OPEN_VSWITCH, &["external_ids", "iface_types", "bridges", "other_config"])
+        .table_columns(bridge::OPEN_VSWITCH, &["external_ids", "iface_types", "bridges", "other_config", "ssl"])
+        .table_columns("SSL", &["private_key", "certificate", "ca_cert", "bootstrap_ca_cert"])
         .table_columns("Bridge", &["name", "ports", "fail_mode", "other_config", "external_ids", "datapath_type"])
         .table_columns("Port", &["name", "interfaces", "external_ids"])
         .table_columns("Interface", &["name", "type", "options", "external_ids", "ofport"])
@@ -76,11 +79,12 @@ fn now_ms() -> i64 {
 
 impl Flowctl {
     /// `chassis_override` is `-n`, or else the `system-id-override` file, as in 23.03.
-    pub fn new(ovs_remote: &str, chassis_override: Option<String>) -> Result<Flowctl, String> {
+    pub fn new(ovs_remote: &str, chassis_override: Option<String>, tls: Option<TlsConfig>) -> Result<Flowctl, String> {
         let remotes = Remote::parse_list(ovs_remote).map_err(|e| format!("{ovs_remote}: {e}"))?;
         let mut config = ClientConfig::new(remotes, "Open_vSwitch", ovs_monitor());
         // A local unix socket needs no probes, as in ovn-controller.
         config.probe_interval = None;
+        config.tls = tls.clone();
         let (txn_tx, txn_rx) = mpsc::unbounded_channel();
         let (peer_tx, peer_rx) = mpsc::channel(1024);
         Ok(Flowctl {
@@ -101,6 +105,7 @@ impl Flowctl {
             local_datapaths: BTreeSet::new(),
             sb_conditions: BTreeMap::new(),
             chassis_override,
+            cli_tls: tls,
             pinctrl: None,
             peer_tx,
             peer_rx,
@@ -377,7 +382,8 @@ impl Flowctl {
             }
             return;
         };
-        if self.sb.as_ref().is_some_and(|sb| sb.remote_text == remote) {
+        let tls = self.sb_tls();
+        if self.sb.as_ref().is_some_and(|sb| sb.remote_text == remote && sb.tls == tls) {
             return;
         }
         let remotes = match Remote::parse_list(remote) {
@@ -392,8 +398,30 @@ impl Flowctl {
         self.sb_conditions = monitor::conditions(&initial);
         let mut config = ClientConfig::new(remotes, "OVN_Southbound", monitor::sb_monitor(&initial));
         config.probe_interval = (cfg.sb_probe_interval_ms > 0).then(|| Duration::from_millis(cfg.sb_probe_interval_ms));
+        config.tls = tls.clone();
         self.epoch += 1;
-        self.sb = Some(Db::start(DbId::Sb, config, remote.to_string(), self.epoch));
+        let mut db = Db::start(DbId::Sb, config, remote.to_string(), self.epoch);
+        db.tls = tls;
+        self.sb = Some(db);
+    }
+
+    /// The SSL material for the Southbound connection: the OVS database's SSL table, as
+    /// ovn-controller reads it, else the command line.
+    fn sb_tls(&self) -> Option<TlsConfig> {
+        let ssl = bridge::root(&self.ovs).and_then(|(_, r)| r.get_uuid("ssl")).and_then(|u| self.ovs.row("SSL", &u));
+        let Some(ssl) = ssl else { return self.cli_tls.clone() };
+        let (Some(key), Some(cert), Some(ca)) =
+            (ssl.get_str("private_key"), ssl.get_str("certificate"), ssl.get_str("ca_cert"))
+        else {
+            return self.cli_tls.clone();
+        };
+        let mut tls = TlsConfig::new(key, cert, ca);
+        tls.bootstrap_ca_cert = ssl.get_bool("bootstrap_ca_cert").unwrap_or(false);
+        if let Some(cli) = &self.cli_tls {
+            tls.protocols = cli.protocols.clone();
+            tls.ciphers = cli.ciphers.clone();
+        }
+        Some(tls)
     }
 
     /// `exit`: remove this chassis from the Southbound database and its tunnels from OVS,

@@ -31,6 +31,8 @@ pub struct Db {
     pub txn_in_flight: bool,
     pub epoch: u64,
     pub remote_text: String,
+    /// The SSL material the connection was started with (a change restarts it).
+    pub tls: Option<shared::ovsdb::TlsConfig>,
 }
 
 impl Db {
@@ -46,6 +48,7 @@ impl Db {
             txn_in_flight: false,
             epoch,
             remote_text,
+            tls: None,
         }
     }
 

@@ -29,7 +29,14 @@ fn chassis_override(args: &child::ChildArgs) -> Option<String> {
 
 fn main() {
     child::run(Role::Flowctl, LOG_MODULES, |args, link| async move {
-        let flowctl = match controller::Flowctl::new(&args.ovs_remote, chassis_override(&args)) {
+        let tls = match shared::ovsdb::TlsConfig::from_options(&args.options) {
+            Ok(tls) => tls,
+            Err(e) => {
+                tracing::error!("{e}");
+                return child::EXIT_CONFIG;
+            }
+        };
+        let flowctl = match controller::Flowctl::new(&args.ovs_remote, chassis_override(&args), tls) {
             Ok(f) => f,
             Err(e) => {
                 tracing::error!("{e}");

@@ -41,6 +41,9 @@ fn main() {
         config_error(&e);
     }
     let tuning = config::Tuning::from_env().unwrap_or_else(|e| config_error(&e));
+    if let Err(e) = shared::ovsdb::TlsConfig::from_options(&cli.passthrough()) {
+        config_error(&e.to_string());
+    }
     let known = shared::vlog::known_modules();
     let mut scratch = shared::vlog::Levels::default();
     for spec in &cli.verbose {

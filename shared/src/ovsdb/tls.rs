@@ -74,6 +74,30 @@ impl TlsConfig {
         }
     }
 
+    /// From ovn-controller's option names (`private-key`, `certificate`, `ca-cert`,
+    /// `bootstrap-ca-cert`, `ssl-protocols`, `ssl-ciphers`): None when no SSL material is
+    /// given, an error when it is incomplete or the protocols/ciphers are not usable.
+    pub fn from_options(options: &std::collections::BTreeMap<String, String>) -> Result<Option<TlsConfig>> {
+        let get = |k: &str| options.get(k).filter(|v| !v.is_empty());
+        let (key, cert) = (get("private-key"), get("certificate"));
+        let (ca, bootstrap) = (get("ca-cert"), get("bootstrap-ca-cert"));
+        if key.is_none() && cert.is_none() && ca.is_none() && bootstrap.is_none() {
+            return Ok(None);
+        }
+        let (Some(key), Some(cert)) = (key, cert) else {
+            return Err(tls_err("SSL needs both --private-key and --certificate"));
+        };
+        let mut tls = match (ca, bootstrap) {
+            (Some(ca), _) => TlsConfig::new(key, cert, ca),
+            (None, Some(b)) => TlsConfig { bootstrap_ca_cert: true, ..TlsConfig::new(key, cert, b) },
+            (None, None) => return Err(tls_err("SSL needs --ca-cert or --bootstrap-ca-cert")),
+        };
+        tls.protocols = get("ssl-protocols").cloned();
+        tls.ciphers = get("ssl-ciphers").cloned();
+        tls.check()?;
+        Ok(Some(tls))
+    }
+
     /// Checks `protocols` and `ciphers` (not the files, which may appear later), so that a
     /// command line can be rejected at startup.
     pub fn check(&self) -> Result<()> {
