@@ -282,13 +282,7 @@ impl Builder {
             }
         }
         if self.northd {
-            let (nb, sb_remote) = (sb.nb_socket(), sb.sb_remote());
-            let central = &mut sb.central;
-            let mut args = daemon_opts(&central.ovn_dir, "ovn-northd");
-            args.push(format!("--ovnnb-db=unix:{}", nb.display()).into());
-            args.push(format!("--ovnsb-db={sb_remote}").into());
-            let pidfile = central.ovn_dir.join("ovn-northd.pid");
-            central.start_daemon("ovn-northd", "ovn-northd", args, &pidfile)?;
+            sb.start_northd()?;
         }
 
         if multi && self.vswitchd {
@@ -555,6 +549,28 @@ impl Sandbox {
     }
     pub fn hvs_mut(&mut self) -> &mut [Hv] {
         &mut self.hvs
+    }
+
+    fn start_northd(&mut self) -> Result<ProcId, String> {
+        let (nb, sb_remote) = (self.nb_socket(), self.sb_remote());
+        let central = &mut self.central;
+        let mut args = daemon_opts(&central.ovn_dir, "ovn-northd");
+        args.push(format!("--ovnnb-db=unix:{}", nb.display()).into());
+        args.push(format!("--ovnsb-db={sb_remote}").into());
+        let pidfile = central.ovn_dir.join("ovn-northd.pid");
+        central.start_daemon("ovn-northd", "ovn-northd", args, &pidfile)
+    }
+
+    /// Restarts ovn-northd (SIGTERM, SIGKILL after the stop grace). For tests that take the
+    /// Southbound away for seconds: northd 23.03 connects to the leader only and backs off up
+    /// to 8 s per attempt, so after a long outage it can take ten seconds or more to come back
+    /// by itself, and `ovn-nbctl --wait=hv` waits for it.
+    pub fn restart_northd(&mut self) {
+        let old = self.central.take_daemons(|d| d.name == "ovn-northd");
+        assert!(!old.is_empty(), "ovn-northd is not running");
+        let report = stop_group(&old, self.stop_grace);
+        assert!(report.is_clean(), "stopping ovn-northd: {report:?}");
+        self.start_northd().unwrap_or_else(|e| panic!("starting ovn-northd: {e}"));
     }
 
     /// Restarts the Southbound database server on the same file and socket. Standalone only:
