@@ -140,3 +140,45 @@ fn member_cut_off_from_the_cluster_is_not_used(c: Controller) {
     wait_until(TIMEOUT, "the controller to reconnect", || connected(&sb));
     converged(&sb, &chassis, "vif3", "lp3", &["lp1", "lp2"]);
 }
+
+/// The harness itself: three members with their own files, clients pointed at all of them,
+/// member stop/start and leader lookup, and a clean shutdown.
+#[test]
+fn harness_sb_cluster() {
+    chassisd_tests::require_ovn!();
+    let mut sb = Sandbox::builder().infra().sb_cluster(3).controller(Controller::OvnController).start();
+    assert_eq!(sb.sb_members(), 3);
+    let remote = sb.sb_remote();
+    assert_eq!(remote.split(',').count(), 3, "{remote}");
+    for i in 0..3 {
+        assert!(remote.contains(&format!("unix:{}", sb.sb_member_socket(i).display())), "{remote}");
+        assert!(sb.sb_member_socket(i).as_os_str().len() < 108);
+        assert!(sb.daemon(&format!("sb{i}")).is_some());
+        assert_eq!(sb.sb_member_connected(i), Some(true));
+    }
+    assert!(sb.daemon("ovnsb_db").is_none(), "no standalone Southbound");
+    let ovn_remote = sb.vsctl(["get", "Open_vSwitch", ".", "external_ids:ovn-remote"]);
+    assert_eq!(ovn_remote.trim().trim_matches('"'), remote);
+    // ovn-sbctl reaches the cluster through OVN_SB_DB, also with a member down.
+    sb.wait_chassis_registered();
+    let leader = sb.wait_sb_leader();
+    assert_eq!(sb.sb_member_role(leader).as_deref(), Some("leader"));
+    assert_eq!(sb.sb_members_used_by("hv1").len(), 1);
+    sb.stop_sb_member(leader, Signal::SIGKILL);
+    assert!(!sb.sb_member_running(leader));
+    assert_eq!(sb.sb_members_running().len(), 2);
+    assert_ne!(sb.wait_sb_leader(), leader);
+    sb.restart_northd();
+    sb.nbctl(["ls-add", "sw0"]);
+    wait_until(TIMEOUT, "northd to write the datapath", || {
+        sb.try_sbctl(["--bare", "--columns=_uuid", "list", "Datapath_Binding"]).is_ok_and(|s| !s.trim().is_empty())
+    });
+    sb.start_sb_member(leader);
+    wait_until(TIMEOUT, "the member back", || sb.sb_member_connected(leader) == Some(true));
+    let names: Vec<String> = sb.processes().into_iter().map(|(n, _)| n).collect();
+    for i in 0..3 {
+        assert!(names.contains(&format!("central/sb{i}")), "{names:?}");
+    }
+    let report = sb.shutdown();
+    assert!(report.is_clean(), "{report:?}");
+}
