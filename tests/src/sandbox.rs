@@ -11,6 +11,9 @@
 //!               /hv2/...       more hypervisors, if asked for
 //!               /net/          with several hypervisors: the switch joining their br-phys
 //! ```
+//! With [`Builder::sb_cluster`] the Southbound is a Raft cluster: `central/sb<i>.{db,sock,raft,
+//! ctl,pid,log}` per member instead of `central/ovnsb_db.*`.
+//!
 //! OVS and OVN directories are distinct on purpose: a controller that looks for `db.sock` under
 //! OVN_RUNDIR (or its pidfile under OVS_RUNDIR) fails here instead of passing by accident.
 //!
@@ -30,13 +33,15 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
+
 use crate::cmd::{find_schema, CmdError};
 use crate::controller::Controller;
 use crate::guard::spawn_guard;
 use crate::hv::Hv;
 use crate::node::{daemon_opts, stop_group, Node, ShutdownReport, Tracker};
 use crate::procs::{self, ProcId};
-use crate::wait::TIMEOUT;
+use crate::wait::{self, TIMEOUT};
 
 /// Whether to keep the sandbox directory when the sandbox is dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +75,8 @@ pub struct Builder {
     ovs_db: bool,
     vswitchd: bool,
     ovn_dbs: bool,
+    /// Members of the Southbound Raft cluster; 0: a standalone Southbound database.
+    sb_cluster: usize,
     northd: bool,
     br_int: bool,
     controller: Option<Controller>,
@@ -90,6 +97,7 @@ impl Default for Builder {
             ovs_db: false,
             vswitchd: false,
             ovn_dbs: false,
+            sb_cluster: 0,
             northd: false,
             br_int: true,
             controller: None,
@@ -116,6 +124,19 @@ impl Builder {
     /// The NB and SB ovsdb-servers only.
     pub fn ovn_dbs(mut self) -> Self {
         self.ovn_dbs = true;
+        self
+    }
+    /// The Southbound database as an `n`-member Raft cluster instead of a standalone server
+    /// (implies [`Builder::ovn_dbs`]; the NB stays standalone). Member `i` (0-based) is an
+    /// ovsdb-server of its own in the central directory: `sb<i>.db`, client socket
+    /// `sb<i>.sock`, Raft socket `sb<i>.raft`, `sb<i>.ctl`, `sb<i>.pid`, `sb<i>.log`; the
+    /// daemon is named `sb<i>`. ovn-northd, the hypervisors' `ovn-remote` and `OVN_SB_DB` (so
+    /// ovn-sbctl) get all members, see [`Sandbox::sb_remote`]. Start-up waits until every
+    /// member has joined and there is a leader.
+    pub fn sb_cluster(mut self, n: usize) -> Self {
+        assert!(n >= 1, "a cluster needs at least one member");
+        self.ovn_dbs = true;
+        self.sb_cluster = n;
         self
     }
     /// ovn-northd (implies [`Builder::ovn_dbs`]).
@@ -216,6 +237,7 @@ impl Builder {
             guard,
             tracker: tracker.clone(),
             central: Node::new(&dir, "central", false, self.cmd_timeout, tracker.clone())?,
+            sb_members: self.sb_cluster,
             net: None,
             hvs: Vec::new(),
             dir,
@@ -243,7 +265,11 @@ impl Builder {
         if self.ovn_dbs {
             let central = &mut sb.central;
             let dir = central.ovn_dir.clone();
-            for (name, schema) in [("ovnnb_db", "ovn-nb.ovsschema"), ("ovnsb_db", "ovn-sb.ovsschema")] {
+            let mut dbs = vec![("ovnnb_db", "ovn-nb.ovsschema")];
+            if self.sb_cluster == 0 {
+                dbs.push(("ovnsb_db", "ovn-sb.ovsschema"));
+            }
+            for (name, schema) in dbs {
                 let schema = find_schema("OVN_PKGDATADIR", &["/usr/share/ovn", "/usr/local/share/ovn"], schema)?;
                 let db = dir.join(format!("{name}.db"));
                 e(central.try_run("ovsdb-tool", [os("create"), db.clone().into(), schema.into()]))?;
@@ -251,15 +277,12 @@ impl Builder {
                 let ctl = dir.join(format!("{name}.ctl"));
                 central.start_ovsdb_server(name, &db, &socket, Some(&ctl))?;
             }
+            if self.sb_cluster > 0 {
+                sb.start_sb_cluster()?;
+            }
         }
         if self.northd {
-            let (nb, sb_sock) = (sb.nb_socket(), sb.sb_socket());
-            let central = &mut sb.central;
-            let mut args = daemon_opts(&central.ovn_dir, "ovn-northd");
-            args.push(format!("--ovnnb-db=unix:{}", nb.display()).into());
-            args.push(format!("--ovnsb-db=unix:{}", sb_sock.display()).into());
-            let pidfile = central.ovn_dir.join("ovn-northd.pid");
-            central.start_daemon("ovn-northd", "ovn-northd", args, &pidfile)?;
+            sb.start_northd()?;
         }
 
         if multi && self.vswitchd {
@@ -269,7 +292,7 @@ impl Builder {
             sb.net = Some(net);
         }
 
-        let sb_socket = sb.sb_socket();
+        let sb_remote = sb.sb_remote();
         for (i, name) in self.hvs.iter().enumerate() {
             let node = Node::new(&sb.dir, name, true, self.cmd_timeout, sb.tracker.clone())?;
             let encap_ip = if multi { format!("192.168.0.{}", i + 1) } else { self.encap_ip.clone() };
@@ -285,7 +308,7 @@ impl Builder {
             if self.ovs_db {
                 let Sandbox { hvs, net, .. } = &mut *sb;
                 let hv = hvs.last_mut().expect("just pushed");
-                self.configure_ovs(hv, net.as_ref(), &sb_socket, &dummy)?;
+                self.configure_ovs(hv, net.as_ref(), &sb_remote, &dummy)?;
             }
         }
 
@@ -320,7 +343,7 @@ impl Builder {
 
     /// Open_vSwitch database, external_ids, br-int and (if asked) ovs-vswitchd of one
     /// hypervisor, plus its link to the simulated network when there are several.
-    fn configure_ovs(&self, hv: &mut Hv, net: Option<&Node>, sb_socket: &Path, dummy: &str) -> Result<(), String> {
+    fn configure_ovs(&self, hv: &mut Hv, net: Option<&Node>, sb_remote: &str, dummy: &str) -> Result<(), String> {
         let e = |r: Result<String, CmdError>| r.map(drop).map_err(|e| e.to_string());
         start_ovs(&mut hv.node, dummy, false)?;
         let chassis = hv.chassis().to_string();
@@ -330,7 +353,7 @@ impl Builder {
         };
         let mut ids = vec![
             ("system-id".to_string(), chassis.clone()),
-            ("ovn-remote".into(), format!("unix:{}", sb_socket.display())),
+            ("ovn-remote".into(), sb_remote.to_string()),
             ("ovn-encap-type".into(), self.encap_type.clone()),
             ("ovn-encap-ip".into(), hv.encap_ip.clone()),
             ("hostname".into(), hostname),
@@ -445,6 +468,8 @@ pub struct Sandbox {
     /// `OVN_RUNDIR=<dir>/`: every process started here has an env entry with this prefix.
     marker: String,
     central: Node,
+    /// Members of the Southbound cluster (0: standalone Southbound).
+    sb_members: usize,
     net: Option<Node>,
     hvs: Vec<Hv>,
     stop_grace: Duration,
@@ -494,8 +519,21 @@ impl Sandbox {
     pub fn nb_socket(&self) -> PathBuf {
         self.central.ovn_dir.join("ovnnb_db.sock")
     }
+    /// The standalone Southbound database's socket. With [`Builder::sb_cluster`] there is
+    /// none: see [`Sandbox::sb_remote`] and [`Sandbox::sb_member_socket`].
     pub fn sb_socket(&self) -> PathBuf {
         self.central.ovn_dir.join("ovnsb_db.sock")
+    }
+    /// The Southbound remote as clients are given it: `unix:<sb_socket>`, or with a cluster
+    /// every member's `unix:<socket>`, comma separated (ovn-northd's `--ovnsb-db`, the
+    /// hypervisors' `external_ids:ovn-remote`, `OVN_SB_DB` for ovn-sbctl).
+    pub fn sb_remote(&self) -> String {
+        if self.sb_members == 0 {
+            return format!("unix:{}", self.sb_socket().display());
+        }
+        let members: Vec<String> =
+            (0..self.sb_members).map(|i| format!("unix:{}", self.sb_member_socket(i).display())).collect();
+        members.join(",")
     }
 
     /// Hypervisor `chassis`. Panics if there is none by that name.
@@ -513,8 +551,32 @@ impl Sandbox {
         &mut self.hvs
     }
 
-    /// Restarts the Southbound database server on the same file and socket.
+    fn start_northd(&mut self) -> Result<ProcId, String> {
+        let (nb, sb_remote) = (self.nb_socket(), self.sb_remote());
+        let central = &mut self.central;
+        let mut args = daemon_opts(&central.ovn_dir, "ovn-northd");
+        args.push(format!("--ovnnb-db=unix:{}", nb.display()).into());
+        args.push(format!("--ovnsb-db={sb_remote}").into());
+        let pidfile = central.ovn_dir.join("ovn-northd.pid");
+        central.start_daemon("ovn-northd", "ovn-northd", args, &pidfile)
+    }
+
+    /// Restarts ovn-northd (SIGTERM, SIGKILL after the stop grace). For tests that take the
+    /// Southbound away for seconds: northd 23.03 connects to the leader only and backs off up
+    /// to 8 s per attempt, so after a long outage it can take ten seconds or more to come back
+    /// by itself, and `ovn-nbctl --wait=hv` waits for it.
+    pub fn restart_northd(&mut self) {
+        let old = self.central.take_daemons(|d| d.name == "ovn-northd");
+        assert!(!old.is_empty(), "ovn-northd is not running");
+        let report = stop_group(&old, self.stop_grace);
+        assert!(report.is_clean(), "stopping ovn-northd: {report:?}");
+        self.start_northd().unwrap_or_else(|e| panic!("starting ovn-northd: {e}"));
+    }
+
+    /// Restarts the Southbound database server on the same file and socket. Standalone only:
+    /// with a cluster, use [`Sandbox::stop_sb_member`] and [`Sandbox::start_sb_member`].
     pub fn restart_sb_db(&mut self) {
+        assert_eq!(self.sb_members, 0, "restart_sb_db with a Southbound cluster: restart its members one by one");
         let dir = self.central.ovn_dir.clone();
         let grace = self.hvs.first().map_or(Duration::from_secs(5), |h| h.stop_grace);
         self.central
@@ -528,8 +590,9 @@ impl Sandbox {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// A central daemon ("ovnnb_db", "ovnsb_db", "ovn-northd"), else one of the first
-    /// hypervisor's ("ovsdb-server", "ovs-vswitchd", "ovn-controller", "chassisd").
+    /// A central daemon ("ovnnb_db", "ovnsb_db" or the cluster's "sb0", "sb1", ...,
+    /// "ovn-northd"), else one of the first hypervisor's ("ovsdb-server", "ovs-vswitchd",
+    /// "ovn-controller", "chassisd").
     pub fn daemon(&self, name: &str) -> Option<ProcId> {
         self.central.daemon(name).or_else(|| self.hvs[0].daemon(name))
     }
@@ -633,6 +696,190 @@ impl Sandbox {
             }
         }
     }
+}
+
+/// The Southbound database's name in `cluster/status`, `join-cluster` and `_Server`.
+const SB_DB: &str = "OVN_Southbound";
+
+/// The Southbound Raft cluster ([`Builder::sb_cluster`]). Members are numbered from 0.
+impl Sandbox {
+    /// How many members the Southbound cluster has; 0 when the Southbound is standalone.
+    pub fn sb_members(&self) -> usize {
+        self.sb_members
+    }
+    fn sb_member_file(&self, i: usize, ext: &str) -> PathBuf {
+        assert!(i < self.sb_members, "no Southbound cluster member {i} (there are {})", self.sb_members);
+        self.central.ovn_dir.join(format!("sb{i}.{ext}"))
+    }
+    /// Member `i`'s client socket (`unix:` remote).
+    pub fn sb_member_socket(&self, i: usize) -> PathBuf {
+        self.sb_member_file(i, "sock")
+    }
+    /// Member `i`'s control socket, for `ovn-appctl -t`.
+    pub fn sb_member_ctl(&self, i: usize) -> PathBuf {
+        self.sb_member_file(i, "ctl")
+    }
+    pub fn sb_member_log(&self, i: usize) -> PathBuf {
+        self.sb_member_file(i, "log")
+    }
+
+    /// Creates the cluster's database files (member 0 creates it, the others join), starts
+    /// every member, points `OVN_SB_DB` of central commands at all of them, and waits until
+    /// all have joined and one leads.
+    fn start_sb_cluster(&mut self) -> Result<(), String> {
+        let e = |r: Result<String, CmdError>| r.map(drop).map_err(|e| e.to_string());
+        let schema = find_schema("OVN_PKGDATADIR", &["/usr/share/ovn", "/usr/local/share/ovn"], "ovn-sb.ovsschema")?;
+        let raft = |i: usize| format!("unix:{}", self.sb_member_file(i, "raft").display());
+        for i in 0..self.sb_members {
+            let db = self.sb_member_file(i, "db");
+            let args: Vec<OsString> = if i == 0 {
+                // 1 s, the default, spelled out: failover times in tests depend on it.
+                vec![os("--election-timer=1000"), os("create-cluster"), db.into(), schema.clone().into(), os(&raft(0))]
+            } else {
+                vec![os("join-cluster"), db.into(), os(SB_DB), os(&raft(i)), os(&raft(0))]
+            };
+            e(self.central.try_run("ovsdb-tool", args))?;
+        }
+        for i in 0..self.sb_members {
+            self.try_start_sb_member(i)?;
+        }
+        let remote = self.sb_remote();
+        self.central.env.push(("OVN_SB_DB".into(), remote.into()));
+        let n = self.sb_members;
+        let joined = |i: usize| self.sb_cluster_status(i).is_ok_and(|s| s.contains("\nStatus: cluster member\n"));
+        if !wait::try_wait_until(self.central.cmd_timeout, || (0..n).all(joined) && self.sb_leader().is_some()) {
+            let status: Vec<String> = (0..n).map(|i| format!("sb{i}: {:?}", self.sb_cluster_status(i))).collect();
+            return Err(format!("the Southbound cluster did not form:\n{}", status.join("\n")));
+        }
+        Ok(())
+    }
+
+    fn try_start_sb_member(&mut self, i: usize) -> Result<ProcId, String> {
+        let (db, sock, ctl) = (self.sb_member_file(i, "db"), self.sb_member_socket(i), self.sb_member_ctl(i));
+        self.central.start_ovsdb_server(&format!("sb{i}"), &db, &sock, Some(&ctl))
+    }
+
+    /// Starts member `i` again (after [`Sandbox::stop_sb_member`]) on its database file and
+    /// sockets; it catches up with the cluster by itself.
+    pub fn start_sb_member(&mut self, i: usize) -> ProcId {
+        assert!(!self.sb_member_running(i), "sb{i} is already running");
+        self.try_start_sb_member(i).unwrap_or_else(|e| panic!("starting sb{i}: {e}"))
+    }
+
+    /// Whether member `i`'s ovsdb-server runs.
+    pub fn sb_member_running(&self, i: usize) -> bool {
+        self.central.daemon(&format!("sb{i}")).is_some_and(|p| p.is_alive())
+    }
+
+    /// Members whose ovsdb-server runs.
+    pub fn sb_members_running(&self) -> Vec<usize> {
+        (0..self.sb_members).filter(|&i| self.sb_member_running(i)).collect()
+    }
+
+    /// Stops member `i` and waits until it is gone: `SIGKILL` kills it outright (a crash: no
+    /// goodbye to clients or peers); any other signal is sent first, then `SIGKILL` after the
+    /// sandbox's stop grace if it is still there (`SIGTERM`: a clean stop).
+    pub fn stop_sb_member(&mut self, i: usize, signal: Signal) {
+        let name = format!("sb{i}");
+        let taken = self.central.take_daemons(|d| d.name == name);
+        assert!(!taken.is_empty(), "{name} is not running");
+        let ids: Vec<ProcId> = taken.iter().map(|(_, d)| d.id).collect();
+        for p in &ids {
+            p.signal(signal);
+        }
+        let grace = if signal == Signal::SIGKILL { Duration::ZERO } else { self.stop_grace };
+        let stubborn = procs::wait_gone(&ids, grace);
+        let (_, survivors) = procs::terminate(&stubborn, Duration::ZERO);
+        assert!(survivors.is_empty(), "{name} survived SIGKILL: {survivors:?}");
+    }
+
+    /// `ovn-appctl -t <member ctl> cluster/status OVN_Southbound` of member `i`.
+    pub fn sb_cluster_status(&self, i: usize) -> Result<String, CmdError> {
+        let ctl = self.sb_member_ctl(i);
+        let args = [os("-t"), ctl.into(), os("cluster/status"), os(SB_DB)];
+        self.central.try_run("ovn-appctl", args)
+    }
+
+    /// Member `i`'s Raft role as `cluster/status` shows it ("leader", "follower",
+    /// "candidate"); None if it does not answer.
+    pub fn sb_member_role(&self, i: usize) -> Option<String> {
+        let status = self.sb_cluster_status(i).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("Role: ")).map(|r| r.trim().to_string())
+    }
+
+    /// Whether member `i` serves the database as part of the cluster, as clients see it: the
+    /// `connected` column of its `_Server` database (false once it has lost the others and an
+    /// election failed). None if it does not answer.
+    pub fn sb_member_connected(&self, i: usize) -> Option<bool> {
+        let remote = format!("unix:{}", self.sb_member_socket(i).display());
+        let select = serde_json::json!(["_Server", {"op": "select", "table": "Database",
+            "where": [["name", "==", SB_DB]], "columns": ["connected"]}]);
+        let out = self.central.try_run("ovsdb-client", ["transact".into(), remote, select.to_string()]).ok()?;
+        let reply: serde_json::Value = serde_json::from_str(&out).ok()?;
+        reply[0]["rows"][0]["connected"].as_bool()
+    }
+
+    /// The running member that says it is the leader, if any. A leader cut off from the others
+    /// keeps saying so until its election timer runs out.
+    pub fn sb_leader(&self) -> Option<usize> {
+        self.sb_members_running().into_iter().find(|&i| self.sb_member_role(i).as_deref() == Some("leader"))
+    }
+
+    /// Waits until some running member leads the cluster, and returns it.
+    pub fn wait_sb_leader(&self) -> usize {
+        wait::wait_for(TIMEOUT, "a Southbound cluster leader", || self.sb_leader())
+    }
+
+    /// The members that controller of hypervisor `chassis` (for chassisd: any of its
+    /// processes) has a connection to right now, found by pairing the controller's socket
+    /// inodes (`/proc/<pid>/fd`) with the peers of the members' accepted connections
+    /// (`ss -x`, iproute2). Normally one; empty while it is between members, if it runs no
+    /// controller, or if `ss` is missing.
+    pub fn sb_members_used_by(&self, chassis: &str) -> Vec<usize> {
+        let hv = self.hv(chassis);
+        let Some(top) = hv.controller_pid() else {
+            return Vec::new();
+        };
+        let mut pids = top.descendants();
+        pids.push(top);
+        let inodes: Vec<String> = pids.iter().flat_map(|p| socket_inodes(p.pid)).collect();
+        if inodes.is_empty() {
+            return Vec::new();
+        }
+        let Ok(table) = self.central.try_run("ss", ["-x", "-n"]) else {
+            return Vec::new();
+        };
+        let sockets: Vec<String> =
+            (0..self.sb_members).map(|i| self.sb_member_socket(i).display().to_string()).collect();
+        let mut used = Vec::new();
+        // Netid State Recv-Q Send-Q <local path> <local inode> <peer path or *> <peer inode>
+        for f in table.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()) {
+            if f.len() < 8 || !inodes.iter().any(|n| n == f[7]) {
+                continue;
+            }
+            if let Some(i) = sockets.iter().position(|s| s == f[4]) {
+                if !used.contains(&i) {
+                    used.push(i);
+                }
+            }
+        }
+        used.sort();
+        used
+    }
+}
+
+/// Inodes of the sockets process `pid` has open (`socket:[N]` links in `/proc/<pid>/fd`).
+fn socket_inodes(pid: i32) -> Vec<String> {
+    let Ok(dir) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_str()?;
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect()
 }
 
 impl Drop for Sandbox {
