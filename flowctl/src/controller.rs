@@ -276,12 +276,17 @@ impl Flowctl {
         let zones = self.ct_zones.get_or_insert_with(|| CtZones::restore(&br_ids));
         let Some(sb) = self.sb.as_ref().filter(|sb| sb.synced) else { return (ovs_ops, Vec::new()) };
 
-        let mut sb_ops = chassis::sync_chassis(sb, &cfg);
+        // Southbound writes are planned only when one can be sent: planning from a stale copy
+        // while disconnected (or while a transaction is out) would only repeat itself.
+        let sb_writable = sb.connected && !sb.txn_in_flight && !self.retry_at.contains_key(db_key(DbId::Sb));
+        let mut sb_ops = if sb_writable { chassis::sync_chassis(sb, &cfg) } else { Vec::new() };
         let chassis_uuid = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
         let ifaces = binding::local_ifaces(&self.ovs, br);
         if let Some(chassis_uuid) = chassis_uuid {
             let wanted = binding::wanted_bindings(sb, &ifaces, chassis_uuid, &cfg);
-            sb_ops.extend(binding::sync_claims(sb, &wanted, chassis_uuid));
+            if sb_writable {
+                sb_ops.extend(binding::sync_claims(sb, &wanted, chassis_uuid));
+            }
             self.local_datapaths = binding::local_datapaths(sb, &wanted);
             for (lport, iface) in &ifaces {
                 // An interface whose binding is ours in the database is installed.
@@ -319,7 +324,7 @@ impl Flowctl {
         let mut br_keys = zones.external_ids(&br_ids);
         // Southbound state processed: report it. (23.03 waits for the flows of that state to
         // be installed; until the flow installer exists there is nothing more to wait for.)
-        if sb_ops.is_empty() && !sb.txn_in_flight {
+        if sb_writable && sb_ops.is_empty() {
             if let Some(nb_cfg) = sb.rows("SB_Global").next().and_then(|(_, g)| g.get_i64("nb_cfg")) {
                 sb_ops.extend(chassis::report_nb_cfg(sb, &cfg.chassis_id, nb_cfg, now_ms()));
                 if br_ids.get("ovn-nb-cfg") != Some(&nb_cfg.to_string()) {

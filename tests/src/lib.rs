@@ -30,7 +30,8 @@
 //! - [`Sandbox::builder`] picks what runs: nothing (dirs and environment only, e.g. for
 //!   supervisor tests), `.ovs_db()`, `.vswitchd()`, `.ovn_dbs()`, `.northd()`, `.infra()`,
 //!   `.controller(c)`; `.hvs(&["hv1", "hv2"])` for several hypervisors joined by a simulated
-//!   network (Geneve tunnels work between them). See [`sandbox`] for the directory layout.
+//!   network (Geneve tunnels work between them); `.sb_cluster(3)` for a Southbound Raft cluster
+//!   (members can be stopped, started, and asked who leads). See [`sandbox`] for the layout.
 //! - [`Hv`]: one hypervisor: ovs-vsctl/ofctl/appctl and ovn-appctl in its environment,
 //!   ovn-nbctl/sbctl against central, VIFs, packets, flow dumps, controller start/stop. The
 //!   sandbox derefs to its first one; [`Sandbox::hv`] gives the others.
