@@ -1,0 +1,1 @@
+//! ovs-ofctl compatible text for matches, actions and flow mods.
