@@ -420,14 +420,19 @@ fn decode_action(a: &[u8], depth: usize) -> Result<Action> {
         OFPAT_DEC_NW_TTL => Action::DecTtl(None),
         OFPAT_METER => Action::Meter(r.u32()?),
         OFPAT_SET_FIELD => {
-            let (field, masked, n) = read_header(&mut r)?;
-            if n != field.n_bytes() && !field.def().variable || (masked && n % 2 != 0) {
+            let (field, masked, len) = read_header(&mut r)?;
+            let n = if masked { len / 2 } else { len };
+            let ok = if field.def().variable {
+                n > 0 && n <= field.n_bytes()
+            } else {
+                n == field.n_bytes()
+            };
+            if !ok || (masked && len % 2 != 0) {
                 return Err(DecodeError::BadLength {
                     what: "set_field",
-                    len: n,
+                    len,
                 });
             }
-            let n = if masked { n / 2 } else { n };
             if !field.def().writable {
                 return Err(DecodeError::BadValue {
                     what: "set_field of read-only field",
@@ -493,12 +498,8 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
         NXAST_POP_QUEUE => Action::PopQueue,
         NXAST_EXIT => Action::Exit,
         NXAST_CT_CLEAR => Action::CtClear,
-        NXAST_NOTE => {
-            let n = r.take_rest();
-            // The note is padded with zeros that OVS does not keep.
-            let end = n.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-            Action::Note(n.get(..end).unwrap_or_default().to_vec())
-        }
+        // OVS keeps the zero padding as part of the decoded note.
+        NXAST_NOTE => Action::Note(r.take_rest().to_vec()),
         NXAST_REG_MOVE => {
             let n_bits = r.u16()?;
             let src_ofs = r.u16()?;
@@ -996,24 +997,18 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
             put_header(out, dst.field, false, dst.field.n_bytes());
             finish(out, s, 16);
         }
+        // OVS encodes every resubmit it parses as resubmit_table (NXAST_RESUBMIT is
+        // only accepted on input).
         Action::Resubmit { in_port, table, ct } => {
-            if *table == 255 && !*ct {
-                let s = nx_start(out, NXAST_RESUBMIT);
-                out.put_u16(*in_port);
-                finish(out, s, 16);
+            let sub = if *ct {
+                NXAST_RESUBMIT_TABLE_CT
             } else {
-                let s = nx_start(
-                    out,
-                    if *ct {
-                        NXAST_RESUBMIT_TABLE_CT
-                    } else {
-                        NXAST_RESUBMIT_TABLE
-                    },
-                );
-                out.put_u16(*in_port);
-                out.put_u8(*table);
-                finish(out, s, 16);
-            }
+                NXAST_RESUBMIT_TABLE
+            };
+            let s = nx_start(out, sub);
+            out.put_u16(*in_port);
+            out.put_u8(*table);
+            finish(out, s, 16);
         }
         Action::PopQueue => {
             let s = nx_start(out, NXAST_POP_QUEUE);

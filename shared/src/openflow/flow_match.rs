@@ -132,7 +132,7 @@ fn layout(f: Field) -> Option<Layout> {
         Field::IPV4_DST | Field::ARP_TPA => lay(NwDst, 0, M32),
         Field::IPV6_SRC => lay(Ipv6Src, 0, M128),
         Field::IPV6_DST => lay(Ipv6Dst, 0, M128),
-        Field::IPV6_LABEL => lay(Ipv6Label, 0, 0xfffff),
+        Field::IPV6_LABEL => lay(Ipv6Label, 0, M32),
         Field::IP_PROTO | Field::ARP_OP => lay(NwProto, 0, M8),
         Field::IP_DSCP => lay(NwTos, 0, 0xfc),
         Field::IP_DSCP_SHIFTED => lay(NwTos, 2, 0xfc),
@@ -198,6 +198,8 @@ pub struct TunMetadata {
     pub index: u8,
     pub value: Vec<u8>,
     pub mask: Vec<u8>,
+    /// Matched with an explicit mask (OVS then encodes it masked even if all-ones).
+    pub masked: bool,
 }
 
 /// A flow match: masked values per slot (sorted, wildcarded slots absent).
@@ -351,13 +353,22 @@ impl Match {
             return Err(MatchError::BadWidth(def.name));
         }
         if let Some(index) = tun_md_index(field) {
+            let masked = mask.is_some();
             let mask = mask
                 .map(<[u8]>::to_vec)
                 .unwrap_or_else(|| vec![0xff; value.len()]);
             let value = value.iter().zip(&mask).map(|(v, m)| v & m).collect();
             self.tun_md.retain(|t| t.index != index);
             let pos = self.tun_md.partition_point(|t| t.index < index);
-            self.tun_md.insert(pos, TunMetadata { index, value, mask });
+            self.tun_md.insert(
+                pos,
+                TunMetadata {
+                    index,
+                    value,
+                    mask,
+                    masked,
+                },
+            );
             return Ok(());
         }
         let v = be_to_u128(value);
@@ -487,6 +498,8 @@ impl Match {
             Prereq::Mpls => dl == 0x8847 || dl == 0x8848,
             Prereq::IpAny => ip_any,
             Prereq::Nsh => dl == 0x894f,
+            // As OVS's is_ct_valid() for matches: a bit implying a valid connection, or
+            // tracked and explicitly not invalid.
             Prereq::CtValid => {
                 let (st, sm) = self.slot(Slot::CtState);
                 st & 0xcf != 0 || (st & 0x20 != 0 && sm & 0x10 != 0 && st & 0x10 == 0)
@@ -784,10 +797,9 @@ impl Match {
         put(out, Field::TUN_GBP_FLAGS, v, m);
         for t in &self.tun_md {
             let f = Field(Field::TUN_METADATA0.0 + u16::from(t.index));
-            let masked = t.mask.iter().any(|&b| b != 0xff);
-            put_header(out, f, masked, t.value.len());
+            put_header(out, f, t.masked, t.value.len());
             out.extend_from_slice(&t.value);
-            if masked {
+            if t.masked {
                 out.extend_from_slice(&t.mask);
             }
         }
@@ -885,7 +897,7 @@ fn read_tlv<'a>(r: &mut Reader<'a>) -> Result<Tlv<'a>> {
     let def = field.def();
     let n = if masked { len / 2 } else { len };
     let ok_len = if def.variable {
-        n > 0 && n <= def.n_bytes && n % 4 == 0
+        n > 0 && n <= def.n_bytes
     } else {
         n == def.n_bytes
     };
