@@ -67,6 +67,11 @@ pub const FLOWS: &[&str] = &[
     "table=55,priority=100,udp,tp_dst=0x1000/0xf000,actions=drop",
     "table=56,priority=100,icmp6,icmp_type=135,icmp_code=0,nd_target=fe80::1,nd_sll=00:00:00:00:00:01,actions=drop",
     "table=57,priority=100,ct_state=+trk,ct_zone=5,ct_label=0x10000000000000000/0x10000000000000000,actions=drop",
+    "table=58,priority=100,ip,actions=controller(userdata=00.01.02,max_len=100,id=2,pause,meter_id=7)",
+    "table=59,priority=100,tcp,actions=learn(table=60,limit=10,result_dst=NXM_NX_REG0[5],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])",
+    "table=61,priority=100,actions=sample(probability=65535,collector_set_id=1,obs_domain_id=2,obs_point_id=3,sampling_port=7,ingress)",
+    "table=62,priority=100,ip,actions=sample(probability=10,collector_set_id=1,obs_domain_id=2,obs_point_id=3,sampling_port=7)",
+    "table=63,priority=100,udp6,ipv6_src=::/0,actions=set_field:fe80::5->ipv6_src,set_field:53->udp_dst,move:NXM_NX_XXREG0[0..63]->NXM_NX_XXREG1[64..127]",
 ];
 
 fn check(flow: &str, failures: &mut Vec<String>) {

@@ -1045,10 +1045,10 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
                 let s = nx_start(out, NXAST_CONTROLLER2);
                 out.put_zeros(6);
                 if c.max_len != u16::MAX {
-                    put_prop(out, NXAC2PT_MAX_LEN, &c.max_len.to_be_bytes());
+                    props::put_prop_u16(out, NXAC2PT_MAX_LEN, c.max_len);
                 }
                 if c.controller_id != 0 {
-                    put_prop(out, NXAC2PT_CONTROLLER_ID, &c.controller_id.to_be_bytes());
+                    props::put_prop_u16(out, NXAC2PT_CONTROLLER_ID, c.controller_id);
                 }
                 if c.reason != 1 {
                     put_prop(out, NXAC2PT_REASON, &[c.reason]);

@@ -757,7 +757,7 @@ fn encode_buckets(buckets: &[Bucket], out: &mut Vec<u8>) {
         encode_actions(&b.actions, out);
         let alen = out.len() - a0;
         if let Some(w) = b.weight {
-            put_prop(out, 0, &w.to_be_bytes());
+            props::put_prop_u16(out, 0, w);
         }
         if let Some(p) = b.watch_port {
             put_prop(out, 1, &p.to_be_bytes());

@@ -66,17 +66,22 @@ pub fn nested_payload<'a>(p: &Prop<'a>) -> Result<&'a [u8]> {
     })
 }
 
-/// Payload as a u8/u16/u32/u64 of exactly that width.
+/// 8- and 16-bit payloads: OpenFlow pads 16-bit values to 4 bytes, so (like OVS) accept
+/// any payload at least as long as the value.
 pub fn prop_u8(p: &Prop<'_>) -> Result<u8> {
-    Reader::new(p.payload, "u8 property")
-        .u8()
-        .and_then(|v| exact(p, 1).map(|_| v))
+    Reader::new(p.payload, "u8 property").u8()
 }
 pub fn prop_u16(p: &Prop<'_>) -> Result<u16> {
-    Reader::new(p.payload, "u16 property")
-        .u16()
-        .and_then(|v| exact(p, 2).map(|_| v))
+    Reader::new(p.payload, "u16 property").u16()
 }
+
+/// Append a 16-bit property the way the OpenFlow specs lay it out (length 8).
+pub fn put_prop_u16(out: &mut Vec<u8>, ptype: u16, v: u16) {
+    let b = v.to_be_bytes();
+    put_prop(out, ptype, &[b[0], b[1], 0, 0]);
+}
+
+/// Payload as a u32 of exactly that width.
 pub fn prop_u32(p: &Prop<'_>) -> Result<u32> {
     Reader::new(p.payload, "u32 property")
         .u32()
