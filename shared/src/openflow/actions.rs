@@ -445,7 +445,7 @@ fn decode_action(a: &[u8], depth: usize) -> Result<Action> {
             } else {
                 None
             };
-            Action::SetField { field, value, mask }
+            set_field_checked(field, value, mask, r.take_rest())?
         }
         OFPAT_COPY_FIELD => {
             let n_bits = r.u16()?;
@@ -535,7 +535,7 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             } else {
                 None
             };
-            Action::SetField { field, value, mask }
+            set_field_checked(field, value, mask, r.take_rest())?
         }
         NXAST_OUTPUT_REG => {
             let ofs_nbits = r.u16()?;
@@ -712,6 +712,24 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
         NXAST_LEARN | NXAST_LEARN2 => Action::Learn(decode_learn(subtype, r)?),
         _ => Action::Unknown(a.to_vec()),
     })
+}
+
+/// Checks OVS makes on a decoded set_field: zero padding, not in_port, writable; an
+/// all-ones mask is the same as none.
+fn set_field_checked(
+    field: Field,
+    value: Vec<u8>,
+    mask: Option<Vec<u8>>,
+    pad: &[u8],
+) -> Result<Action> {
+    if pad.iter().any(|&b| b != 0) || field == Field::IN_PORT_OXM || !field.def().writable {
+        return Err(DecodeError::BadValue {
+            what: "set_field",
+            value: field.0.into(),
+        });
+    }
+    let mask = mask.filter(|m| m.iter().any(|&b| b != 0xff));
+    Ok(Action::SetField { field, value, mask })
 }
 
 /// A legacy reg_load becomes a masked set_field, which is what OVS does for OpenFlow 1.5.

@@ -194,7 +194,8 @@ pub struct MeterMod {
 pub struct PortDesc {
     pub port_no: u32,
     pub hw_addr: [u8; 6],
-    pub name: String,
+    /// Interface name bytes (at most 15, as OVS reads them; no trailing NUL).
+    pub name: Vec<u8>,
     pub config: u32,
     pub state: u32,
     pub properties: Vec<u8>,
@@ -417,6 +418,13 @@ pub enum Message {
     },
 }
 
+impl PortDesc {
+    /// The interface name as text.
+    pub fn name_str(&self) -> String {
+        String::from_utf8_lossy(&self.name).into_owned()
+    }
+}
+
 impl OfMessage {
     /// An OpenFlow 1.5 message.
     pub fn new(xid: u32, body: Message) -> OfMessage {
@@ -614,8 +622,13 @@ fn decode_port(r: &mut Reader<'_>) -> Result<PortDesc> {
     let hw_addr = r.array::<6>()?;
     r.skip(2)?;
     let name_raw = r.array::<16>()?;
-    let end = name_raw.iter().position(|&b| b == 0).unwrap_or(16);
-    let name = String::from_utf8_lossy(name_raw.get(..end).unwrap_or_default()).into_owned();
+    // OVS copies at most 15 bytes, always NUL-terminating.
+    let first15 = name_raw.get(..15).unwrap_or_default();
+    let end = first15
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(first15.len());
+    let name = first15.get(..end).unwrap_or_default().to_vec();
     let config = r.u32()?;
     let state = r.u32()?;
     let props_len = length.checked_sub(40).ok_or(DecodeError::BadLength {
@@ -641,8 +654,11 @@ fn encode_port(p: &PortDesc, out: &mut Vec<u8>) {
     out.extend_from_slice(&p.hw_addr);
     out.put_zeros(2);
     let mut name = [0u8; 16];
-    for (d, s) in name.iter_mut().zip(p.name.bytes().take(15)) {
-        *d = s;
+    for (d, s) in name
+        .iter_mut()
+        .zip(p.name.iter().take_while(|&&b| b != 0).take(15))
+    {
+        *d = *s;
     }
     out.extend_from_slice(&name);
     out.put_u32(p.config);

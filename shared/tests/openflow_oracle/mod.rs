@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod flows;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::process::{Command, Stdio};

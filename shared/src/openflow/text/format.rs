@@ -467,12 +467,23 @@ pub fn format_match(m: &Match, priority: Option<u16>) -> String {
     }
     for t in m.tun_metadata() {
         let _ = write!(s, "tun_metadata{}", t.index);
-        if !t.mask.iter().all(|&b| b == 0) {
+        // Without the switch's TLV table, OVS sizes the option by dropping leading bytes
+        // that are zero in both value and mask.
+        let skip = t
+            .value
+            .iter()
+            .zip(&t.mask)
+            .take(t.value.len().saturating_sub(1))
+            .take_while(|(v, m)| **v == 0 && **m == 0)
+            .count();
+        let value = t.value.get(skip..).unwrap_or_default();
+        let mask = t.mask.get(skip..).unwrap_or_default();
+        if !mask.iter().all(|&b| b == 0) {
             s.push('=');
-            put_hex(&mut s, &t.value);
-            if !t.mask.iter().all(|&b| b == 0xff) {
+            put_hex(&mut s, value);
+            if !mask.iter().all(|&b| b == 0xff) {
                 s.push('/');
-                put_hex(&mut s, &t.mask);
+                put_hex(&mut s, mask);
             }
         }
         s.push(',');
