@@ -207,6 +207,44 @@ pub const NX_LEARN_F_SEND_FLOW_REM: u16 = 1;
 pub const NX_LEARN_F_DELETE_LEARNED: u16 = 2;
 pub const NX_LEARN_F_WRITE_RESULT: u16 = 4;
 
+/// `multipath(fields,basis,algorithm,n_links,arg,dst)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Multipath {
+    /// NX_HASH_FIELDS_* (0 eth_src .. 6 symmetric_l3).
+    pub fields: u16,
+    pub basis: u16,
+    /// NX_MP_ALG_* (0 modulo_n, 1 hash_threshold, 2 hrw, 3 iter_hash).
+    pub algorithm: u16,
+    /// Number of links minus one.
+    pub max_link: u16,
+    pub arg: u32,
+    pub dst: Subfield,
+}
+
+/// `bundle(...)` / `bundle_load(...)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Bundle {
+    /// 0 active_backup, 1 hrw.
+    pub algorithm: u16,
+    /// NX_HASH_FIELDS_*.
+    pub fields: u16,
+    pub basis: u16,
+    /// `bundle_load` destination.
+    pub dst: Option<Subfield>,
+    pub members: Vec<u16>,
+}
+
+/// Names of NX_HASH_FIELDS_* values.
+pub const HASH_FIELDS: &[&str] = &[
+    "eth_src",
+    "symmetric_l4",
+    "symmetric_l3l4",
+    "symmetric_l3l4+udp",
+    "nw_src",
+    "nw_dst",
+    "symmetric_l3",
+];
+
 /// One action (or instruction, for the last four variants).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -267,6 +305,8 @@ pub enum Action {
         src: Subfield,
         max_len: u16,
     },
+    Multipath(Multipath),
+    Bundle(Bundle),
     /// An action this codec does not model: its raw bytes.
     Unknown(Vec<u8>),
     GotoTable(u8),
@@ -300,6 +340,9 @@ const NXAST_RESUBMIT_TABLE: u16 = 14;
 const NXAST_OUTPUT_REG: u16 = 15;
 const NXAST_LEARN: u16 = 16;
 const NXAST_EXIT: u16 = 17;
+const NXAST_MULTIPATH: u16 = 10;
+const NXAST_BUNDLE: u16 = 12;
+const NXAST_BUNDLE_LOAD: u16 = 13;
 const NXAST_FIN_TIMEOUT: u16 = 19;
 const NXAST_CONTROLLER: u16 = 20;
 const NXAST_DEC_TTL_CNT_IDS: u16 = 21;
@@ -710,6 +753,74 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             Action::CheckPktLarger { pkt_len, dst }
         }
         NXAST_LEARN | NXAST_LEARN2 => Action::Learn(decode_learn(subtype, r)?),
+        NXAST_MULTIPATH => {
+            let fields = r.u16()?;
+            let basis = r.u16()?;
+            r.skip(2)?;
+            let algorithm = r.u16()?;
+            let max_link = r.u16()?;
+            let arg = r.u32()?;
+            r.skip(2)?;
+            let ofs_nbits = r.u16()?;
+            let dst = Subfield::from_ofs_nbits(nx_field32(r.u32()?)?, ofs_nbits)?;
+            let need = 32 - u32::from(max_link).leading_zeros();
+            if usize::from(fields) >= HASH_FIELDS.len()
+                || algorithm > 3
+                || u32::from(dst.n_bits) < need
+            {
+                return Err(DecodeError::BadValue {
+                    what: "multipath",
+                    value: fields.into(),
+                });
+            }
+            Action::Multipath(Multipath {
+                fields,
+                basis,
+                algorithm,
+                max_link,
+                arg,
+                dst,
+            })
+        }
+        NXAST_BUNDLE | NXAST_BUNDLE_LOAD => {
+            let algorithm = r.u16()?;
+            let fields = r.u16()?;
+            let basis = r.u16()?;
+            let member_type = r.u32()?;
+            let n = usize::from(r.u16()?);
+            let ofs_nbits = r.u16()?;
+            let dst_h = r.u32()?;
+            let zero = r.u32()?;
+            let dst = if subtype == NXAST_BUNDLE_LOAD {
+                let d = Subfield::from_ofs_nbits(nx_field32(dst_h)?, ofs_nbits)?;
+                (d.n_bits >= 16).then_some(d)
+            } else {
+                None
+            };
+            let bad = usize::from(fields) >= HASH_FIELDS.len()
+                || algorithm > 1
+                || member_type != nx_header32(Field::IN_PORT)
+                || zero != 0
+                || (subtype == NXAST_BUNDLE_LOAD && dst.is_none())
+                || (subtype == NXAST_BUNDLE && (ofs_nbits != 0 || dst_h != 0));
+            if bad {
+                return Err(DecodeError::BadValue {
+                    what: "bundle",
+                    value: algorithm.into(),
+                });
+            }
+            let mut members = Vec::with_capacity(n.min(256));
+            for _ in 0..n {
+                members.push(r.u16()?);
+            }
+            Action::Bundle(Bundle {
+                algorithm,
+                fields,
+                basis,
+                dst,
+                members,
+            })
+        }
         _ => Action::Unknown(a.to_vec()),
     })
 }
@@ -1227,6 +1338,41 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
             finish(out, s, 24);
         }
         Action::Learn(l) => encode_learn(l, out),
+        Action::Multipath(m) => {
+            let s = nx_start(out, NXAST_MULTIPATH);
+            out.put_u16(m.fields);
+            out.put_u16(m.basis);
+            out.put_zeros(2);
+            out.put_u16(m.algorithm);
+            out.put_u16(m.max_link);
+            out.put_u32(m.arg);
+            out.put_zeros(2);
+            out.put_u16(m.dst.ofs_nbits());
+            out.put_u32(nx_header32(m.dst.field));
+            finish(out, s, 32);
+        }
+        Action::Bundle(b) => {
+            let s = nx_start(
+                out,
+                if b.dst.is_some() {
+                    NXAST_BUNDLE_LOAD
+                } else {
+                    NXAST_BUNDLE
+                },
+            );
+            out.put_u16(b.algorithm);
+            out.put_u16(b.fields);
+            out.put_u16(b.basis);
+            out.put_u32(nx_header32(Field::IN_PORT));
+            out.put_u16(b.members.len() as u16);
+            out.put_u16(b.dst.map_or(0, |d| d.ofs_nbits()));
+            out.put_u32(b.dst.map_or(0, |d| nx_header32(d.field)));
+            out.put_zeros(4);
+            for m in &b.members {
+                out.put_u16(*m);
+            }
+            finish(out, s, 32);
+        }
         Action::Unknown(raw) => out.extend_from_slice(raw),
         // Instructions inside an action list cannot be encoded; the instruction encoder
         // handles them.

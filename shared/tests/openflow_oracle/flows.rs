@@ -64,4 +64,7 @@ pub const FLOWS: &[&str] = &[
     "table=61,priority=100,actions=sample(probability=65535,collector_set_id=1,obs_domain_id=2,obs_point_id=3,sampling_port=7,ingress)",
     "table=62,priority=100,ip,actions=sample(probability=10,collector_set_id=1,obs_domain_id=2,obs_point_id=3,sampling_port=7)",
     "table=63,priority=100,udp6,ipv6_src=::/0,actions=set_field:fe80::5->ipv6_src,set_field:53->udp_dst,move:NXM_NX_XXREG0[0..63]->NXM_NX_XXREG1[64..127]",
+    "table=64,priority=100,ip,actions=multipath(symmetric_l3l4+udp,1024,hrw,2,0,NXM_NX_REG0[0..1]),resubmit(,65)",
+    "table=65,priority=100,ip,actions=multipath(eth_src,50,modulo_n,1,0,NXM_NX_REG1[]),bundle(eth_src,0,hrw,ofport,members:1,2)",
+    "table=66,priority=100,ip,actions=bundle_load(symmetric_l4,60,active_backup,ofport,NXM_NX_REG2[],members:2,1,3)",
 ];

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::openflow::actions::{
-    ports, Action, Ct, CtZone, LearnDst, LearnSrc, Nat, NatAddrs, Subfield,
+    ports, Action, Ct, CtZone, LearnDst, LearnSrc, Nat, NatAddrs, Subfield, HASH_FIELDS,
 };
 use crate::openflow::fields::{Field, FieldFormat};
 use crate::openflow::flow_match::{Match, Slot};
@@ -1043,6 +1043,61 @@ fn put_action(s: &mut String, a: &Action) {
             if *max_len != 0 && *max_len != u16::MAX {
                 let _ = write!(s, ",max_len={max_len}");
             }
+        }
+        Action::Multipath(m) => {
+            let alg = ["modulo_n", "hash_threshold", "hrw", "iter_hash"]
+                .get(usize::from(m.algorithm))
+                .copied();
+            let _ = write!(
+                s,
+                "multipath({},{},{},{},{},",
+                HASH_FIELDS
+                    .get(usize::from(m.fields))
+                    .copied()
+                    .unwrap_or("<unknown>"),
+                m.basis,
+                alg.unwrap_or("<unknown>"),
+                u32::from(m.max_link) + 1,
+                m.arg
+            );
+            format_subfield(s, &m.dst);
+            s.push(')');
+        }
+        Action::Bundle(b) => {
+            let alg = if b.algorithm == 1 {
+                "hrw"
+            } else if b.algorithm == 0 {
+                "active_backup"
+            } else {
+                "<unknown>"
+            };
+            let _ = write!(
+                s,
+                "{}({},{},{},ofport,",
+                if b.dst.is_some() {
+                    "bundle_load"
+                } else {
+                    "bundle"
+                },
+                HASH_FIELDS
+                    .get(usize::from(b.fields))
+                    .copied()
+                    .unwrap_or("<unknown>"),
+                b.basis,
+                alg
+            );
+            if let Some(d) = &b.dst {
+                format_subfield(s, d);
+                s.push(',');
+            }
+            s.push_str("members:");
+            for (i, m) in b.members.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                format_port(s, *m);
+            }
+            s.push(')');
         }
         Action::Unknown(raw) => {
             s.push_str("unknown(");

@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::openflow::actions::{
-    ports, Action, Controller, Ct, CtZone, Learn, LearnDst, LearnSpec, LearnSrc, Nat, NatAddrs,
-    Sample, Subfield,
+    ports, Action, Bundle, Controller, Ct, CtZone, Learn, LearnDst, LearnSpec, LearnSrc, Multipath,
+    Nat, NatAddrs, Sample, Subfield, HASH_FIELDS,
 };
 use crate::openflow::fields::{Field, FieldFormat, Prereq};
 use crate::openflow::flow_match::{Match, MatchError};
@@ -814,6 +814,76 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
             Action::Sample(sm)
         }
         "learn" => Action::Learn(parse_learn(v)?),
+        "multipath" => {
+            let a: Vec<&str> = v.split([',', ' ']).filter(|x| !x.is_empty()).collect();
+            let [fields, basis, alg, n_links, arg, dst] = a.as_slice() else {
+                return err(format!("{v}: not enough arguments to multipath action"));
+            };
+            let fields = hash_fields(fields)?;
+            let algorithm = ["modulo_n", "hash_threshold", "hrw", "iter_hash"]
+                .iter()
+                .position(|x| x.eq_ignore_ascii_case(alg))
+                .ok_or_else(|| ParseError(format!("{v}: unknown algorithm `{alg}'")))?
+                as u16;
+            let n: u32 = n_links
+                .parse()
+                .or_else(|_| err(format!("{v}: bad n_links")))?;
+            if !(1..=65536).contains(&n) {
+                return err(format!("{v}: n_links {n} is not in valid range 1 to 65536"));
+            }
+            let dst = parse_subfield(dst)?;
+            Action::Multipath(Multipath {
+                fields,
+                basis: parse_u16(basis)?,
+                algorithm,
+                max_link: (n - 1) as u16,
+                arg: parse_u32(arg)?,
+                dst,
+            })
+        }
+        "bundle" | "bundle_load" => {
+            let a: Vec<&str> = v.split([',', ' ']).filter(|x| !x.is_empty()).collect();
+            let load = k == "bundle_load";
+            let fixed = if load { 5 } else { 4 };
+            if a.len() <= fixed {
+                return err(format!("{v}: not enough arguments to bundle action"));
+            }
+            let fields = hash_fields(a[0])?;
+            let basis = parse_u16(a[1])?;
+            let algorithm = match a[2] {
+                x if x.eq_ignore_ascii_case("hrw") => 1,
+                x if x.eq_ignore_ascii_case("active_backup") => 0,
+                x => return err(format!("{v}: unknown algorithm `{x}'")),
+            };
+            if !a[3].eq_ignore_ascii_case("ofport") {
+                return err(format!("{v}: unknown member_type `{}'", a[3]));
+            }
+            let dst = if load {
+                Some(parse_subfield(a[4])?)
+            } else {
+                None
+            };
+            let mut members = Vec::new();
+            for (i, m) in a[fixed..].iter().enumerate() {
+                let m = if i == 0 {
+                    m.strip_prefix("members:")
+                        .or_else(|| m.strip_prefix("slaves:"))
+                        .ok_or_else(|| ParseError(format!("{v}: missing member delimiter")))?
+                } else {
+                    m
+                };
+                members.push(
+                    parse_port(m).ok_or_else(|| ParseError(format!("{m}: bad port number")))?,
+                );
+            }
+            Action::Bundle(Bundle {
+                algorithm,
+                fields,
+                basis,
+                dst,
+                members,
+            })
+        }
         "exit" => Action::Exit,
         "set_queue" => Action::SetQueue(parse_u32(v)?),
         "pop_queue" => Action::PopQueue,
@@ -835,6 +905,14 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
             _ => return err(format!("unknown action {k}")),
         },
     })
+}
+
+fn hash_fields(s: &str) -> Result<u16> {
+    HASH_FIELDS
+        .iter()
+        .position(|x| x.eq_ignore_ascii_case(s))
+        .map(|i| i as u16)
+        .ok_or_else(|| ParseError(format!("unknown fields `{s}'")))
 }
 
 fn parse_controller(v: &str) -> Result<Action> {
