@@ -511,4 +511,98 @@ fn packet_in2_continuation_and_resume() {
         md2.get(shared::openflow::Field::REG15).map(|v| v.0),
         Some(vec![0, 0, 0, 7])
     );
+    // Port status: async, like packet-ins.
+    let dbr = format!("--db=unix:{}/db.sock", d.display());
+    run(
+        "ovs-vsctl",
+        &[
+            &dbr,
+            "add-port",
+            "br-int",
+            "p2",
+            "--",
+            "set",
+            "interface",
+            "p2",
+            "type=dummy",
+            "ofport_request=2",
+        ],
+        &d,
+    );
+    let ps = loop {
+        if let Message::PortStatus(ps) = c.recv().body {
+            if ps.desc.name_str() == "p2" {
+                break ps;
+            }
+        }
+    };
+    assert_eq!(ps.desc.port_no, 2);
+}
+
+#[test]
+fn features_and_port_description() {
+    if !have_ovs_ofctl("features_and_port_description") {
+        return;
+    }
+    let Some(ovs) = start_ovs() else { return };
+    let mut c = Conn::open(&ovs.dir.path().join("br-int.mgmt"));
+    let x = c.send(Message::FeaturesRequest);
+    let m = c.recv();
+    assert_eq!(m.xid, x);
+    assert!(
+        matches!(
+            m.body,
+            Message::FeaturesReply(FeaturesReply { n_tables: 254, .. })
+        ),
+        "{m:?}"
+    );
+
+    let x = c.send(Message::MultipartRequest(MultipartRequest::simple(
+        mp::METER_FEATURES,
+    )));
+    let m = c.recv();
+    assert_eq!(m.xid, x);
+    let Message::MultipartReply(MultipartReply {
+        body: MultipartReplyBody::MeterFeatures(mf),
+        ..
+    }) = m.body
+    else {
+        panic!("{m:?}")
+    };
+    assert!(mf.max_meter > 0, "{mf:?}");
+
+    let x = c.send(Message::MultipartRequest(MultipartRequest::simple(
+        mp::GROUP_FEATURES,
+    )));
+    let m = c.recv();
+    assert_eq!(m.xid, x);
+    let Message::MultipartReply(MultipartReply {
+        body: MultipartReplyBody::GroupFeatures(gf),
+        ..
+    }) = m.body
+    else {
+        panic!("{m:?}")
+    };
+    assert!(gf.max_groups[1] > 0, "{gf:?}");
+
+    let x = c.send(Message::MultipartRequest(MultipartRequest::simple(
+        mp::PORT_DESC,
+    )));
+    let m = c.recv();
+    assert_eq!(m.xid, x);
+    let Message::MultipartReply(MultipartReply {
+        body: MultipartReplyBody::PortDesc(ports),
+        ..
+    }) = m.body
+    else {
+        panic!("{m:?}")
+    };
+    let mut names: Vec<String> = ports.iter().map(|p| p.name_str()).collect();
+    names.sort();
+    assert_eq!(names, ["br-int", "p1"]);
+
+    let x = c.send(Message::GetConfigRequest);
+    let m = c.recv();
+    assert_eq!(m.xid, x);
+    assert!(matches!(m.body, Message::GetConfigReply(_)), "{m:?}");
 }

@@ -350,10 +350,33 @@ pub enum MultipartRequestBody {
     },
 }
 
+/// `ofp13_meter_features` (what OVN probes to know whether meters work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterFeatures {
+    pub max_meter: u32,
+    pub band_types: u32,
+    pub capabilities: u32,
+    pub max_bands: u8,
+    pub max_color: u8,
+}
+
+/// `ofp12_group_features_stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupFeatures {
+    pub types: u32,
+    pub capabilities: u32,
+    /// Per group type (all, select, indirect, fast failover).
+    pub max_groups: [u32; 4],
+    pub actions: [u32; 4],
+}
+
 /// Multipart reply bodies.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MultipartReplyBody {
     Flow(Vec<FlowStats>),
+    MeterFeatures(MeterFeatures),
+    GroupFeatures(GroupFeatures),
+    PortDesc(Vec<PortDesc>),
     Other { mp_type: u16, body: Vec<u8> },
 }
 
@@ -416,6 +439,22 @@ pub enum Message {
         experimenter: Option<(u32, u32)>,
         body: Vec<u8>,
     },
+}
+
+impl MultipartRequest {
+    /// A request with no body (meter/group features, port description, ...).
+    pub fn simple(mp_type: u16) -> MultipartRequest {
+        let body = if mp_type == mp::PORT_DESC {
+            // ofp15_port_desc_request: all ports.
+            vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]
+        } else {
+            Vec::new()
+        };
+        MultipartRequest {
+            flags: 0,
+            body: MultipartRequestBody::Other { mp_type, body },
+        }
+    }
 }
 
 impl PortDesc {
@@ -616,7 +655,6 @@ fn decode_hello(r: &mut Reader<'_>) -> Result<Message> {
 
 fn decode_port(r: &mut Reader<'_>) -> Result<PortDesc> {
     let port_no = r.u32()?;
-    r.skip(4)?;
     let length = usize::from(r.u16()?);
     r.skip(2)?;
     let hw_addr = r.array::<6>()?;
@@ -648,7 +686,6 @@ fn decode_port(r: &mut Reader<'_>) -> Result<PortDesc> {
 
 fn encode_port(p: &PortDesc, out: &mut Vec<u8>) {
     out.put_u32(p.port_no);
-    out.put_zeros(4);
     out.put_u16((40 + p.properties.len()) as u16);
     out.put_zeros(2);
     out.extend_from_slice(&p.hw_addr);
@@ -898,6 +935,39 @@ fn decode_mp_reply(r: &mut Reader<'_>) -> Result<MultipartReply> {
             flows.push(decode_flow_stats(&mut e)?);
         }
         MultipartReplyBody::Flow(flows)
+    } else if mp_type == mp::METER_FEATURES && r.remaining() == 16 {
+        let f = MeterFeatures {
+            max_meter: r.u32()?,
+            band_types: r.u32()?,
+            capabilities: r.u32()?,
+            max_bands: r.u8()?,
+            max_color: r.u8()?,
+        };
+        r.skip(2)?;
+        MultipartReplyBody::MeterFeatures(f)
+    } else if mp_type == mp::GROUP_FEATURES && r.remaining() == 40 {
+        let types = r.u32()?;
+        let capabilities = r.u32()?;
+        let mut max_groups = [0u32; 4];
+        for g in &mut max_groups {
+            *g = r.u32()?;
+        }
+        let mut actions = [0u32; 4];
+        for a in &mut actions {
+            *a = r.u32()?;
+        }
+        MultipartReplyBody::GroupFeatures(GroupFeatures {
+            types,
+            capabilities,
+            max_groups,
+            actions,
+        })
+    } else if mp_type == mp::PORT_DESC {
+        let mut ports = Vec::new();
+        while !r.is_empty() {
+            ports.push(decode_port(r)?);
+        }
+        MultipartReplyBody::PortDesc(ports)
     } else {
         MultipartReplyBody::Other {
             mp_type,
@@ -1271,6 +1341,9 @@ fn encode_body(m: &Message, out: &mut Vec<u8>) -> u8 {
         Message::MultipartReply(rep) => {
             let mp_type = match &rep.body {
                 MultipartReplyBody::Flow(_) => mp::FLOW,
+                MultipartReplyBody::MeterFeatures(_) => mp::METER_FEATURES,
+                MultipartReplyBody::GroupFeatures(_) => mp::GROUP_FEATURES,
+                MultipartReplyBody::PortDesc(_) => mp::PORT_DESC,
                 MultipartReplyBody::Other { mp_type, .. } => *mp_type,
             };
             out.put_u16(mp_type);
@@ -1280,6 +1353,26 @@ fn encode_body(m: &Message, out: &mut Vec<u8>) -> u8 {
                 MultipartReplyBody::Flow(flows) => {
                     for f in flows {
                         encode_flow_stats(f, out);
+                    }
+                }
+                MultipartReplyBody::MeterFeatures(f) => {
+                    out.put_u32(f.max_meter);
+                    out.put_u32(f.band_types);
+                    out.put_u32(f.capabilities);
+                    out.put_u8(f.max_bands);
+                    out.put_u8(f.max_color);
+                    out.put_zeros(2);
+                }
+                MultipartReplyBody::GroupFeatures(g) => {
+                    out.put_u32(g.types);
+                    out.put_u32(g.capabilities);
+                    for v in g.max_groups.iter().chain(&g.actions) {
+                        out.put_u32(*v);
+                    }
+                }
+                MultipartReplyBody::PortDesc(ports) => {
+                    for p in ports {
+                        encode_port(p, out);
                     }
                 }
                 MultipartReplyBody::Other { body, .. } => out.extend_from_slice(body),
