@@ -833,7 +833,17 @@ fn set_field_checked(
     mask: Option<Vec<u8>>,
     pad: &[u8],
 ) -> Result<Action> {
-    if pad.iter().any(|&b| b != 0) || field == Field::IN_PORT_OXM || !field.def().writable {
+    let n = value.len();
+    let width_ok = if field.def().variable {
+        n > 0 && n <= field.n_bytes()
+    } else {
+        n == field.n_bytes()
+    };
+    if !width_ok
+        || pad.iter().any(|&b| b != 0)
+        || field == Field::IN_PORT_OXM
+        || !field.def().writable
+    {
         return Err(DecodeError::BadValue {
             what: "set_field",
             value: field.0.into(),
