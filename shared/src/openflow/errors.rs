@@ -34,6 +34,12 @@ impl ErrorMsg {
         error_name(self.err_type, self.code, self.experimenter)
     }
 
+    /// Header of the request that failed (OVS echoes at least its first 64 bytes), so the
+    /// error can be matched to the request by xid.
+    pub fn request_header(&self) -> Option<super::header::Header> {
+        super::header::Header::decode(&self.data).ok()
+    }
+
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<ErrorMsg> {
         let err_type = r.u16()?;
         let code = r.u16()?;

@@ -125,3 +125,45 @@ pub fn split_frame(buf: &[u8]) -> Result<Option<(&[u8], &[u8])>> {
         _ => Ok(None),
     }
 }
+
+/// Version negotiation as OpenFlow 1.3.1+ and OVS do it: with version bitmaps on both
+/// sides, the highest common version; otherwise the lower of the two header versions,
+/// if we support it. `ours` is a bitmap (bit N = wire version N).
+pub fn negotiate_version(ours: u32, peer_header_version: u8, peer_bitmap: u32) -> Option<u8> {
+    let common = if peer_bitmap != 0 {
+        ours & peer_bitmap
+    } else {
+        let v = peer_header_version.min(31 - ours.leading_zeros() as u8);
+        ours & 1u32.checked_shl(v.into()).unwrap_or(0)
+    };
+    (common != 0).then(|| (31 - common.leading_zeros()) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation() {
+        let of15 = 1 << OFP15_VERSION;
+        assert_eq!(negotiate_version(of15, 6, 0x7e), Some(6));
+        assert_eq!(negotiate_version(of15, 6, 1 << 4), None);
+        assert_eq!(negotiate_version(of15, 6, 0), Some(6));
+        assert_eq!(negotiate_version(of15, 4, 0), None);
+        assert_eq!(negotiate_version(of15 | 1 << 4, 5, 0), None);
+        assert_eq!(negotiate_version(of15 | 1 << 4, 4, 0), Some(4));
+    }
+
+    #[test]
+    fn framing() {
+        assert_eq!(frame_len(&[6, 0, 0]), Ok(None));
+        assert_eq!(frame_len(&[6, 0, 0, 16, 0, 0, 0, 0]), Ok(Some(16)));
+        assert!(frame_len(&[6, 0, 0, 4, 0, 0, 0, 0]).is_err());
+        let two = [6, 2, 0, 8, 0, 0, 0, 1, 6, 3, 0, 8, 0, 0, 0, 1, 6];
+        let (a, rest) = split_frame(&two).unwrap().unwrap();
+        assert_eq!(a.len(), 8);
+        let (b, rest) = split_frame(rest).unwrap().unwrap();
+        assert_eq!(b[1], 3);
+        assert_eq!(split_frame(rest), Ok(None));
+    }
+}

@@ -3,6 +3,9 @@
 
 mod table;
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use table::FIELD_DEFS;
 
 /// How a field's value is printed and parsed.
@@ -55,6 +58,32 @@ pub struct NxmHeader {
     pub len: u8,
 }
 
+/// Lookup tables built once from the catalogue (decoding is on the hot path).
+struct Index {
+    names: HashMap<&'static str, Field>,
+    headers: HashMap<(u32, u16, u8), Field>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut names = HashMap::new();
+        let mut headers = HashMap::new();
+        // First definition wins, as a linear search would.
+        for (i, d) in FIELD_DEFS.iter().enumerate() {
+            let f = Field(i as u16);
+            names.entry(d.name).or_insert(f);
+            if let Some(x) = d.extra_name {
+                names.entry(x).or_insert(f);
+            }
+            for h in d.headers {
+                headers.entry((h.vendor, h.class, h.field)).or_insert(f);
+            }
+        }
+        Index { names, headers }
+    })
+}
+
 /// Static description of one field.
 #[derive(Debug)]
 pub struct FieldDef {
@@ -100,10 +129,7 @@ impl Field {
 
     /// Find by canonical or alternative name (`dl_type` finds `eth_type`).
     pub fn from_name(name: &str) -> Option<Field> {
-        FIELD_DEFS
-            .iter()
-            .position(|d| d.name == name || d.extra_name == Some(name))
-            .map(|i| Field(i as u16))
+        index().names.get(name).copied()
     }
 
     /// Find by the NXM/OXM name (`NXM_NX_REG0`, `OXM_OF_METADATA`, ...).
@@ -114,14 +140,7 @@ impl Field {
 
     /// Find by code point (any version's).
     pub fn from_header(vendor: u32, class: u16, field: u8) -> Option<Field> {
-        FIELD_DEFS
-            .iter()
-            .position(|d| {
-                d.headers
-                    .iter()
-                    .any(|h| h.vendor == vendor && h.class == class && h.field == field)
-            })
-            .map(|i| Field(i as u16))
+        index().headers.get(&(vendor, class, field)).copied()
     }
 
     /// The code point OVS uses for this field in OpenFlow 1.5.
