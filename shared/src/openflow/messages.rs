@@ -10,6 +10,17 @@ use super::header::{nxt, ofpt, Header, HEADER_LEN, NX_VENDOR_ID, OFP15_VERSION};
 use super::props::{self, put_nested_prop, put_prop, put_prop_u64};
 use super::wire::{DecodeError, Put, Reader, Result};
 
+/// A message too long for OpenFlow's 16-bit length field (its would-be length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLong(pub usize);
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OpenFlow message of {} bytes exceeds 65535", self.0)
+    }
+}
+impl std::error::Error for TooLong {}
+
 /// A complete message: header fields plus typed body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OfMessage {
@@ -479,8 +490,9 @@ impl OfMessage {
         decode_depth(buf, 0)
     }
 
-    /// Encode to a complete framed message.
-    pub fn encode(&self) -> Vec<u8> {
+    /// Encode to a complete framed message, or fail if it exceeds OpenFlow's 64 KiB
+    /// message limit (a flow mod with huge actions, a packet-out with a jumbo packet).
+    pub fn try_encode(&self) -> std::result::Result<Vec<u8>, TooLong> {
         let mut out = Vec::with_capacity(64);
         Header {
             version: self.version,
@@ -493,9 +505,17 @@ impl OfMessage {
         if let Some(b) = out.get_mut(1) {
             *b = t;
         }
-        let len = out.len().min(usize::from(u16::MAX)) as u16;
+        // Within the limit, every nested 16-bit length fits as well.
+        let len = u16::try_from(out.len()).map_err(|_| TooLong(out.len()))?;
         out.set_u16(2, len);
-        out
+        Ok(out)
+    }
+
+    /// Encode to a complete framed message. Messages over 64 KiB cannot be represented;
+    /// for those this returns an empty vector, so use [`OfMessage::try_encode`] wherever
+    /// the size is not bounded by construction.
+    pub fn encode(&self) -> Vec<u8> {
+        self.try_encode().unwrap_or_default()
     }
 }
 

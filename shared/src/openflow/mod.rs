@@ -37,7 +37,10 @@ pub fn fuzz_one(data: &[u8]) {
     let mut buf = data;
     while let Ok(Some((msg, rest))) = header::split_frame(buf) {
         if let Ok(m) = OfMessage::decode(msg) {
-            let again = m.encode();
+            let Ok(again) = m.try_encode() else {
+                buf = rest;
+                continue;
+            };
             let m2 = OfMessage::decode(&again);
             assert_eq!(m2.as_ref(), Ok(&m), "re-decode of {}", wire::to_hex(&again));
             let _ = format!("{m:?}");
