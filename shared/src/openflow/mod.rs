@@ -1,16 +1,51 @@
 //! OpenFlow 1.5 codec with the Nicira (OVS) extensions that ovn-controller 23.03 uses.
 //!
 //! Sans-IO: bytes in, typed messages out, and back. Text printing and parsing follow
-//! `ovs-ofctl` syntax so that tests, logs and dumps read the same as OVS's.
+//! `ovs-ofctl` syntax so that tests, logs and dumps read the same as OVS's. Everything is
+//! checked against OVS 3.1 itself (see `shared/tests/openflow_*.rs`): flows parsed from text
+//! encode to the same bytes as `ovs-ofctl add-flow`, OVS's bytes decode and print as
+//! `ovs-ofctl ofp-print`, and a real `ovs-vswitchd` accepts what we send.
 //!
-//! - [`wire`]: checked big-endian reader and writer helpers.
-//! - [`header`]: the OpenFlow header, type numbers and stream framing.
-//! - [`fields`]: the field catalogue (names, widths, NXM/OXM code points).
-//! - [`flow_match`]: matches and their OXM encoding.
-//! - [`actions`]: actions and instructions.
-//! - [`messages`]: the message types.
-//! - [`errors`]: error messages and their names.
+//! - [`wire`]: checked big-endian reader and writer helpers; [`wire::DecodeError`].
+//! - [`header`]: the OpenFlow header, type numbers, stream framing, version negotiation.
+//! - [`fields`]: the field catalogue (names, widths, NXM/OXM code points, from OVS's
+//!   `meta-flow.h`).
+//! - [`flow_match`]: [`Match`] and its OXM encoding (in OVS's field order).
+//! - [`actions`]: [`Action`], instructions, and their OpenFlow 1.5 encoding.
+//! - [`messages`]: [`OfMessage`] / [`Message`] and the message bodies.
+//! - [`errors`]: error messages and their OVS names.
+//! - [`props`]: OpenFlow TLV properties.
 //! - [`text`]: ovs-ofctl compatible text for matches, actions and flow mods.
+//!
+//! ```
+//! use shared::openflow::messages::{Message, OfMessage};
+//! use shared::openflow::text::{format_flow_mod, parse_flow};
+//!
+//! let fm = parse_flow("table=8,priority=100,ip,reg14=0x1,metadata=0x1,\
+//!                      actions=ct(table=9,zone=NXM_NX_REG13[0..15])").unwrap();
+//! let bytes = OfMessage::new(7, Message::FlowMod(fm)).try_encode().unwrap();
+//! let back = OfMessage::decode(&bytes).unwrap();
+//! let Message::FlowMod(fm) = back.body else { unreachable!() };
+//! assert_eq!(
+//!     format_flow_mod(&fm),
+//!     "ADD table:8 priority=100,ip,reg14=0x1,metadata=0x1 \
+//!      actions=ct(table=9,zone=NXM_NX_REG13[0..15])"
+//! );
+//! ```
+//!
+//! Reading a stream: split frames with [`header::split_frame`], then decode each one. A
+//! decode error never panics; it names the structure that was wrong.
+//!
+//! ```
+//! use shared::openflow::header::split_frame;
+//! use shared::openflow::messages::{Message, OfMessage};
+//!
+//! let mut buf = OfMessage::new(1, Message::EchoRequest(vec![1, 2])).encode();
+//! buf.extend_from_slice(&[6, 0, 0]); // start of the next message
+//! let (frame, rest) = split_frame(&buf).unwrap().unwrap();
+//! assert_eq!(OfMessage::decode(frame).unwrap().body, Message::EchoRequest(vec![1, 2]));
+//! assert_eq!(rest, [6, 0, 0]);
+//! ```
 
 pub mod actions;
 pub mod errors;
