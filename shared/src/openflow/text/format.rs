@@ -135,7 +135,7 @@ fn flag_names(bit: u32, names: &[&'static str]) -> Option<&'static str> {
 
 const CT_STATE_NAMES: &[&str] = &["new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat"];
 const TCP_FLAG_NAMES: &[&str] = &["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"];
-const TUN_FLAG_NAMES: &[&str] = &["df", "csum", "key", "oam"];
+const TUN_FLAG_NAMES: &[&str] = &["oam", "df", "csum", "key"];
 
 /// OVS's `format_flags`: names joined by `del`, unknown bits as hex, `0` for none.
 fn format_flags(s: &mut String, names: &[&'static str], flags: u32, del: char) {

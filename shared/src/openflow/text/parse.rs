@@ -169,7 +169,7 @@ fn parse_mac(s: &str) -> Result<u128> {
 
 const CT_STATE_NAMES: &[&str] = &["new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat"];
 const TCP_FLAG_NAMES: &[&str] = &["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"];
-const TUN_FLAG_NAMES: &[&str] = &["df", "csum", "key", "oam"];
+const TUN_FLAG_NAMES: &[&str] = &["oam", "df", "csum", "key"];
 
 /// `+a-b`, `a|b`, or numeric `v[/m]` flags.
 fn parse_flags(s: &str, names: &[&str], all: u128) -> Result<(u128, u128)> {
