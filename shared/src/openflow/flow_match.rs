@@ -543,19 +543,32 @@ impl Match {
                     });
                 }
             }
+            // Like OVS, prerequisites must already be in the match when a field appears,
+            // and a non-Ethernet packet type cannot follow fields that imply Ethernet.
+            let implies_eth = seen.iter().any(|f| f.def().prereq != Prereq::None);
+            if !m.prereq_ok(field.def().prereq) || (field == Field::PACKET_TYPE && implies_eth) {
+                return Err(DecodeError::BadValue {
+                    what: "oxm prerequisites",
+                    value: field.0.into(),
+                });
+            }
             m.set_masked_opt(field, value, mask)
                 .map_err(|_| DecodeError::Unsupported {
                     what: "oxm field",
                     value: field.0.into(),
                 })?;
         }
-        for f in &seen {
-            if !m.prereq_ok(f.def().prereq) {
-                return Err(DecodeError::BadValue {
-                    what: "oxm prerequisites",
-                    value: f.0.into(),
-                });
-            }
+        // A TCI that says "no VLAN" cannot also carry VID/PCP bits, and PCP bits need the
+        // VLAN to be present: OXM cannot express anything else, so it could not round-trip.
+        let (tci, tcim) = m.slot(Slot::VlanTci);
+        let cfi = u128::from(VLAN_CFI);
+        let no_vlan_with_bits = tcim & cfi != 0 && tci & cfi == 0 && tci != 0;
+        let pcp_without_vlan = tcim & 0xe000 != 0 && (tcim & cfi == 0 || tci & cfi == 0);
+        if no_vlan_with_bits || pcp_without_vlan {
+            return Err(DecodeError::BadValue {
+                what: "vlan_tci",
+                value: tci as u64,
+            });
         }
         Ok(m)
     }
