@@ -252,6 +252,14 @@ fn our_messages_print_through_ovs_ofctl() {
         if got != *want {
             failures.push(format!("{m:?}\n  got:  {got:?}\n  want: {want:?}"));
         }
+        // Our own log formatter prints these control messages exactly as ofp-print does.
+        let exact = !matches!(m.body, Message::PacketOut(_) | Message::Error(_));
+        let ours = shared::openflow::text::format_message(m);
+        if exact && ours != *want {
+            failures.push(format!(
+                "format_message\n  ours: {ours:?}\n  want: {want:?}"
+            ));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

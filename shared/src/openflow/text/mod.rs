@@ -3,6 +3,7 @@
 
 mod format;
 mod group_meter;
+mod message;
 mod parse;
 
 pub use format::{
@@ -13,4 +14,5 @@ pub use group_meter::{
     decode_selection_method, encode_selection_method, format_group_mod, format_meter_mod,
     parse_group_mod, parse_meter_mod, SelectionMethod,
 };
+pub use message::{format_message, hex_dump};
 pub use parse::{parse_actions, parse_flow, parse_match, ParseError, ParsedFlow};
