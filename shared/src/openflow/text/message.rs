@@ -113,15 +113,13 @@ pub fn format_message(m: &OfMessage) -> String {
     };
     let _ = write!(s, "{} ({ver}) (xid={:#x}):", name(&m.body), m.xid);
     match &m.body {
-        Message::Hello { version_bitmap } => {
-            if *version_bitmap != 0 {
-                let _ = write!(s, "\n version bitmap: ");
-                let v: Vec<String> = (0..32)
-                    .filter(|b| version_bitmap & (1 << b) != 0)
-                    .map(|b| format!("0x{b:02x}"))
-                    .collect();
-                s.push_str(&v.join(", "));
-            }
+        Message::Hello { version_bitmap } if *version_bitmap != 0 => {
+            s.push_str("\n version bitmap: ");
+            let v: Vec<String> = (0..32)
+                .filter(|b| version_bitmap & (1 << b) != 0)
+                .map(|b| format!("0x{b:02x}"))
+                .collect();
+            s.push_str(&v.join(", "));
         }
         Message::EchoRequest(d) | Message::EchoReply(d) => {
             let _ = write!(s, " {} bytes of payload", d.len());
