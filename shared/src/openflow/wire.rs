@@ -139,7 +139,10 @@ impl<'a> Reader<'a> {
             .buf
             .get(s..s + 2)
             .ok_or(DecodeError::Truncated { what: self.what })?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+        let a: [u8; 2] = b
+            .try_into()
+            .map_err(|_| DecodeError::Truncated { what: self.what })?;
+        Ok(u16::from_be_bytes(a))
     }
 
     /// Peek a big-endian u32 at `off` bytes past the cursor.
@@ -152,7 +155,10 @@ impl<'a> Reader<'a> {
             .buf
             .get(s..s + 4)
             .ok_or(DecodeError::Truncated { what: self.what })?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        let a: [u8; 4] = b
+            .try_into()
+            .map_err(|_| DecodeError::Truncated { what: self.what })?;
+        Ok(u32::from_be_bytes(a))
     }
 
     /// The error to return for a structural problem in this cursor.
@@ -238,10 +244,9 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     }
     digits
         .chunks(2)
-        .map(|p| {
-            let h = (p[0] as char).to_digit(16)?;
-            let l = (p[1] as char).to_digit(16)?;
-            Some((h * 16 + l) as u8)
+        .map(|p| match p {
+            [h, l] => Some(((*h as char).to_digit(16)? * 16 + (*l as char).to_digit(16)?) as u8),
+            _ => None,
         })
         .collect()
 }

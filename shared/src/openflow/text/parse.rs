@@ -844,27 +844,28 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
         "bundle" | "bundle_load" => {
             let a: Vec<&str> = v.split([',', ' ']).filter(|x| !x.is_empty()).collect();
             let load = k == "bundle_load";
-            let fixed = if load { 5 } else { 4 };
-            if a.len() <= fixed {
-                return err(format!("{v}: not enough arguments to bundle action"));
-            }
-            let fields = hash_fields(a[0])?;
-            let basis = parse_u16(a[1])?;
-            let algorithm = match a[2] {
+            let (fields, basis, alg, mtype, rest) = match a.as_slice() {
+                [f, b, al, t, rest @ ..] if rest.len() > usize::from(load) => {
+                    (*f, *b, *al, *t, rest)
+                }
+                _ => return err(format!("{v}: not enough arguments to bundle action")),
+            };
+            let fields = hash_fields(fields)?;
+            let basis = parse_u16(basis)?;
+            let algorithm = match alg {
                 x if x.eq_ignore_ascii_case("hrw") => 1,
                 x if x.eq_ignore_ascii_case("active_backup") => 0,
                 x => return err(format!("{v}: unknown algorithm `{x}'")),
             };
-            if !a[3].eq_ignore_ascii_case("ofport") {
-                return err(format!("{v}: unknown member_type `{}'", a[3]));
+            if !mtype.eq_ignore_ascii_case("ofport") {
+                return err(format!("{v}: unknown member_type `{mtype}'"));
             }
-            let dst = if load {
-                Some(parse_subfield(a[4])?)
-            } else {
-                None
+            let (dst, member_list) = match (load, rest) {
+                (true, [d, tail @ ..]) => (Some(parse_subfield(d)?), tail),
+                _ => (None, rest),
             };
             let mut members = Vec::new();
-            for (i, m) in a[fixed..].iter().enumerate() {
+            for (i, m) in member_list.iter().enumerate() {
                 let m = if i == 0 {
                     m.strip_prefix("members:")
                         .or_else(|| m.strip_prefix("slaves:"))
