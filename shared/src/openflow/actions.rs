@@ -567,7 +567,7 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             let ofs_nbits = r.u16()?;
             let dst = Subfield::from_ofs_nbits(nx_field32(r.u32()?)?, ofs_nbits)?;
             let v = u128::from(r.u64()?);
-            load_to_set_field(dst, v)
+            load_to_set_field(dst, v)?
         }
         NXAST_REG_LOAD2 => {
             let (field, masked, n) = read_header(r)?;
@@ -854,8 +854,15 @@ fn set_field_checked(
 }
 
 /// A legacy reg_load becomes a masked set_field, which is what OVS does for OpenFlow 1.5.
-fn load_to_set_field(dst: Subfield, v: u128) -> Action {
-    let n = dst.field.n_bytes().min(16);
+fn load_to_set_field(dst: Subfield, v: u128) -> Result<Action> {
+    // reg_load into fields wider than 128 bits (tunnel metadata) is not modelled.
+    if dst.field.n_bytes() > 16 {
+        return Err(DecodeError::Unsupported {
+            what: "reg_load destination",
+            value: dst.field.0.into(),
+        });
+    }
+    let n = dst.field.n_bytes();
     let width = if dst.n_bits >= 128 {
         u128::MAX
     } else {
@@ -869,7 +876,7 @@ fn load_to_set_field(dst: Subfield, v: u128) -> Action {
         (1u128 << (8 * n)) - 1
     };
     let be = |x: u128| x.to_be_bytes().get(16 - n..).unwrap_or_default().to_vec();
-    Action::SetField {
+    Ok(Action::SetField {
         field: dst.field,
         value: be(value),
         mask: if mask & full == full {
@@ -877,7 +884,7 @@ fn load_to_set_field(dst: Subfield, v: u128) -> Action {
         } else {
             Some(be(mask))
         },
-    }
+    })
 }
 
 fn decode_nat(r: &mut Reader<'_>) -> Result<Nat> {

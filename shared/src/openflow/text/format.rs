@@ -649,7 +649,12 @@ pub fn format_subfield(s: &mut String, sf: &Subfield) {
     } else if sf.n_bits == 1 {
         let _ = write!(s, "[{}]", sf.ofs);
     } else {
-        let _ = write!(s, "[{}..{}]", sf.ofs, sf.ofs + sf.n_bits - 1);
+        let _ = write!(
+            s,
+            "[{}..{}]",
+            sf.ofs,
+            (u32::from(sf.ofs) + u32::from(sf.n_bits)).saturating_sub(1)
+        );
     }
 }
 

@@ -528,7 +528,7 @@ pub fn parse_subfield(s: &str) -> Result<Subfield> {
                     Subfield {
                         field,
                         ofs: a,
-                        n_bits: b - a + 1,
+                        n_bits: b.saturating_sub(a).saturating_add(1),
                     }
                 }
                 None => {
@@ -546,7 +546,7 @@ pub fn parse_subfield(s: &str) -> Result<Subfield> {
         return err(format!(
             "{s}: starts at bit {} and ends at bit {} but is only {} bits wide",
             sf.ofs,
-            sf.ofs + sf.n_bits,
+            u32::from(sf.ofs) + u32::from(sf.n_bits),
             w
         ));
     }
@@ -568,6 +568,9 @@ fn bits_mask(ofs: u16, n: u16) -> u128 {
 }
 
 fn load_action(value: u128, dst: Subfield) -> Result<Action> {
+    if dst.field.n_bytes() > 16 {
+        return err(format!("load into {} is not supported", dst.field.name()));
+    }
     if dst.n_bits < 128 && value >> dst.n_bits != 0 {
         return err(format!(
             "value {value:#x} does not fit into {} bits",
@@ -1193,4 +1196,36 @@ fn parse_learn(v: &str) -> Result<Learn> {
 fn imm_bytes(v: u128, n_bits: u16) -> Vec<u8> {
     let n = usize::from(n_bits).div_ceil(16) * 2;
     to_be(v, n.min(16))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_is_an_error_not_a_panic() {
+        for s in [
+            "reg0[0..65535]",
+            "NXM_NX_TUN_METADATA0[900..910]",
+            "tun_metadata0[0..991]",
+            "reg0[65535]",
+            "reg0[5..1]",
+        ] {
+            let _ = parse_subfield(s);
+            let _ = parse_actions(&format!("load:0x1->{s}"));
+            let _ = parse_actions(&format!("move:{s}->reg1[]"));
+        }
+        for s in [
+            "actions=((((",
+            "ct(exec(ct(exec(",
+            "reg0=0x/",
+            "in_port=99999999999",
+            "nw_src=1.2.3.4/99",
+            "=,=,",
+            "actions=resubmit(,,,)",
+        ] {
+            let _ = parse_flow(s);
+        }
+        assert!(parse_actions("load:0x1->NXM_NX_TUN_METADATA0[900..910]").is_err());
+    }
 }
