@@ -193,13 +193,42 @@ pub fn port_to_ofp11(p: u16) -> u32 {
 }
 
 /// One `tun_metadata<N>` match: value and mask have the option's mapped length.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone)]
 pub struct TunMetadata {
     pub index: u8,
     pub value: Vec<u8>,
     pub mask: Vec<u8>,
-    /// Matched with an explicit mask (OVS then encodes it masked even if all-ones).
+    /// Matched with an explicit mask (OVS then encodes it masked even if all-ones). Only
+    /// affects the encoding, so equality ignores it.
     pub masked: bool,
+}
+
+impl TunMetadata {
+    fn key(&self) -> (u8, &[u8], &[u8]) {
+        (self.index, &self.value, &self.mask)
+    }
+}
+
+impl PartialEq for TunMetadata {
+    fn eq(&self, o: &Self) -> bool {
+        self.key() == o.key()
+    }
+}
+impl Eq for TunMetadata {}
+impl std::hash::Hash for TunMetadata {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.key().hash(h);
+    }
+}
+impl PartialOrd for TunMetadata {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for TunMetadata {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&o.key())
+    }
 }
 
 /// A flow match: masked values per slot (sorted, wildcarded slots absent).

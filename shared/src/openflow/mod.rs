@@ -103,3 +103,27 @@ pub fn fuzz_one(data: &[u8]) {
         }
     }
 }
+
+/// The text fuzz target's body: parsing arbitrary text must not panic, and whatever parses
+/// must print back to text that parses to the same flow.
+#[doc(hidden)]
+pub fn fuzz_text_one(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(fm) = text::parse_flow(s) {
+        let m = text::format_match(&fm.matches, None);
+        let a = text::format_actions(&fm.actions);
+        let m2 = text::parse_match(&m);
+        assert_eq!(m2.as_ref(), Ok(&fm.matches), "match text {m:?} from {s:?}");
+        let a2 = text::parse_actions(&a);
+        assert_eq!(
+            a2.as_ref(),
+            Ok(&fm.actions),
+            "actions text {a:?} from {s:?}"
+        );
+        let _ = OfMessage::new(0, Message::FlowMod(fm)).try_encode();
+    }
+    let _ = text::parse_group_mod(0, s).map(|g| text::format_group_mod(&g));
+    let _ = text::parse_meter_mod(0, s).map(|m| text::format_meter_mod(&m));
+}
