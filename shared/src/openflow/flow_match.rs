@@ -544,6 +544,16 @@ impl Match {
         }
     }
 
+    /// OVS only encodes (and prints) ct_tp_src/ct_tp_dst together with a nonzero
+    /// ct_nw_proto; anything else would silently lose them.
+    pub(crate) fn check_ct_tp(&self) -> std::result::Result<(), &'static str> {
+        let tp = self.slot(Slot::CtTpSrc).1 | self.slot(Slot::CtTpDst).1;
+        if tp != 0 && self.slot(Slot::CtNwProto).0 == 0 {
+            return Err("ct_tp_src/ct_tp_dst need ct_nw_proto");
+        }
+        Ok(())
+    }
+
     /// Decode OXM/NXM TLVs (no `ofp_match` header, no padding).
     pub fn decode_oxm(buf: &[u8]) -> Result<Match> {
         let mut r = Reader::new(buf, "oxm");
@@ -599,6 +609,8 @@ impl Match {
                 value: tci as u64,
             });
         }
+        m.check_ct_tp()
+            .map_err(|what| DecodeError::BadValue { what, value: 0 })?;
         Ok(m)
     }
 

@@ -404,6 +404,7 @@ pub fn parse_match(s: &str) -> Result<Match> {
 }
 
 fn check_prereqs(m: &Match) -> Result<()> {
+    m.check_ct_tp().map_err(|e| ParseError(e.into()))?;
     for f in Field::all() {
         // ovs-ofctl leaves the conntrack-validity prerequisite to the switch.
         let p = f.def().prereq;
