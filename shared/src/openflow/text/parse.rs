@@ -229,7 +229,9 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
             } else {
                 h.to_string()
             };
-            crate::openflow::wire::from_hex(&h).ok_or_else(|| ParseError(format!("{x}: bad hex")))
+            crate::openflow::wire::from_hex(&h)
+                .filter(|b| !b.is_empty() && b.len() <= def.n_bytes)
+                .ok_or_else(|| ParseError(format!("{x}: bad hex")))
         };
         let v = hex(v)?;
         let m = m.map(hex).transpose()?;
