@@ -5,6 +5,7 @@ pub mod channel;
 pub mod child;
 pub mod frame;
 pub mod ipc;
+pub mod openflow;
 pub mod ovsdb;
 pub mod pinctrl_link;
 pub mod unixctl;
