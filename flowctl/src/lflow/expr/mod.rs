@@ -23,6 +23,8 @@ pub mod symtab;
 pub mod to_matches;
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;

@@ -100,10 +100,7 @@ impl Field {
 
     /// Find by canonical or alternative name (`dl_type` finds `eth_type`).
     pub fn from_name(name: &str) -> Option<Field> {
-        FIELD_DEFS
-            .iter()
-            .position(|d| d.name == name || d.extra_name == Some(name))
-            .map(|i| Field(i as u16))
+        FIELD_DEFS.iter().position(|d| d.name == name || d.extra_name == Some(name)).map(|i| Field(i as u16))
     }
 
     /// Find by the NXM/OXM name (`NXM_NX_REG0`, `OXM_OF_METADATA`, ...).
@@ -116,11 +113,7 @@ impl Field {
     pub fn from_header(vendor: u32, class: u16, field: u8) -> Option<Field> {
         FIELD_DEFS
             .iter()
-            .position(|d| {
-                d.headers
-                    .iter()
-                    .any(|h| h.vendor == vendor && h.class == class && h.field == field)
-            })
+            .position(|d| d.headers.iter().any(|h| h.vendor == vendor && h.class == class && h.field == field))
             .map(|i| Field(i as u16))
     }
 
@@ -133,11 +126,7 @@ impl Field {
     /// Nicira-experimenter one if any, else the first standard OXM.
     pub fn nxm_header(self) -> Option<NxmHeader> {
         let hs = self.def().headers;
-        hs.iter()
-            .rev()
-            .find(|h| !is_standard(h))
-            .or_else(|| hs.first())
-            .copied()
+        hs.iter().rev().find(|h| !is_standard(h)).or_else(|| hs.first()).copied()
     }
 
     /// The name OVS prints in `move`/`load`/subfield syntax (`NXM_NX_REG0`).
@@ -292,10 +281,7 @@ fn nxm_name_to_point(name: &str) -> Option<(u16, u8)> {
 }
 
 fn point_to_nxm_name(class: u16, field: u8) -> Option<String> {
-    if let Some(x) = NXM_NAME_EXCEPTIONS
-        .iter()
-        .find(|x| x.0 == class && x.1 == field)
-    {
+    if let Some(x) = NXM_NAME_EXCEPTIONS.iter().find(|x| x.0 == class && x.1 == field) {
         return Some(x.2.to_string());
     }
     match (class, field) {

@@ -3,8 +3,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::openflow::actions::{
-    ports, Action, Controller, Ct, CtZone, Learn, LearnDst, LearnSpec, LearnSrc, Nat, NatAddrs,
-    Sample, Subfield,
+    ports, Action, Controller, Ct, CtZone, Learn, LearnDst, LearnSpec, LearnSrc, Nat, NatAddrs, Sample, Subfield,
 };
 use crate::openflow::fields::{Field, FieldFormat, Prereq};
 use crate::openflow::flow_match::{Match, MatchError};
@@ -41,14 +40,10 @@ pub(crate) fn next_kv<'a>(s: &mut &'a str) -> Option<(&'a str, &'a str)> {
     if s.is_empty() {
         return None;
     }
-    let key_len = s
-        .find(|c: char| ":=(, \t\r\n".contains(c))
-        .unwrap_or(s.len());
+    let key_len = s.find(|c: char| ":=(, \t\r\n".contains(c)).unwrap_or(s.len());
     let key = s.get(..key_len).unwrap_or_default();
     let delim = s.get(key_len..).and_then(|r| r.chars().next());
-    let rest = s
-        .get(key_len + delim.map_or(0, char::len_utf8)..)
-        .unwrap_or_default();
+    let rest = s.get(key_len + delim.map_or(0, char::len_utf8)..).unwrap_or_default();
     let value_delims: &str = match delim {
         Some(':') | Some('=') => ", \t\r\n",
         Some('(') => ")",
@@ -63,9 +58,7 @@ pub(crate) fn next_kv<'a>(s: &mut &'a str) -> Option<(&'a str, &'a str)> {
     }
     let value = rest.get(..n).unwrap_or_default();
     let after = rest.get(n..).unwrap_or_default();
-    *s = after
-        .strip_prefix(|c: char| value_delims.contains(c))
-        .unwrap_or(after);
+    *s = after.strip_prefix(|c: char| value_delims.contains(c)).unwrap_or(after);
     Some((key, value))
 }
 
@@ -148,9 +141,7 @@ pub fn parse_port(s: &str) -> Option<u16> {
 
 fn to_be(v: u128, n: usize) -> Vec<u8> {
     let b = v.to_be_bytes();
-    b.get(16usize.saturating_sub(n)..)
-        .unwrap_or_default()
-        .to_vec()
+    b.get(16usize.saturating_sub(n)..).unwrap_or_default().to_vec()
 }
 
 fn parse_mac(s: &str) -> Result<u128> {
@@ -160,8 +151,7 @@ fn parse_mac(s: &str) -> Result<u128> {
     }
     let mut v = 0u128;
     for p in parts {
-        let b =
-            u8::from_str_radix(p, 16).or_else(|_| err(format!("{s}: invalid Ethernet address")))?;
+        let b = u8::from_str_radix(p, 16).or_else(|_| err(format!("{s}: invalid Ethernet address")))?;
         v = (v << 8) | u128::from(b);
     }
     Ok(v)
@@ -177,11 +167,7 @@ fn parse_flags(s: &str, names: &[&str], all: u128) -> Result<(u128, u128)> {
         return parse_int_masked(s, all);
     }
     let bit = |n: &str| -> Result<u128> {
-        names
-            .iter()
-            .position(|x| *x == n)
-            .map(|i| 1u128 << i)
-            .ok_or_else(|| ParseError(format!("{n}: unknown flag")))
+        names.iter().position(|x| *x == n).map(|i| 1u128 << i).ok_or_else(|| ParseError(format!("{n}: unknown flag")))
     };
     if s.starts_with(['+', '-']) {
         let (mut v, mut m) = (0u128, 0u128);
@@ -224,11 +210,7 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         };
         let hex = |x: &str| -> Result<Vec<u8>> {
             let h = x.strip_prefix("0x").unwrap_or(x);
-            let h = if h.len() % 2 == 1 {
-                format!("0{h}")
-            } else {
-                h.to_string()
-            };
+            let h = if h.len() % 2 == 1 { format!("0{h}") } else { h.to_string() };
             crate::openflow::wire::from_hex(&h).ok_or_else(|| ParseError(format!("{x}: bad hex")))
         };
         let v = hex(v)?;
@@ -240,16 +222,11 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         }
         return Ok((v, m));
     }
-    let full = if n >= 16 {
-        u128::MAX
-    } else {
-        (1u128 << (8 * n)) - 1
-    };
+    let full = if n >= 16 { u128::MAX } else { (1u128 << (8 * n)) - 1 };
     let (v, m) = match def.format {
         FieldFormat::Decimal | FieldFormat::Hex => parse_int_masked(s, full)?,
         FieldFormat::OfpPort | FieldFormat::OfpPortOxm => {
-            let p =
-                parse_port(s).ok_or_else(|| ParseError(format!("{s}: port value out of range")))?;
+            let p = parse_port(s).ok_or_else(|| ParseError(format!("{s}: port value out of range")))?;
             let v = if def.format == FieldFormat::OfpPortOxm {
                 u128::from(crate::openflow::flow_match::port_to_ofp11(p))
             } else {
@@ -263,15 +240,12 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         },
         FieldFormat::Ipv4 => {
             let (a, m) = s.split_once('/').map_or((s, None), |(a, m)| (a, Some(m)));
-            let v: Ipv4Addr = a
-                .parse()
-                .or_else(|_| err(format!("{s}: invalid IP address")))?;
+            let v: Ipv4Addr = a.parse().or_else(|_| err(format!("{s}: invalid IP address")))?;
             let mask = match m {
                 None => u32::MAX,
-                Some(m) if m.contains('.') => u32::from(
-                    m.parse::<Ipv4Addr>()
-                        .or_else(|_| err(format!("{s}: invalid IP mask")))?,
-                ),
+                Some(m) if m.contains('.') => {
+                    u32::from(m.parse::<Ipv4Addr>().or_else(|_| err(format!("{s}: invalid IP mask")))?)
+                }
                 Some(m) => {
                     let bits: u32 = m.parse().or_else(|_| err(format!("{s}: invalid prefix")))?;
                     if bits > 32 {
@@ -284,15 +258,12 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         }
         FieldFormat::Ipv6 => {
             let (a, m) = s.split_once('/').map_or((s, None), |(a, m)| (a, Some(m)));
-            let v: Ipv6Addr = a
-                .parse()
-                .or_else(|_| err(format!("{s}: invalid IPv6 address")))?;
+            let v: Ipv6Addr = a.parse().or_else(|_| err(format!("{s}: invalid IPv6 address")))?;
             let mask = match m {
                 None => u128::MAX,
-                Some(m) if m.contains(':') => u128::from(
-                    m.parse::<Ipv6Addr>()
-                        .or_else(|_| err(format!("{s}: invalid IPv6 mask")))?,
-                ),
+                Some(m) if m.contains(':') => {
+                    u128::from(m.parse::<Ipv6Addr>().or_else(|_| err(format!("{s}: invalid IPv6 mask")))?)
+                }
                 Some(m) => {
                     let bits: u32 = m.parse().or_else(|_| err(format!("{s}: invalid prefix")))?;
                     if bits > 128 {
@@ -320,9 +291,7 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         }
         FieldFormat::PacketType => {
             let inner = s.trim_start_matches('(').trim_end_matches(')');
-            let (ns, t) = inner
-                .split_once(',')
-                .ok_or_else(|| ParseError(format!("{s}: bad packet_type")))?;
+            let (ns, t) = inner.split_once(',').ok_or_else(|| ParseError(format!("{s}: bad packet_type")))?;
             ((parse_uint(ns)? << 16) | parse_uint(t)?, full)
         }
     };
@@ -384,8 +353,7 @@ fn match_key(m: &mut Match, key: &str, value: &str) -> Result<()> {
     };
     let f = f.ok_or_else(|| ParseError(format!("unknown keyword {key}")))?;
     if f == Field::IN_PORT {
-        let p = parse_port(value)
-            .ok_or_else(|| ParseError(format!("{value}: port value out of range")))?;
+        let p = parse_port(value).ok_or_else(|| ParseError(format!("{value}: port value out of range")))?;
         m.set_u128(Field::IN_PORT, p.into())?;
         return Ok(());
     }
@@ -410,9 +378,8 @@ fn check_prereqs(m: &Match) -> Result<()> {
         if m.get(f).is_some() && f != Field::IP_DSCP && p != Prereq::CtValid && !m.prereq_ok(p) {
             // Shared slots (tp_src for tcp/udp/icmp...) are checked through any alias that
             // fits, as OVS stores them once.
-            let alias_ok = Field::all().any(|g| {
-                g != f && m.get(g).is_some() && same_slot(f, g) && m.prereq_ok(g.def().prereq)
-            });
+            let alias_ok =
+                Field::all().any(|g| g != f && m.get(g).is_some() && same_slot(f, g) && m.prereq_ok(g.def().prereq));
             if !alias_ok {
                 return err(format!("{}: prerequisites not met", f.name()));
             }
@@ -439,24 +406,16 @@ pub fn parse_flow(s: &str) -> Result<ParsedFlow> {
     let (head, acts) = match s.find("action") {
         Some(i) => {
             let tail = s.get(i..).unwrap_or_default();
-            let eq = tail
-                .find('=')
-                .ok_or_else(|| ParseError("actions: missing '='".into()))?;
+            let eq = tail.find('=').ok_or_else(|| ParseError("actions: missing '='".into()))?;
             let kw = tail.get(..eq).unwrap_or_default().trim();
             if kw != "actions" && kw != "action" {
                 return err(format!("{kw}: unknown keyword"));
             }
-            (
-                s.get(..i).unwrap_or_default(),
-                Some(tail.get(eq + 1..).unwrap_or_default()),
-            )
+            (s.get(..i).unwrap_or_default(), Some(tail.get(eq + 1..).unwrap_or_default()))
         }
         None => (s, None),
     };
-    let mut fm = FlowMod {
-        priority: DEFAULT_PRIORITY,
-        ..FlowMod::default()
-    };
+    let mut fm = FlowMod { priority: DEFAULT_PRIORITY, ..FlowMod::default() };
     let mut rest = head;
     while let Some((k, v)) = next_kv(&mut rest) {
         match k {
@@ -497,10 +456,7 @@ pub fn parse_flow(s: &str) -> Result<ParsedFlow> {
 /// Parse a subfield: `NXM_NX_REG0[0..15]`, `reg0[]`, `NXM_NX_REG0[3]`, or a bare field name.
 pub fn parse_subfield(s: &str) -> Result<Subfield> {
     let (name, range) = match s.find('[') {
-        Some(i) => (
-            s.get(..i).unwrap_or_default(),
-            Some(s.get(i..).unwrap_or_default()),
-        ),
+        Some(i) => (s.get(..i).unwrap_or_default(), Some(s.get(i..).unwrap_or_default())),
         None => (s, None),
     };
     let field = Field::from_nxm_name(name)
@@ -508,11 +464,7 @@ pub fn parse_subfield(s: &str) -> Result<Subfield> {
         .ok_or_else(|| ParseError(format!("{s}: unknown field `{name}'")))?;
     let w = field.n_bits() as u16;
     let sf = match range {
-        None | Some("[]") => Subfield {
-            field,
-            ofs: 0,
-            n_bits: w,
-        },
+        None | Some("[]") => Subfield { field, ofs: 0, n_bits: w },
         Some(r) => {
             let inner = r
                 .strip_prefix('[')
@@ -525,19 +477,11 @@ pub fn parse_subfield(s: &str) -> Result<Subfield> {
                     if b < a {
                         return err(format!("{s}: bad range"));
                     }
-                    Subfield {
-                        field,
-                        ofs: a,
-                        n_bits: b - a + 1,
-                    }
+                    Subfield { field, ofs: a, n_bits: b - a + 1 }
                 }
                 None => {
                     let a: u16 = inner.parse().or_else(|_| err(format!("{s}: bad bit")))?;
-                    Subfield {
-                        field,
-                        ofs: a,
-                        n_bits: 1,
-                    }
+                    Subfield { field, ofs: a, n_bits: 1 }
                 }
             }
         }
@@ -554,51 +498,31 @@ pub fn parse_subfield(s: &str) -> Result<Subfield> {
 }
 
 fn split_arrow(s: &str) -> Result<(&str, &str)> {
-    s.split_once("->")
-        .ok_or_else(|| ParseError(format!("{s}: missing `->'")))
+    s.split_once("->").ok_or_else(|| ParseError(format!("{s}: missing `->'")))
 }
 
 fn bits_mask(ofs: u16, n: u16) -> u128 {
-    let w = if n >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << n) - 1
-    };
+    let w = if n >= 128 { u128::MAX } else { (1u128 << n) - 1 };
     w << ofs
 }
 
 fn load_action(value: u128, dst: Subfield) -> Result<Action> {
     if dst.n_bits < 128 && value >> dst.n_bits != 0 {
-        return err(format!(
-            "value {value:#x} does not fit into {} bits",
-            dst.n_bits
-        ));
+        return err(format!("value {value:#x} does not fit into {} bits", dst.n_bits));
     }
     let n = dst.field.n_bytes().min(16);
     let mask = bits_mask(dst.ofs, dst.n_bits);
-    let full = if n >= 16 {
-        u128::MAX
-    } else {
-        (1u128 << (8 * n)) - 1
-    };
+    let full = if n >= 16 { u128::MAX } else { (1u128 << (8 * n)) - 1 };
     Ok(Action::SetField {
         field: dst.field,
         value: to_be(value << dst.ofs, n),
-        mask: if mask == full {
-            None
-        } else {
-            Some(to_be(mask, n))
-        },
+        mask: if mask == full { None } else { Some(to_be(mask, n)) },
     })
 }
 
 fn parse_hex_dotted(s: &str) -> Result<Vec<u8>> {
-    let digits: String = s
-        .chars()
-        .filter(|c| *c != '.' && !c.is_ascii_whitespace())
-        .collect();
-    crate::openflow::wire::from_hex(&digits)
-        .ok_or_else(|| ParseError(format!("{s}: bad hex digit")))
+    let digits: String = s.chars().filter(|c| *c != '.' && !c.is_ascii_whitespace()).collect();
+    crate::openflow::wire::from_hex(&digits).ok_or_else(|| ParseError(format!("{s}: bad hex digit")))
 }
 
 /// Parse an action list (`actions=` value), e.g. `ct(commit,zone=NXM_NX_REG13[0..15]),resubmit(,8)`.
@@ -636,22 +560,17 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
     Ok(match k {
         "output" => {
             if let Some(p) = parse_port(v) {
-                Action::Output {
-                    port: p,
-                    max_len: if p == ports::CONTROLLER { u16::MAX } else { 0 },
-                }
+                Action::Output { port: p, max_len: if p == ports::CONTROLLER { u16::MAX } else { 0 } }
             } else {
-                Action::OutputReg {
-                    src: parse_subfield(v)?,
-                    max_len: u16::MAX,
-                }
+                Action::OutputReg { src: parse_subfield(v)?, max_len: u16::MAX }
             }
         }
         "resubmit" => {
             let parts: Vec<&str> = v.split(',').collect();
             let port = match parts.first() {
-                Some(p) if !p.is_empty() => parse_port(p)
-                    .ok_or_else(|| ParseError(format!("{p}: resubmit to unknown port")))?,
+                Some(p) if !p.is_empty() => {
+                    parse_port(p).ok_or_else(|| ParseError(format!("{p}: resubmit to unknown port")))?
+                }
                 _ => ports::IN_PORT,
             };
             let table = match parts.get(1) {
@@ -666,43 +585,24 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
             if port == ports::IN_PORT && table == 255 {
                 return err("at least one \"in_port\" or \"table\" must be specified on resubmit");
             }
-            Action::Resubmit {
-                in_port: port,
-                table,
-                ct,
-            }
+            Action::Resubmit { in_port: port, table, ct }
         }
         "set_field" => {
             let (val, dst) = split_arrow(v)?;
-            let f = Field::from_name(dst)
-                .ok_or_else(|| ParseError(format!("{dst} is not a valid OXM field name")))?;
+            let f = Field::from_name(dst).ok_or_else(|| ParseError(format!("{dst} is not a valid OXM field name")))?;
             if !f.def().writable {
                 return err(format!("{dst} is read-only"));
             }
             let (value, mask) = parse_field_value(f, val)?;
-            Action::SetField {
-                field: f,
-                value,
-                mask,
-            }
+            Action::SetField { field: f, value, mask }
         }
         "load" => {
             let (val, dst) = split_arrow(v)?;
             load_action(parse_uint(val)?, parse_subfield(dst)?)?
         }
-        "set_tunnel" | "set_tunnel64" => {
-            load_action(parse_uint(v)?, Subfield::whole(Field::TUN_ID))?
-        }
-        "mod_dl_src" => Action::SetField {
-            field: Field::ETH_SRC,
-            value: to_be(parse_mac(v)?, 6),
-            mask: None,
-        },
-        "mod_dl_dst" => Action::SetField {
-            field: Field::ETH_DST,
-            value: to_be(parse_mac(v)?, 6),
-            mask: None,
-        },
+        "set_tunnel" | "set_tunnel64" => load_action(parse_uint(v)?, Subfield::whole(Field::TUN_ID))?,
+        "mod_dl_src" => Action::SetField { field: Field::ETH_SRC, value: to_be(parse_mac(v)?, 6), mask: None },
+        "mod_dl_dst" => Action::SetField { field: Field::ETH_DST, value: to_be(parse_mac(v)?, 6), mask: None },
         "move" => {
             let (a, b) = split_arrow(v)?;
             let src = parse_subfield(a)?;
@@ -720,23 +620,15 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
         "ct_clear" => Action::CtClear,
         "controller" => parse_controller(v)?,
         "conjunction" => {
-            let (id, cl) = v
-                .split_once(',')
-                .ok_or_else(|| ParseError(format!("{v}: bad conjunction")))?;
-            let (k, n) = cl
-                .split_once('/')
-                .ok_or_else(|| ParseError(format!("{v}: bad conjunction")))?;
+            let (id, cl) = v.split_once(',').ok_or_else(|| ParseError(format!("{v}: bad conjunction")))?;
+            let (k, n) = cl.split_once('/').ok_or_else(|| ParseError(format!("{v}: bad conjunction")))?;
             let id = parse_u32(id.trim())?;
             let k = parse_u8(k.trim())?;
             let n = parse_u8(n.trim())?;
             if !(2..=64).contains(&n) || k == 0 || k > n {
                 return err("conjunction must have between 2 and 64 clauses");
             }
-            Action::Conjunction {
-                id,
-                clause: k - 1,
-                n_clauses: n,
-            }
+            Action::Conjunction { id, clause: k - 1, n_clauses: n }
         }
         "group" => Action::Group(parse_u32(v)?),
         "meter" => Action::Meter(parse_u32(v)?),
@@ -745,11 +637,7 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
             if v.is_empty() {
                 Action::DecTtl(None)
             } else {
-                Action::DecTtl(Some(
-                    v.split(',')
-                        .map(|x| parse_u16(x.trim()))
-                        .collect::<Result<_>>()?,
-                ))
+                Action::DecTtl(Some(v.split(',').map(|x| parse_u16(x.trim())).collect::<Result<_>>()?))
             }
         }
         "push_vlan" => Action::PushVlan(parse_u16(v)?),
@@ -757,17 +645,12 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
         "clone" => Action::Clone(parse_actions(v)?),
         "check_pkt_larger" => {
             let inner = v.strip_prefix('(').unwrap_or(v);
-            let (n, dst) = inner
-                .split_once(")->")
-                .ok_or_else(|| ParseError(format!("{v}: bad check_pkt_larger")))?;
+            let (n, dst) = inner.split_once(")->").ok_or_else(|| ParseError(format!("{v}: bad check_pkt_larger")))?;
             let dst = parse_subfield(dst)?;
             if dst.n_bits != 1 {
                 return err("check_pkt_larger destination must be one bit");
             }
-            Action::CheckPktLarger {
-                pkt_len: parse_u16(n)?,
-                dst,
-            }
+            Action::CheckPktLarger { pkt_len: parse_u16(n)?, dst }
         }
         "fin_timeout" => {
             let (mut idle, mut hard) = (0, 0);
@@ -800,8 +683,7 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
                     "obs_domain_id" => sm.obs_domain_id = parse_u32(vv)?,
                     "obs_point_id" => sm.obs_point_id = parse_u32(vv)?,
                     "sampling_port" => {
-                        sm.sampling_port = parse_port(vv)
-                            .ok_or_else(|| ParseError(format!("{vv}: unknown port")))?
+                        sm.sampling_port = parse_port(vv).ok_or_else(|| ParseError(format!("{vv}: unknown port")))?
                     }
                     "ingress" => sm.direction = 1,
                     "egress" => sm.direction = 2,
@@ -822,16 +704,10 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
         "write_actions" => Action::WriteActions(parse_actions(v)?),
         "write_metadata" => {
             let (val, mask) = parse_int_masked(v, u64::MAX.into())?;
-            Action::WriteMetadata {
-                value: val as u64,
-                mask: mask as u64,
-            }
+            Action::WriteMetadata { value: val as u64, mask: mask as u64 }
         }
         _ => match parse_port(k) {
-            Some(p) if v.is_empty() => Action::Output {
-                port: p,
-                max_len: 0,
-            },
+            Some(p) if v.is_empty() => Action::Output { port: p, max_len: 0 },
             _ => return err(format!("unknown action {k}")),
         },
     })
@@ -866,31 +742,15 @@ fn parse_controller(v: &str) -> Result<Action> {
         }
     }
     // Like OVS: a controller action with nothing special is an output to CONTROLLER.
-    Ok(
-        if c.reason == 1
-            && c.controller_id == 0
-            && c.userdata.is_empty()
-            && !c.pause
-            && c.meter_id == 0
-        {
-            Action::Output {
-                port: ports::CONTROLLER,
-                max_len: c.max_len,
-            }
-        } else {
-            Action::Controller(c)
-        },
-    )
+    Ok(if c.reason == 1 && c.controller_id == 0 && c.userdata.is_empty() && !c.pause && c.meter_id == 0 {
+        Action::Output { port: ports::CONTROLLER, max_len: c.max_len }
+    } else {
+        Action::Controller(c)
+    })
 }
 
 fn parse_ct(v: &str) -> Result<Ct> {
-    let mut ct = Ct {
-        flags: 0,
-        zone: CtZone::Imm(0),
-        table: 255,
-        alg: 0,
-        actions: Vec::new(),
-    };
+    let mut ct = Ct { flags: 0, zone: CtZone::Imm(0), table: 255, alg: 0, actions: Vec::new() };
     let mut r = v;
     while let Some((k, val)) = next_kv(&mut r) {
         match k {
@@ -927,12 +787,7 @@ fn parse_ct(v: &str) -> Result<Ct> {
 }
 
 fn parse_nat(v: &str) -> Result<Nat> {
-    let mut nat = Nat {
-        flags: 0,
-        addrs: None,
-        proto_min: 0,
-        proto_max: 0,
-    };
+    let mut nat = Nat { flags: 0, addrs: None, proto_min: 0, proto_max: 0 };
     let mut r = v;
     while let Some((k, val)) = next_kv(&mut r) {
         match k {
@@ -962,40 +817,25 @@ fn parse_nat_range(nat: &mut Nat, s: &str) -> Result<()> {
     let (addrs, ports) = if let Some(rest) = s.strip_prefix('[') {
         // [v6]-[v6]:port-port
         let close = rest.find(']').ok_or_else(bad)?;
-        let min: Ipv6Addr = rest
-            .get(..close)
-            .unwrap_or_default()
-            .parse()
-            .map_err(|_| bad())?;
+        let min: Ipv6Addr = rest.get(..close).unwrap_or_default().parse().map_err(|_| bad())?;
         let mut tail = rest.get(close + 1..).unwrap_or_default();
         let mut max = 0u128;
         if let Some(t) = tail.strip_prefix("-[") {
             let c2 = t.find(']').ok_or_else(bad)?;
-            max = u128::from(
-                t.get(..c2)
-                    .unwrap_or_default()
-                    .parse::<Ipv6Addr>()
-                    .map_err(|_| bad())?,
-            );
+            max = u128::from(t.get(..c2).unwrap_or_default().parse::<Ipv6Addr>().map_err(|_| bad())?);
             tail = t.get(c2 + 1..).unwrap_or_default();
         }
         (NatAddrs::V6(u128::from(min), max), tail.strip_prefix(':'))
     } else if s.matches(':').count() >= 2 {
         let (a, b) = s.split_once('-').map_or((s, None), |(a, b)| (a, Some(b)));
         let min: Ipv6Addr = a.parse().map_err(|_| bad())?;
-        let max = b
-            .map(|b| b.parse::<Ipv6Addr>().map_err(|_| bad()))
-            .transpose()?
-            .map_or(0, u128::from);
+        let max = b.map(|b| b.parse::<Ipv6Addr>().map_err(|_| bad())).transpose()?.map_or(0, u128::from);
         (NatAddrs::V6(u128::from(min), max), None)
     } else {
         let (ip, ports) = s.split_once(':').map_or((s, None), |(a, b)| (a, Some(b)));
         let (a, b) = ip.split_once('-').map_or((ip, None), |(a, b)| (a, Some(b)));
         let min: Ipv4Addr = a.parse().map_err(|_| bad())?;
-        let max = b
-            .map(|b| b.parse::<Ipv4Addr>().map_err(|_| bad()))
-            .transpose()?
-            .map_or(0, u32::from);
+        let max = b.map(|b| b.parse::<Ipv4Addr>().map_err(|_| bad())).transpose()?.map_or(0, u32::from);
         (NatAddrs::V4(u32::from(min), max), ports)
     };
     nat.addrs = Some(addrs);
@@ -1043,28 +883,16 @@ fn parse_learn(v: &str) -> Result<Learn> {
                 let dst = parse_subfield(dst)?;
                 let spec = if src.starts_with(|c: char| c.is_ascii_digit()) {
                     let imm = imm_bytes(parse_uint(src)?, dst.n_bits);
-                    LearnSpec {
-                        src: LearnSrc::Imm(imm),
-                        dst: LearnDst::Load(dst),
-                        n_bits: dst.n_bits,
-                    }
+                    LearnSpec { src: LearnSrc::Imm(imm), dst: LearnDst::Load(dst), n_bits: dst.n_bits }
                 } else {
                     let src = parse_subfield(src)?;
-                    LearnSpec {
-                        src: LearnSrc::Field(src),
-                        dst: LearnDst::Load(dst),
-                        n_bits: dst.n_bits,
-                    }
+                    LearnSpec { src: LearnSrc::Field(src), dst: LearnDst::Load(dst), n_bits: dst.n_bits }
                 };
                 l.specs.push(spec);
             }
             "output" => {
                 let src = parse_subfield(val)?;
-                l.specs.push(LearnSpec {
-                    src: LearnSrc::Field(src),
-                    dst: LearnDst::Output,
-                    n_bits: src.n_bits,
-                });
+                l.specs.push(LearnSpec { src: LearnSrc::Field(src), dst: LearnDst::Output, n_bits: src.n_bits });
             }
             _ => {
                 // A match spec: FIELD=VALUE, DST[..]=SRC[..], or SRC[..].
@@ -1075,9 +903,7 @@ fn parse_learn(v: &str) -> Result<Learn> {
                         dst: LearnDst::Match(dst),
                         n_bits: dst.n_bits,
                     });
-                } else if k.contains('[')
-                    || !val.starts_with(|c: char| c.is_ascii_digit()) && val.contains('[')
-                {
+                } else if k.contains('[') || !val.starts_with(|c: char| c.is_ascii_digit()) && val.contains('[') {
                     let src = parse_subfield(val)?;
                     if src.n_bits != dst.n_bits {
                         return err(format!("{k}={val}: widths differ"));
@@ -1094,16 +920,8 @@ fn parse_learn(v: &str) -> Result<Learn> {
                     }
                     let n = usize::from(dst.n_bits).div_ceil(16) * 2;
                     let mut imm = vec![0u8; n.saturating_sub(value.len())];
-                    imm.extend_from_slice(
-                        value
-                            .get(value.len().saturating_sub(n)..)
-                            .unwrap_or_default(),
-                    );
-                    l.specs.push(LearnSpec {
-                        src: LearnSrc::Imm(imm),
-                        dst: LearnDst::Match(dst),
-                        n_bits: dst.n_bits,
-                    });
+                    imm.extend_from_slice(value.get(value.len().saturating_sub(n)..).unwrap_or_default());
+                    l.specs.push(LearnSpec { src: LearnSrc::Imm(imm), dst: LearnDst::Match(dst), n_bits: dst.n_bits });
                 }
             }
         }
