@@ -4,6 +4,9 @@
 //! (`expr_simplify`): every comparison becomes an equality under a mask, and conditions
 //! (`is_chassis_resident`) are evaluated (`expr_evaluate_condition`).
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use super::ast::{AndOr, Cmp, Expr, Relop, Value};
 use super::parser::parse;
 use super::symtab::{SymId, SymbolKind, Symtab};
@@ -11,7 +14,46 @@ use super::{ExprError, NoLookups};
 
 type R<T> = Result<T, ExprError>;
 
-fn parse_and_annotate(s: &str, symtab: &Symtab, nesting: &mut Vec<SymId>) -> R<Expr> {
+/// Symbols being expanded (to detect recursion), and whether the expansion cache may be used
+/// (not while it is being built).
+struct Nesting {
+    syms: Vec<SymId>,
+    cached: bool,
+}
+
+/// The annotated expansions of every prerequisite and predicate of the OVN symbol table,
+/// computed once: they depend on the symbol table only.
+fn expansion_cache() -> &'static HashMap<&'static str, Expr> {
+    static CACHE: OnceLock<HashMap<&'static str, Expr>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let symtab = Symtab::ovn();
+        let mut texts: Vec<&'static str> = symtab.symbols.iter().filter_map(|s| s.prereqs).collect();
+        texts.extend(symtab.symbols.iter().filter_map(|s| match s.kind {
+            SymbolKind::Predicate(p) => Some(p),
+            _ => None,
+        }));
+        texts
+            .into_iter()
+            .filter_map(|t| {
+                Some((
+                    t,
+                    parse_and_annotate_uncached(t, symtab, &mut Nesting { syms: Vec::new(), cached: false }).ok()?,
+                ))
+            })
+            .collect()
+    })
+}
+
+fn parse_and_annotate(s: &'static str, symtab: &Symtab, nesting: &mut Nesting) -> R<Expr> {
+    if nesting.cached && std::ptr::eq(symtab, Symtab::ovn()) {
+        if let Some(e) = expansion_cache().get(s) {
+            return Ok(e.clone());
+        }
+    }
+    parse_and_annotate_uncached(s, symtab, nesting)
+}
+
+fn parse_and_annotate_uncached(s: &str, symtab: &Symtab, nesting: &mut Nesting) -> R<Expr> {
     let e = parse(s, symtab, &NoLookups).and_then(|e| annotate_(e, symtab, true, nesting));
     e.map_err(|err| {
         ExprError(format!(
@@ -23,17 +65,17 @@ fn parse_and_annotate(s: &str, symtab: &Symtab, nesting: &mut Vec<SymId>) -> R<E
 
 /// Annotates a parsed expression.
 pub fn annotate(e: Expr, symtab: &Symtab) -> R<Expr> {
-    annotate_(e, symtab, true, &mut Vec::new())
+    annotate_(e, symtab, true, &mut Nesting { syms: Vec::new(), cached: true })
 }
 
-fn annotate_cmp(mut c: Cmp, symtab: &Symtab, append_prereqs: bool, nesting: &mut Vec<SymId>) -> R<Expr> {
+fn annotate_cmp(mut c: Cmp, symtab: &Symtab, append_prereqs: bool, nesting: &mut Nesting) -> R<Expr> {
     let Some(sym) = symtab.get(c.sym) else {
         return Err(ExprError("unknown symbol".into()));
     };
-    if nesting.contains(&c.sym) {
+    if nesting.syms.contains(&c.sym) {
         return Err(ExprError(format!("Recursive expansion of symbol `{}'.", sym.name)));
     }
-    nesting.push(c.sym);
+    nesting.syms.push(c.sym);
     let r = (|| {
         let prereqs = match sym.prereqs {
             Some(p) if append_prereqs => Some(parse_and_annotate(p, symtab, nesting)?),
@@ -64,11 +106,11 @@ fn annotate_cmp(mut c: Cmp, symtab: &Symtab, append_prereqs: bool, nesting: &mut
             None => e,
         })
     })();
-    nesting.pop();
+    nesting.syms.pop();
     r
 }
 
-fn annotate_(e: Expr, symtab: &Symtab, mut append_prereqs: bool, nesting: &mut Vec<SymId>) -> R<Expr> {
+fn annotate_(e: Expr, symtab: &Symtab, mut append_prereqs: bool, nesting: &mut Nesting) -> R<Expr> {
     match e {
         Expr::Cmp(c) => annotate_cmp(c, symtab, append_prereqs, nesting),
         Expr::And(_) | Expr::Or(_) => {

@@ -150,3 +150,25 @@ fn errors() {
     assert_eq!(err("ip4.src == ^tmpl"), "Unexpanded template.");
     assert_eq!(err(&"(".repeat(200)), "Parentheses nested too deeply.");
 }
+
+/// Replays the cargo-fuzz corpus of the `expr_parse` target (fuzz/corpus/expr_parse) with
+/// the target's lookups: every input compiles or fails cleanly.
+#[test]
+fn fuzz_corpus_replays_without_panics() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/expr_parse");
+    let mut l = MapLookups::default();
+    l.ports.insert("lp1".into(), 1);
+    l.ports.insert("lp2".into(), 2);
+    l.port_groups.insert("pg1".into(), vec!["lp1".into(), "lp2".into(), "lp3".into()]);
+    l.address_sets.insert("as1".into(), parse_address_set(&["10.0.0.1", "10.0.0.0/8", "fe80::1"]));
+    l.address_sets.insert("as4".into(), parse_address_set(&["10.0.0.1", "10.0.0.2", "192.168.0.0/16"]));
+    l.resident.push("lp1".into());
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let _ = compile(&String::from_utf8_lossy(&data), &l);
+        n += 1;
+    }
+    assert!(n > 0, "empty corpus in {}", dir.display());
+}
