@@ -50,9 +50,11 @@ impl std::error::Error for ExprError {}
 pub trait Lookups {
     /// `$name`: the address set's values (see [`parse_address_set`]).
     fn address_set(&self, name: &str) -> Option<&[Number]>;
-    /// `@name`: the port group's logical port names. 23.03 stores a port group per datapath
-    /// as `<datapath tunnel key>_<name>` and falls back to plain `<name>`; the caller resolves
-    /// that.
+    /// `@name`: the port group's logical port names. As in 23.03, only the ports related to
+    /// this chassis (bound here, patch, localnet, ...: binding's `related_lports`) belong in
+    /// it, so that a port group does not multiply flows with remote ports. 23.03 stores a
+    /// port group per datapath as `<datapath tunnel key>_<name>` and falls back to plain
+    /// `<name>`; the caller resolves that too.
     fn port_group(&self, name: &str) -> Option<&[String]>;
     /// A logical port's (or multicast group's) tunnel key on this datapath; ovn-controller
     /// also maps `"none"` to 0. Unknown ports make their comparison false.

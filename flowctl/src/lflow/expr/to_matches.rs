@@ -118,10 +118,17 @@ impl Builder<'_> {
         let bad = |e: shared::openflow::flow_match::MatchError| ExprError(format!("{}: {e}", sym.name));
         match (&sym.kind, &c.val) {
             (SymbolKind::Field(f), Value::Int { value, mask }) => {
-                let full = if sym.width >= 128 { u128::MAX } else { (1u128 << sym.width) - 1 };
+                // As OVS's mf_set(), which OVN's mf_mask_subfield() ends in: a mask of all
+                // ones over the field's bytes is an exact match, all zeros a wildcard, and
+                // any other mask on a field OVS cannot mask is silently ignored (so 23.03's
+                // `ip.dscp == 46`, a 6-bit mask in a byte, matches on nothing).
+                let bits = 8 * f.n_bytes() as u32;
+                let full = if bits >= 128 { u128::MAX } else { (1u128 << bits) - 1 };
                 if *mask & full == full {
                     m.set_u128(*f, *value).map_err(bad)?;
-                } else {
+                } else if *mask == 0 {
+                    m.clear(*f);
+                } else if f.def().maskable {
                     m.set_u128_masked(*f, *value, *mask).map_err(bad)?;
                 }
                 Ok(true)
