@@ -124,16 +124,59 @@ fn is_idn(c: u8) -> bool {
 
 /// Tokenises all of `input`.
 pub fn tokenize(input: &str) -> Result<Vec<Spanned>, LexError> {
+    match tokenize_partial(input) {
+        (toks, None) => Ok(toks),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// Tokenises `input` up to its first lexical error, which is returned alongside: OVN's lexer
+/// is lazy, so a parser that fails before reaching the bad token reports its own error.
+pub fn tokenize_partial(input: &str) -> (Vec<Spanned>, Option<LexError>) {
+    let mut out = Vec::new();
+    match tokenize_into(input, &mut out) {
+        Ok(()) => (out, None),
+        Err(e) => (out, Some(e)),
+    }
+}
+
+/// Expands `^name` templates (Chassis_Template_Var values) as 23.03's
+/// `lexer_parse_template_string` does: a known name is replaced by its value, an unknown
+/// one by the bare name. Returns the expanded text and the names referenced. Text that does
+/// not lex is returned unchanged (parsing it reports the error).
+pub fn expand_templates(input: &str, vars: &dyn Fn(&str) -> Option<String>) -> (String, Vec<String>) {
+    if !input.contains('^') {
+        return (input.to_string(), Vec::new());
+    }
+    let Ok(toks) = tokenize(input) else {
+        return (input.to_string(), Vec::new());
+    };
+    let mut out = String::with_capacity(input.len());
+    let mut refs = Vec::new();
+    let mut last = 0;
+    for t in toks {
+        if let Token::Template(name) = &t.tok {
+            out.push_str(input.get(last..t.start).unwrap_or_default());
+            out.push_str(&vars(name).unwrap_or_else(|| name.clone()));
+            out.push(' ');
+            refs.push(name.clone());
+            last = t.end;
+        }
+    }
+    out.push_str(input.get(last..).unwrap_or_default());
+    (out, refs)
+}
+
+fn tokenize_into(input: &str, out: &mut Vec<Spanned>) -> Result<(), LexError> {
     let b = input.as_bytes();
     let at = |i: usize| b.get(i).copied().unwrap_or(0);
-    let mut out = Vec::new();
     let mut p = 0usize;
     loop {
         let start = p;
         let c = at(p);
         let err = |msg: &str| Err(LexError { msg: msg.to_string(), at: start });
         let tok = match c {
-            0 if p >= b.len() => return Ok(out),
+            0 if p >= b.len() => return Ok(()),
             b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => {
                 p += 1;
                 continue;
@@ -461,6 +504,15 @@ mod tests {
         assert!(tokenize("\"abc").is_err());
         assert!(tokenize("/* x").is_err());
         assert!(tokenize("$1").is_err());
+    }
+
+    #[test]
+    fn templates() {
+        let vars = |n: &str| (n == "vip").then(|| "10.0.0.1".to_string());
+        let (s, refs) = expand_templates("ip4.dst == ^vip && tcp.dst == ^port", &vars);
+        assert_eq!(s, "ip4.dst == 10.0.0.1  && tcp.dst == port ");
+        assert_eq!(refs, ["vip", "port"]);
+        assert_eq!(expand_templates("ip4", &vars).0, "ip4");
     }
 
     #[test]

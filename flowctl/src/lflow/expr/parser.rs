@@ -6,7 +6,7 @@
 //! `0`/`1` is false/true.
 
 use super::ast::{AndOr, Cmp, Expr, Relop, Value};
-use super::lexer::{tokenize, NumFormat, Number, Spanned, Token};
+use super::lexer::{tokenize_partial, NumFormat, Number, Spanned, Token};
 use super::symtab::{Level, SymId, SymbolKind, Symtab};
 use super::{ExprError, Lookups};
 
@@ -46,6 +46,9 @@ impl ConstSet {
 struct Parser<'a> {
     input: &'a str,
     toks: Vec<Spanned>,
+    /// The lexical error after the last token, reported (instead of any parse error) once
+    /// the parser reaches it.
+    lex_err: Option<String>,
     pos: usize,
     symtab: &'a Symtab,
     lookups: &'a dyn Lookups,
@@ -57,10 +60,11 @@ type R<T> = Result<T, ExprError>;
 
 /// Parses `input` (no annotation: symbols keep their names, predicates are not expanded).
 pub fn parse(input: &str, symtab: &Symtab, lookups: &dyn Lookups) -> R<Expr> {
-    let toks = tokenize(input).map_err(|e| ExprError(e.msg))?;
-    let mut p = Parser { input, toks, pos: 0, symtab, lookups, not: false, depth: 0 };
+    let (toks, lex_err) = tokenize_partial(input);
+    let lex_err = lex_err.map(|e| e.msg);
+    let mut p = Parser { input, toks, lex_err, pos: 0, symtab, lookups, not: false, depth: 0 };
     let e = p.expr()?;
-    if p.peek().is_some() {
+    if p.peek().is_some() || p.lex_err.is_some() {
         return Err(p.syntax("expecting end of input"));
     }
     Ok(e)
@@ -122,7 +126,19 @@ impl Parser<'_> {
         }
     }
 
+    /// The pending lexical error, if the parser has reached it.
+    fn lex_error(&self) -> Option<ExprError> {
+        if self.pos >= self.toks.len() {
+            self.lex_err.clone().map(ExprError)
+        } else {
+            None
+        }
+    }
+
     fn syntax(&self, msg: &str) -> ExprError {
+        if let Some(e) = self.lex_error() {
+            return e;
+        }
         match self.toks.get(self.pos) {
             None => ExprError(format!("Syntax error at end of input {msg}.")),
             Some(t) => {
@@ -133,7 +149,7 @@ impl Parser<'_> {
     }
 
     fn err(&self, msg: String) -> ExprError {
-        ExprError(msg)
+        self.lex_error().unwrap_or(ExprError(msg))
     }
 
     fn force(&mut self, t: Token) -> R<()> {

@@ -157,6 +157,10 @@ fn errors() {
     assert_eq!(err("foo(1)"), "parsing function name");
     assert_eq!(err("ip4.src == ^tmpl"), "Unexpanded template.");
     assert_eq!(err(&"(".repeat(200)), "Parentheses nested too deeply.");
+    // The lexer is lazy, as OVN's: the first error met wins.
+    assert_eq!(err("foo == 1 &"), "Syntax error at `foo' expecting field name.");
+    assert_eq!(err("ip4 && reg0 == 01"), "Decimal constants must not have leading zeros.");
+    assert_eq!(err("ip4 &"), "`&' is only valid as part of `&&'.");
 }
 
 /// Replays the cargo-fuzz corpus of the `expr_parse` target (fuzz/corpus/expr_parse) with
