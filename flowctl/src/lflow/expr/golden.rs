@@ -261,3 +261,22 @@ fn golden_corpus_matches_ovn_controller() {
     assert!(total > 0);
     assert!(failures.is_empty(), "{} of {total} logical flows differ (see stderr)", failures.len());
 }
+
+/// Compile time over the corpus: `cargo test --release -p flowctl golden_timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not a check"]
+fn golden_timing() {
+    let loaded: Vec<(Topology, Vec<LFlow>)> = CORPUS.iter().map(|(_, t)| load(t)).collect();
+    let n: usize = loaded.iter().map(|(_, f)| f.len()).sum();
+    let rounds = 20;
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        for (t, flows) in &loaded {
+            for l in flows {
+                let _ = compile_lflow(t, l);
+            }
+        }
+    }
+    let per = start.elapsed() / (rounds * n as u32);
+    eprintln!("{n} logical flows x {rounds}: {per:?} per logical flow");
+}
