@@ -184,3 +184,316 @@ fn fuzz_corpus_replays_without_panics() {
     }
     assert!(n > 0, "empty corpus in {}", dir.display());
 }
+
+/// OVN 23.03's own expectations (tests/ovn.at "expression parser" errors and "converting
+/// expressions to flows"), with test-ovn's ports, address sets and port groups.
+mod ovn_testsuite {
+    use super::*;
+
+    fn test_ovn_lookups() -> MapLookups {
+        let mut l = MapLookups::default();
+        for (p, k) in [("eth0", 5), ("eth1", 6), ("LOCAL", 0xfffe), ("lsp1", 0x11), ("lsp2", 0x12), ("lsp3", 0x13)] {
+            l.ports.insert(p.into(), k);
+        }
+        l.address_sets.insert("set1".into(), parse_address_set(&["10.0.0.1", "10.0.0.2", "10.0.0.3"]));
+        l.address_sets.insert("set2".into(), parse_address_set(&["::1", "::2", "::3"]));
+        l.address_sets
+            .insert("set3".into(), parse_address_set(&["00:00:00:00:00:01", "00:00:00:00:00:02", "00:00:00:00:00:03"]));
+        l.address_sets.insert("set4".into(), Vec::new());
+        l.port_groups.insert("pg1".into(), vec!["lsp1".into(), "lsp2".into(), "lsp3".into()]);
+        l.port_groups.insert("pg_empty".into(), Vec::new());
+        l
+    }
+
+    #[test]
+    fn parser_errors() {
+        let cases: Vec<(String, &str)> = vec![
+            (r#"ip4.src == "eth0""#.to_string(), r#"Integer field ip4.src is not compatible with string constant."#),
+            (r#"inport == 1"#.to_string(), r#"String field inport is not compatible with integer constant."#),
+            (r#"ip4.src = 1.2.3.4"#.to_string(), r#"Syntax error at `=' expecting relational operator."#),
+            (r#"ip4.src > {1, 2, 3}"#.to_string(), r#"Only == and != operators may be used with value sets."#),
+            (r#"eth.type > 0x800"#.to_string(), r#"Only == and != operators may be used with nominal field eth.type."#),
+            (
+                r#"vlan.present > 0"#.to_string(),
+                r#"Only == and != operators may be used with Boolean field vlan.present."#,
+            ),
+            (
+                r#"inport != "eth0""#.to_string(),
+                r#"Nominal field inport may only be tested for equality (taking enclosing `!' operators into account)."#,
+            ),
+            (
+                r#"!(inport == "eth0")"#.to_string(),
+                r#"Nominal field inport may only be tested for equality (taking enclosing `!' operators into account)."#,
+            ),
+            (
+                r#"eth.type != 0x800"#.to_string(),
+                r#"Nominal field eth.type may only be tested for equality (taking enclosing `!' operators into account)."#,
+            ),
+            (
+                r#"!(eth.type == 0x800)"#.to_string(),
+                r#"Nominal field eth.type may only be tested for equality (taking enclosing `!' operators into account)."#,
+            ),
+            (r#"inport = "eth0""#.to_string(), r#"Syntax error at `=' expecting relational operator."#),
+            (r#"123 == 123"#.to_string(), r#"Syntax error at `123' expecting field name."#),
+            (r#"$name"#.to_string(), r#"Syntax error at `$name' expecting address set name."#),
+            (r#"@name"#.to_string(), r#"Syntax error at `@name' expecting port group name."#),
+            (r#"123 == xyzzy"#.to_string(), r#"Syntax error at `xyzzy' expecting field name."#),
+            (r#"xyzzy == 1"#.to_string(), r#"Syntax error at `xyzzy' expecting field name."#),
+            (r#"inport[1] == 1"#.to_string(), r#"Cannot select subfield of string field inport."#),
+            (r#"eth.type[] == 1"#.to_string(), r#"Syntax error at `]' expecting small integer."#),
+            (r#"eth.type[::1] == 1"#.to_string(), r#"Syntax error at `::1' expecting small integer."#),
+            (
+                r#"eth.type[18446744073709551615] == 1"#.to_string(),
+                r#"Syntax error at `18446744073709551615' expecting small integer."#,
+            ),
+            (r#"eth.type[5!]"#.to_string(), r#"Syntax error at `!' expecting `]'."#),
+            (r#"eth.type[5..1]"#.to_string(), r#"Invalid bit range 5 to 1."#),
+            (r#"eth.type[12..16]"#.to_string(), r#"Cannot select bits 12 to 16 of 16-bit field eth.type."#),
+            (r#"eth.type[10] == 1"#.to_string(), r#"Cannot select subfield of nominal field eth.type."#),
+            (
+                r#"eth.type"#.to_string(),
+                r#"Explicit `!= 0' is required for inequality test of multibit field against 0."#,
+            ),
+            (
+                r#"!(!(vlan.pcp))"#.to_string(),
+                r#"Explicit `!= 0' is required for inequality test of multibit field against 0."#,
+            ),
+            (r#"123"#.to_string(), r#"Syntax error at end of input expecting relational operator."#),
+            (r#"123 x"#.to_string(), r#"Syntax error at `x' expecting relational operator."#),
+            (r#"{1, "eth0"}"#.to_string(), r#"Syntax error at `"eth0"' expecting integer."#),
+            (r#"eth.type == xyzzy"#.to_string(), r#"Syntax error at `xyzzy' expecting constant."#),
+            (r#"(1 x)"#.to_string(), r#"Syntax error at `x' expecting `)'."#),
+            (r#"!0x800 != eth.type"#.to_string(), r#"Missing parentheses around operand of !."#),
+            (
+                r#"eth.type == 0x800 || eth.type == 0x86dd && ip.proto == 17"#.to_string(),
+                r#"&& and || must be parenthesized when used together."#,
+            ),
+            (r#"eth.dst == {}"#.to_string(), r#"Syntax error at `}' expecting constant."#),
+            (
+                r#"eth.src > 00:00:00:00:11:11/00:00:00:00:ff:ff"#.to_string(),
+                r#"Only == and != operators may be used with masked constants.  Consider using subfields instead (e.g. eth.src[0..15] > 0x1111 in place of eth.src > 00:00:00:00:11:11/00:00:00:00:ff:ff)."#,
+            ),
+            (r#"ip4.src == ::1"#.to_string(), r#"128-bit constant is not compatible with 32-bit field ip4.src."#),
+            (
+                r#"1 == eth.type == 2"#.to_string(),
+                r#"Range expressions must have the form `x < field < y' or `x > field > y', with each `<' optionally replaced by `<=' or `>' by `>=')."#,
+            ),
+            (r#"eth.dst[40] x"#.to_string(), r#"Syntax error at `x' expecting end of input."#),
+            (
+                r#"ip4.src == {1.2.3.4, $set1, $unknownset}"#.to_string(),
+                r#"Syntax error at `$unknownset' expecting address set name."#,
+            ),
+            (
+                r#"eth.src == {$set3, badmac, 00:00:00:00:00:01}"#.to_string(),
+                r#"Syntax error at `badmac' expecting constant."#,
+            ),
+            ("(".repeat(101) + &")".repeat(101), r#"Parentheses nested too deeply."#),
+            (
+                r#"ct_label > $set4"#.to_string(),
+                r#"Only == and != operators may be used to compare a field against an empty value set."#,
+            ),
+        ];
+        let l = test_ovn_lookups();
+        for (input, want) in cases {
+            match compile(&input, &l) {
+                Ok(c) => panic!("{input}: compiled to {c:?}, want error {want}"),
+                Err(e) => assert_eq!(e.0, want, "{input}"),
+            }
+        }
+    }
+
+    /// `ovstest test-ovn expr-to-flows` output lines ("m: conjunction(id, k/n)" with k from
+    /// 0) in our test format.
+    fn expect(lines: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = lines
+            .iter()
+            .map(|l| match l.split_once(": conjunction(") {
+                Some((m, c)) => {
+                    let c = c.trim_end_matches(')');
+                    let (id, kn) = c.split_once(", ").unwrap();
+                    let (k, n) = kn.split_once('/').unwrap();
+                    format!("{m} conjunction({id},{}/{n})", k.parse::<u32>().unwrap() + 1)
+                }
+                None => l.to_string(),
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn got(text: &str) -> Vec<String> {
+        let c = compile(text, &test_ovn_lookups()).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let mut v: Vec<String> = c
+            .matches
+            .iter()
+            .flat_map(|em| {
+                let m = format_match(&em.m, None);
+                if em.conjunctions.is_empty() {
+                    vec![m]
+                } else {
+                    em.conjunctions
+                        .iter()
+                        .map(|c| format!("{m} conjunction({},{}/{})", c.id, c.clause, c.n_clauses))
+                        .collect()
+                }
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn expressions_to_flows() {
+        let cases: &[(&str, &[&str])] = &[
+            (r#"inport == "eth0""#, &["reg14=0x5"]),
+            (r#"inport == "eth2""#, &[]),
+            (r#"inport == "eth0" && ip"#, &["ip,reg14=0x5", "ipv6,reg14=0x5"]),
+            (r#"inport == {"eth0", "eth1", "eth2", "LOCAL"}"#, &["reg14=0x5", "reg14=0x6", "reg14=0xfffe"]),
+            (
+                r#"inport == {"eth0", "eth1", "eth2"} && ip"#,
+                &["ip,reg14=0x5", "ip,reg14=0x6", "ipv6,reg14=0x5", "ipv6,reg14=0x6"],
+            ),
+            (r#"inport == "eth0" && inport == "eth1""#, &[]),
+            (
+                "ip4.src == {10.0.0.1, 10.0.0.2, 10.0.0.3}",
+                &["ip,nw_src=10.0.0.1", "ip,nw_src=10.0.0.2", "ip,nw_src=10.0.0.3"],
+            ),
+            (
+                "ip4.src == {1.2.0.0/20, 5.5.5.0/24, $set1}",
+                &[
+                    "ip,nw_src=1.2.0.0/20",
+                    "ip,nw_src=10.0.0.1",
+                    "ip,nw_src=10.0.0.2",
+                    "ip,nw_src=10.0.0.3",
+                    "ip,nw_src=5.5.5.0/24",
+                ],
+            ),
+            (
+                "ip6.src == {::1, $set2, ::4}",
+                &["ipv6,ipv6_src=::1", "ipv6,ipv6_src=::2", "ipv6,ipv6_src=::3", "ipv6,ipv6_src=::4"],
+            ),
+            (
+                "eth.src == {00:00:00:00:00:01, $set3, ba:be:be:ef:de:ad, $set3}",
+                &[
+                    "dl_src=00:00:00:00:00:01",
+                    "dl_src=00:00:00:00:00:02",
+                    "dl_src=00:00:00:00:00:03",
+                    "dl_src=ba:be:be:ef:de:ad",
+                ],
+            ),
+            ("ip4.src == {$set4}", &[]),
+            ("ip4.src == {1.2.3.4, $set4}", &["ip,nw_src=1.2.3.4"]),
+            ("ip4.src == 1.2.3.4 || ip4.src == {$set4}", &["ip,nw_src=1.2.3.4"]),
+            ("ip4.src != {$set4}", &[""]),
+            (
+                "ip4.src != {1.0.0.0/8, $set4}",
+                &[
+                    "ip,nw_src=0.0.0.0/1.0.0.0",
+                    "ip,nw_src=128.0.0.0/1",
+                    "ip,nw_src=16.0.0.0/16.0.0.0",
+                    "ip,nw_src=2.0.0.0/2.0.0.0",
+                    "ip,nw_src=32.0.0.0/32.0.0.0",
+                    "ip,nw_src=4.0.0.0/4.0.0.0",
+                    "ip,nw_src=64.0.0.0/64.0.0.0",
+                    "ip,nw_src=8.0.0.0/8.0.0.0",
+                ],
+            ),
+            (
+                "ip4.dst == 172.27.0.65 && ip4.src == $set1 && ip4.dst != 10.128.0.0/14",
+                &[
+                    "ip,nw_src=10.0.0.1,nw_dst=172.27.0.65",
+                    "ip,nw_src=10.0.0.2,nw_dst=172.27.0.65",
+                    "ip,nw_src=10.0.0.3,nw_dst=172.27.0.65",
+                ],
+            ),
+            ("outport == @pg1", &["reg15=0x11", "reg15=0x12", "reg15=0x13"]),
+            ("outport == {@pg_empty}", &[]),
+            (r#"outport == {"lsp1", @pg_empty}"#, &["reg15=0x11"]),
+            (
+                "ip4.src == {10.0.0.1, 10.0.0.2, 10.0.0.3} && ip4.dst == {20.0.0.1, 20.0.0.2, 20.0.0.3}",
+                &[
+                    "conj_id=1,ip",
+                    "ip,nw_dst=20.0.0.1: conjunction(1, 0/2)",
+                    "ip,nw_dst=20.0.0.2: conjunction(1, 0/2)",
+                    "ip,nw_dst=20.0.0.3: conjunction(1, 0/2)",
+                    "ip,nw_src=10.0.0.1: conjunction(1, 1/2)",
+                    "ip,nw_src=10.0.0.2: conjunction(1, 1/2)",
+                    "ip,nw_src=10.0.0.3: conjunction(1, 1/2)",
+                ],
+            ),
+            (
+                "ip && (!ct.est || (ct.est && ct_mark.blocked == 1))",
+                &[
+                    "ct_state=+est+trk,ct_mark=0x1/0x1,ip",
+                    "ct_state=+est+trk,ct_mark=0x1/0x1,ipv6",
+                    "ct_state=-est+trk,ip",
+                    "ct_state=-est+trk,ipv6",
+                ],
+            ),
+            (
+                "ip4 && ip4.src == {10.0.0.1, 10.0.0.2, 10.0.0.3} && ip4.dst == {20.0.0.1, 20.0.0.2, 20.0.0.3} && \
+                 tcp.dst >= 1000 && tcp.dst <= 1010",
+                &[
+                    "conj_id=1,tcp",
+                    "tcp,nw_dst=20.0.0.1: conjunction(1, 0/3)",
+                    "tcp,nw_dst=20.0.0.2: conjunction(1, 0/3)",
+                    "tcp,nw_dst=20.0.0.3: conjunction(1, 0/3)",
+                    "tcp,nw_src=10.0.0.1: conjunction(1, 1/3)",
+                    "tcp,nw_src=10.0.0.2: conjunction(1, 1/3)",
+                    "tcp,nw_src=10.0.0.3: conjunction(1, 1/3)",
+                    "tcp,tp_dst=0x3ea/0xfffe: conjunction(1, 2/3)",
+                    "tcp,tp_dst=0x3ec/0xfffc: conjunction(1, 2/3)",
+                    "tcp,tp_dst=0x3f0/0xfffe: conjunction(1, 2/3)",
+                    "tcp,tp_dst=1000: conjunction(1, 2/3)",
+                    "tcp,tp_dst=1001: conjunction(1, 2/3)",
+                    "tcp,tp_dst=1010: conjunction(1, 2/3)",
+                ],
+            ),
+            (
+                "ip4 && ip4.src == {10.0.0.4, 10.0.0.5, 10.0.0.6} && ((ip4.dst == {20.0.0.4, 20.0.0.7, 20.0.0.8} && \
+                 tcp.dst >= 1000 && tcp.dst <= 2000 && tcp.src >=1000 && tcp.src <= 2000) || ip4.dst == 20.0.0.5 || \
+                 ip4.dst == 20.0.0.6)",
+                &[
+                    "conj_id=1,tcp",
+                    "ip,nw_src=10.0.0.4,nw_dst=20.0.0.5",
+                    "ip,nw_src=10.0.0.4,nw_dst=20.0.0.6",
+                    "ip,nw_src=10.0.0.5,nw_dst=20.0.0.5",
+                    "ip,nw_src=10.0.0.5,nw_dst=20.0.0.6",
+                    "ip,nw_src=10.0.0.6,nw_dst=20.0.0.5",
+                    "ip,nw_src=10.0.0.6,nw_dst=20.0.0.6",
+                    "tcp,nw_dst=20.0.0.4: conjunction(1, 0/4)",
+                    "tcp,nw_dst=20.0.0.7: conjunction(1, 0/4)",
+                    "tcp,nw_dst=20.0.0.8: conjunction(1, 0/4)",
+                    "tcp,nw_src=10.0.0.4: conjunction(1, 1/4)",
+                    "tcp,nw_src=10.0.0.5: conjunction(1, 1/4)",
+                    "tcp,nw_src=10.0.0.6: conjunction(1, 1/4)",
+                    "tcp,tp_dst=0x3ea/0xfffe: conjunction(1, 2/4)",
+                    "tcp,tp_dst=0x3ec/0xfffc: conjunction(1, 2/4)",
+                    "tcp,tp_dst=0x3f0/0xfff0: conjunction(1, 2/4)",
+                    "tcp,tp_dst=0x400/0xfe00: conjunction(1, 2/4)",
+                    "tcp,tp_dst=0x600/0xff00: conjunction(1, 2/4)",
+                    "tcp,tp_dst=0x700/0xff80: conjunction(1, 2/4)",
+                    "tcp,tp_dst=0x780/0xffc0: conjunction(1, 2/4)",
+                    "tcp,tp_dst=0x7c0/0xfff0: conjunction(1, 2/4)",
+                    "tcp,tp_dst=1000: conjunction(1, 2/4)",
+                    "tcp,tp_dst=1001: conjunction(1, 2/4)",
+                    "tcp,tp_dst=2000: conjunction(1, 2/4)",
+                    "tcp,tp_src=0x3ea/0xfffe: conjunction(1, 3/4)",
+                    "tcp,tp_src=0x3ec/0xfffc: conjunction(1, 3/4)",
+                    "tcp,tp_src=0x3f0/0xfff0: conjunction(1, 3/4)",
+                    "tcp,tp_src=0x400/0xfe00: conjunction(1, 3/4)",
+                    "tcp,tp_src=0x600/0xff00: conjunction(1, 3/4)",
+                    "tcp,tp_src=0x700/0xff80: conjunction(1, 3/4)",
+                    "tcp,tp_src=0x780/0xffc0: conjunction(1, 3/4)",
+                    "tcp,tp_src=0x7c0/0xfff0: conjunction(1, 3/4)",
+                    "tcp,tp_src=1000: conjunction(1, 3/4)",
+                    "tcp,tp_src=1001: conjunction(1, 3/4)",
+                    "tcp,tp_src=2000: conjunction(1, 3/4)",
+                ],
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(got(text), expect(want), "{text}");
+        }
+    }
+}
