@@ -192,3 +192,114 @@ impl Expr {
         }
     }
 }
+
+/// `ds_put_hex`: `0` or `0x` and the value without leading zeros.
+fn hex(v: u128) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+/// The single run of one bits in `mask` below `width`: (first bit, length), or (0, 0) if
+/// there is none or more than one (`find_bitwise_range`).
+pub(crate) fn bit_range(mask: u128, width: u32) -> (u32, u32) {
+    let width = width.min(128);
+    let bit = |i: u32| mask & (1u128 << i) != 0;
+    let Some(start) = (0..width).find(|&i| bit(i)) else { return (0, 0) };
+    let end = (start..width).find(|&i| !bit(i)).unwrap_or(width);
+    if (end..width).any(bit) {
+        (0, 0)
+    } else {
+        (start, end - start)
+    }
+}
+
+fn relop_str(r: Relop) -> &'static str {
+    match r {
+        Relop::Eq => "==",
+        Relop::Ne => "!=",
+        Relop::Lt => "<",
+        Relop::Le => "<=",
+        Relop::Gt => ">",
+        Relop::Ge => ">=",
+    }
+}
+
+impl Expr {
+    /// The expression as OVN's `expr_format` writes it (it parses back to the same
+    /// expression); for logs and tests.
+    pub fn format(&self, symtab: &super::symtab::Symtab) -> String {
+        let mut s = String::new();
+        self.format_into(symtab, &mut s);
+        s
+    }
+
+    fn format_into(&self, symtab: &super::symtab::Symtab, s: &mut String) {
+        match self {
+            Expr::Cmp(c) => format_cmp(c, symtab, s),
+            Expr::And(subs) | Expr::Or(subs) => {
+                let op = if matches!(self, Expr::And(_)) { " && " } else { " || " };
+                for (i, sub) in subs.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(op);
+                    }
+                    if matches!(sub, Expr::And(_) | Expr::Or(_)) {
+                        s.push('(');
+                        sub.format_into(symtab, s);
+                        s.push(')');
+                    } else {
+                        sub.format_into(symtab, s);
+                    }
+                }
+            }
+            Expr::Bool(b) => s.push(if *b { '1' } else { '0' }),
+            Expr::Resident { port, not } => {
+                if *not {
+                    s.push('!');
+                }
+                s.push_str(&format!("is_chassis_resident({port:?})"));
+            }
+        }
+    }
+}
+
+fn format_cmp(c: &Cmp, symtab: &super::symtab::Symtab, s: &mut String) {
+    let name = symtab.name(c.sym);
+    let width = symtab.get(c.sym).map_or(0, |x| x.width);
+    let (value, mask) = match &c.val {
+        Value::Str(st) => {
+            s.push_str(&format!("{name} {} {st:?}", relop_str(c.relop)));
+            return;
+        }
+        Value::Int { value, mask } => (*value, *mask),
+    };
+    let (ofs, n) = bit_range(mask, width);
+    if n == 1 && matches!(c.relop, Relop::Eq | Relop::Ne) {
+        let positive = (value >> ofs) & 1 != 0;
+        if positive == (c.relop == Relop::Ne) {
+            s.push('!');
+        }
+        s.push_str(name);
+        if width > 1 {
+            s.push_str(&format!("[{ofs}]"));
+        }
+        return;
+    }
+    s.push_str(name);
+    if n > 0 && n < width {
+        if n > 1 {
+            s.push_str(&format!("[{ofs}..{}]", ofs + n - 1));
+        } else {
+            s.push_str(&format!("[{ofs}]"));
+        }
+    }
+    s.push_str(&format!(" {} ", relop_str(c.relop)));
+    if n > 0 {
+        let bits = if n >= 128 { u128::MAX } else { (1u128 << n) - 1 };
+        s.push_str(&hex((value >> ofs) & bits));
+    } else {
+        s.push_str(&format!("{}/{}", hex(value), hex(mask)));
+    }
+}

@@ -302,6 +302,93 @@ mod ovn_testsuite {
         }
     }
 
+    /// `ovstest test-ovn parse-expr` and `annotate-expr` outputs (those that use only the
+    /// OVN symbols; test-ovn's own test symbols are left out).
+    #[test]
+    fn parse_and_annotate_format() {
+        let symtab = Symtab::ovn();
+        let l = test_ovn_lookups();
+        let parsed: &[(&str, &str)] = &[
+            ("eth.type==0x800", "eth.type == 0x800"),
+            ("eth.type[0..15] == 0x800", "eth.type == 0x800"),
+            ("vlan.present == 1", "vlan.present"),
+            ("!(vlan.present != 1)", "vlan.present"),
+            ("vlan.present != 1", "!vlan.present"),
+            ("!(eth.dst[0] == 0)", "eth.dst[0]"),
+            ("eth.dst[0] != 1", "!eth.dst[0]"),
+            ("vlan.tci == 0x3000/0xf000", "vlan.tci[12..15] == 0x3"),
+            ("vlan.tci != 0x3000/0xf000", "vlan.tci[12..15] != 0x3"),
+            ("!vlan.pcp", "vlan.pcp == 0"),
+            ("!(vlan.pcp <= 0x4)", "vlan.pcp > 0x4"),
+            ("0x4 >= vlan.pcp", "vlan.pcp <= 0x4"),
+            ("!(0x4 < vlan.pcp)", "vlan.pcp <= 0x4"),
+            ("1 < vlan.pcp <= 4", "vlan.pcp > 0x1 && vlan.pcp <= 0x4"),
+            ("!(4 >= vlan.pcp > 1)", "vlan.pcp > 0x4 || vlan.pcp <= 0x1"),
+            ("vlan.pcp == {1, 2, 3, 4}", "vlan.pcp == 0x1 || vlan.pcp == 0x2 || vlan.pcp == 0x3 || vlan.pcp == 0x4"),
+            ("vlan.pcp != {1, 2, 3, 4}", "vlan.pcp != 0x1 && vlan.pcp != 0x2 && vlan.pcp != 0x3 && vlan.pcp != 0x4"),
+            (
+                "vlan.pcp == 1 && !(!(vlan.pcp == 2 && vlan.pcp == 3) && vlan.pcp == 4)",
+                "vlan.pcp == 0x1 && ((vlan.pcp == 0x2 && vlan.pcp == 0x3) || vlan.pcp != 0x4)",
+            ),
+            (
+                "ip4.src == {10.0.0.0/8, 192.168.0.0/16, 172.16.20.0/24, 8.8.8.8}",
+                "ip4.src[24..31] == 0xa || ip4.src[16..31] == 0xc0a8 || ip4.src[8..31] == 0xac1014 || ip4.src == 0x8080808",
+            ),
+            ("ip4.src == ::1.2.3.4/::ffff:ffff", "ip4.src == 0x1020304"),
+            ("ip6.src == ::1", "ip6.src == 0x1"),
+            ("!1", "0"),
+            ("!(inport != \"eth0\")", "inport == \"eth0\""),
+        ];
+        for (input, want) in parsed {
+            let e = parser::parse(input, symtab, &l).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(e.format(symtab), *want, "{input}");
+        }
+        let annotated: &[(&str, &str)] = &[
+            ("ip4.src == 1.2.3.4", "ip4.src == 0x1020304 && eth.type == 0x800"),
+            ("ip4.src != 1.2.3.4", "ip4.src != 0x1020304 && eth.type == 0x800"),
+            ("ip.proto == 123", "ip.proto == 0x7b && (eth.type == 0x800 || eth.type == 0x86dd)"),
+            (
+                "ip.proto == {123, 234}",
+                "(ip.proto == 0x7b || ip.proto == 0xea) && (eth.type == 0x800 || eth.type == 0x86dd)",
+            ),
+            (
+                "ip4.src == 1.2.3.4 && ip4.dst == 5.6.7.8",
+                "ip4.src == 0x1020304 && eth.type == 0x800 && ip4.dst == 0x5060708 && eth.type == 0x800",
+            ),
+            (
+                "tcp.dst == 1 || (tcp.dst >= 2 && tcp.dst <= 3)",
+                "(tcp.dst == 0x1 || (tcp.dst >= 0x2 && tcp.dst <= 0x3)) && ip.proto == 0x6 && (eth.type == 0x800 || eth.type == 0x86dd)",
+            ),
+            ("ip", "eth.type == 0x800 || eth.type == 0x86dd"),
+            ("ip == 1", "eth.type == 0x800 || eth.type == 0x86dd"),
+            ("ip[0] == 1", "eth.type == 0x800 || eth.type == 0x86dd"),
+            ("vlan.present", "vlan.tci[12]"),
+            ("!vlan.present", "!vlan.tci[12]"),
+            ("!vlan.pcp", "vlan.tci[13..15] == 0 && vlan.tci[12]"),
+            (
+                "vlan.pcp == 1 && vlan.vid == 2",
+                "vlan.tci[13..15] == 0x1 && vlan.tci[12] && vlan.tci[0..11] == 0x2 && vlan.tci[12]",
+            ),
+            (
+                "!reg0 && !reg1 && !reg2 && !reg3",
+                "xxreg0[96..127] == 0 && xxreg0[64..95] == 0 && xxreg0[32..63] == 0 && xxreg0[0..31] == 0",
+            ),
+            (
+                "ip.first_frag",
+                "ip.frag[0] && (eth.type == 0x800 || eth.type == 0x86dd) && (!ip.frag[1] || (eth.type != 0x800 && eth.type != 0x86dd))",
+            ),
+            (
+                "!ip.first_frag",
+                "!ip.frag[0] || (eth.type != 0x800 && eth.type != 0x86dd) || (ip.frag[1] && (eth.type == 0x800 || eth.type == 0x86dd))",
+            ),
+            ("ip.later_frag", "ip.frag[1] && (eth.type == 0x800 || eth.type == 0x86dd)"),
+        ];
+        for (input, want) in annotated {
+            let e = parser::parse(input, symtab, &l).and_then(|e| annotate::annotate(e, symtab));
+            assert_eq!(e.unwrap_or_else(|e| panic!("{input}: {e}")).format(symtab), *want, "{input}");
+        }
+    }
+
     /// `ovstest test-ovn expr-to-flows` output lines ("m: conjunction(id, k/n)" with k from
     /// 0) in our test format.
     fn expect(lines: &[&str]) -> Vec<String> {
