@@ -103,6 +103,15 @@ fn record_on(name: &str, hvs: &[&str], setup: impl FnOnce(&Sandbox)) {
         let vals: Vec<String> = atoms(&r["addresses"]).iter().map(s).collect();
         writeln!(out, "addrset\t{}\t{}", s(&r["name"]), vals.join(" ")).unwrap();
     }
+    for r in rows(&sb, "Chassis_Template_Var") {
+        if s(&r["chassis"]) == sb.chassis() {
+            if let Some(kvs) = r["variables"].as_array().and_then(|a| a.get(1)).and_then(Value::as_array) {
+                for kv in kvs {
+                    writeln!(out, "tvar\t{}\t{}", s(&kv[0]), s(&kv[1])).unwrap();
+                }
+            }
+        }
+    }
     for r in rows(&sb, "Port_Group") {
         let vals: Vec<String> = atoms(&r["ports"]).iter().map(s).collect();
         writeln!(out, "portgroup\t{}\t{}", s(&r["name"]), vals.join(" ")).unwrap();
@@ -574,5 +583,102 @@ fn record_services() {
         sb.nbctl(["--ecmp", "lr-route-add", "lr0", "10.3.0.0/16", "10.0.0.2"]);
         sb.wait_port_up("lp1");
         sb.wait_port_up("lp2");
+    });
+}
+
+#[test]
+#[ignore = "regenerates flowctl/tests/data/expr; needs OVS/OVN"]
+fn record_extras() {
+    chassisd_tests::require_ovn!();
+    record("extras", |sb| {
+        sb.nbctl(["ls-add", "sw0"]);
+        for i in 1..=6u8 {
+            vif(sb, "sw0", &format!("lp{i}"), i, false);
+        }
+        // A virtual port with two possible parents.
+        sb.nbctl(["lsp-add", "sw0", "vip1", "--", "lsp-set-type", "vip1", "virtual"]);
+        sb.nbctl(["lsp-set-addresses", "vip1", "00:00:00:00:00:99 10.0.0.99"]);
+        sb.nbctl(["lsp-set-options", "vip1", "virtual-ip=10.0.0.99", "virtual-parents=lp1,lp2"]);
+        // Big address sets and a three-clause conjunction.
+        let a: Vec<String> =
+            (0..300).map(|i| format!("\"172.{}.{}.{}\"", 16 + i / 200, (i / 10) % 20, i % 250)).collect();
+        let b: Vec<String> = (0..50).map(|i| format!("\"10.10.{}.0/24\"", i)).collect();
+        sb.nbctl(["create", "Address_Set", "name=srcs", &format!("addresses={}", a.join(","))]);
+        sb.nbctl(["create", "Address_Set", "name=dsts", &format!("addresses={}", b.join(","))]);
+        sb.nbctl(["pg-add", "pgx", "lp1", "lp2", "lp3", "lp4", "lp5", "lp6"]);
+        sb.nbctl([
+            "--type=port-group",
+            "acl-add",
+            "pgx",
+            "to-lport",
+            "1500",
+            "outport == @pgx && ip4.src == $srcs && ip4.dst == $dsts && tcp.dst == {22, 80, 443, 3306, 5432}",
+            "allow-related",
+        ]);
+        sb.nbctl([
+            "--type=port-group",
+            "acl-add",
+            "pgx",
+            "from-lport",
+            "1501",
+            "inport == @pgx && ip4.dst == $srcs && udp.dst == 1000-2000",
+            "drop",
+        ]);
+        sb.nbctl([
+            "--type=port-group",
+            "acl-add",
+            "pgx",
+            "from-lport",
+            "1502",
+            "inport == @pgx && ip4.dst == $srcs && 1000 <= udp.dst <= 2000",
+            "drop",
+        ]);
+        // A template load balancer and its variables for this chassis.
+        let chassis = sb.chassis().to_string();
+        sb.nbctl([
+            "create",
+            "Chassis_Template_Var",
+            &format!("chassis={chassis}"),
+            "variables={vip=\"10.0.0.200\",vport=\"8000\",backends=\"10.0.0.1:80,10.0.0.2:80\"}",
+        ]);
+        sb.nbctl([
+            "create",
+            "Load_Balancer",
+            "name=tlb",
+            "protocol=tcp",
+            "vips={\"^vip:^vport\"=\"^backends\"}",
+            "options={template=\"true\",address-family=\"ipv4\"}",
+        ]);
+        sb.nbctl(["ls-lb-add", "sw0", "tlb"]);
+        // A router with LB SNAT options.
+        sb.nbctl(["lr-add", "lr0"]);
+        sb.nbctl([
+            "set",
+            "Logical_Router",
+            "lr0",
+            "options:lb_force_snat_ip=router_ip",
+            &format!("options:chassis={chassis}"),
+        ]);
+        sb.nbctl(["lrp-add", "lr0", "lrp0", "00:00:00:00:ff:01", "10.0.0.254/24"]);
+        sb.nbctl([
+            "lsp-add",
+            "sw0",
+            "sw0-lr0",
+            "--",
+            "lsp-set-type",
+            "sw0-lr0",
+            "router",
+            "--",
+            "lsp-set-addresses",
+            "sw0-lr0",
+            "router",
+        ]);
+        sb.nbctl(["lsp-set-options", "sw0-lr0", "router-port=lrp0"]);
+        sb.nbctl(["lb-add", "rlb", "10.0.0.250:443", "10.0.0.3:443,10.0.0.4:443", "tcp"]);
+        sb.nbctl(["set", "Load_Balancer", "rlb", "options:skip_snat=true"]);
+        sb.nbctl(["lr-lb-add", "lr0", "rlb"]);
+        for i in 1..=6u8 {
+            sb.wait_port_up(&format!("lp{i}"));
+        }
     });
 }

@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use shared::openflow::text::{format_match, parse_match};
 use shared::openflow::{Field, Match};
 
+use super::lexer::expand_templates;
 use super::{compile_with_prereqs, parse_address_set, parse_prereqs, Lookups, Number};
 
 #[derive(Default)]
@@ -25,6 +26,8 @@ struct Topology {
     port_groups: HashMap<String, Vec<String>>,
     /// The port groups with only related ports (what 23.03 gives the expression parser).
     port_groups_local: HashMap<String, Vec<String>>,
+    /// Chassis_Template_Var variables of this chassis.
+    tvars: HashMap<String, String>,
 }
 
 struct Ctx<'a> {
@@ -101,6 +104,9 @@ fn load(text: &str) -> (Topology, Vec<LFlow>) {
             "addrset" => {
                 let vals: Vec<&str> = get(2).split_whitespace().collect();
                 t.address_sets.insert(get(1).into(), parse_address_set(&vals));
+            }
+            "tvar" => {
+                t.tvars.insert(get(1).into(), get(2).into());
             }
             "portgroup" => {
                 t.port_groups.insert(get(1).into(), get(2).split_whitespace().map(String::from).collect());
@@ -189,7 +195,8 @@ fn compile_lflow(t: &Topology, l: &LFlow) -> Result<BTreeSet<String>, String> {
         }
     }
     let prereqs = action_prereqs(&l.actions).map(parse_prereqs).transpose().map_err(|e| e.0)?;
-    let c = compile_with_prereqs(&l.match_, prereqs, &ctx).map_err(|e| e.0)?;
+    let (text, _) = expand_templates(&l.match_, &|n| t.tvars.get(n).cloned());
+    let c = compile_with_prereqs(&text, prereqs, &ctx).map_err(|e| e.0)?;
     let port_reg = if l.ingress { Field::REG14 } else { Field::REG15 };
     let mut out = BTreeSet::new();
     for em in &c.matches {
@@ -234,7 +241,8 @@ fn run(name: &str, text: &str) -> (usize, usize, usize, Vec<String>) {
     (pass, rejected, flows.len(), failures)
 }
 
-const CORPUS: [(&str, &str); 7] = [
+const CORPUS: [(&str, &str); 8] = [
+    ("extras", include_str!("../../../tests/data/expr/extras.txt")),
     ("switch", include_str!("../../../tests/data/expr/switch.txt")),
     ("acl", include_str!("../../../tests/data/expr/acl.txt")),
     ("acl2", include_str!("../../../tests/data/expr/acl2.txt")),
