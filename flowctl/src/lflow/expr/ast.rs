@@ -193,6 +193,27 @@ impl Expr {
     }
 }
 
+/// A JSON string literal (`json_string_escape`).
+fn json_string(st: &str) -> String {
+    let mut out = String::with_capacity(st.len() + 2);
+    out.push('"');
+    for ch in st.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// `ds_put_hex`: `0` or `0x` and the value without leading zeros.
 fn hex(v: u128) -> String {
     if v == 0 {
@@ -259,7 +280,7 @@ impl Expr {
                 if *not {
                     s.push('!');
                 }
-                s.push_str(&format!("is_chassis_resident({port:?})"));
+                s.push_str(&format!("is_chassis_resident({})", json_string(port)));
             }
         }
     }
@@ -270,7 +291,7 @@ fn format_cmp(c: &Cmp, symtab: &super::symtab::Symtab, s: &mut String) {
     let width = symtab.get(c.sym).map_or(0, |x| x.width);
     let (value, mask) = match &c.val {
         Value::Str(st) => {
-            s.push_str(&format!("{name} {} {st:?}", relop_str(c.relop)));
+            s.push_str(&format!("{name} {} {}", relop_str(c.relop), json_string(st)));
             return;
         }
         Value::Int { value, mask } => (*value, *mask),

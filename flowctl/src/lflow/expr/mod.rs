@@ -13,6 +13,26 @@
 //!
 //! [`compile`] runs all of it. Errors are [`ExprError`]s with OVN's wording; nothing here
 //! panics on bad input.
+//!
+//! # Use by the logical-flow translator (what ovn-controller 23.03's lflow.c does around it)
+//! 1. Expand `^templates` with [`lexer::expand_templates`] (Chassis_Template_Var of this
+//!    chassis).
+//! 2. [`compile_with_prereqs`] with the prerequisites the flow's actions need (the action
+//!    parser produces them) and [`Lookups`] for the flow's datapath: address sets, port groups
+//!    (only ports related to this chassis), port keys (ports of this datapath, then multicast
+//!    groups, `"none"` = 0), `is_chassis_resident`. On error: log once with the flow's UUID,
+//!    install nothing for it.
+//! 3. Allocate `n_conjs` conjunction ids and [`Compiled::offset_conj_ids`].
+//! 4. For each [`ExprMatch`](to_matches::ExprMatch): add `metadata=` the datapath key; on a
+//!    logical switch drop it if reg14 (ingress) / reg15 (egress) names a port that is not
+//!    related to this chassis; install it with the flow's actions if it has no conjunctions,
+//!    else with exactly its `conjunction(id, k/n)` actions (cookie 0, merged with other flows'
+//!    conjunctions on the same match), in table 8 + table_id (ingress) or 42 + table_id
+//!    (egress) at the flow's priority. A flow tagged `in_out_port` whose port is not related
+//!    is skipped altogether.
+//!
+//! The golden test (`golden.rs`, data in flowctl/tests/data/expr) does steps 1, 2 and 4 the
+//! same way to compare with what the real ovn-controller installed.
 
 pub mod annotate;
 pub mod ast;

@@ -179,7 +179,12 @@ fn fuzz_corpus_replays_without_panics() {
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.unwrap().path();
         let data = std::fs::read(&path).unwrap();
-        let _ = compile(&String::from_utf8_lossy(&data), &l);
+        let text = String::from_utf8_lossy(&data);
+        if let Ok(e) = parser::parse(&text, Symtab::ovn(), &l) {
+            let printed = e.format(Symtab::ovn());
+            assert!(parser::parse(&printed, Symtab::ovn(), &l).is_ok(), "{text:?} printed as {printed:?}");
+        }
+        let _ = compile(&text, &l);
         n += 1;
     }
     assert!(n > 0, "empty corpus in {}", dir.display());
