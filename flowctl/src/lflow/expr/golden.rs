@@ -288,3 +288,18 @@ fn golden_timing() {
     let per = start.elapsed() / (rounds * n as u32);
     eprintln!("{n} logical flows x {rounds}: {per:?} per logical flow");
 }
+
+/// The worst case OVN shares: `!=` against a set ANDs one disjunction per value, which
+/// crushing multiplies out. `cargo test --release -p flowctl ne_set_timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not a check"]
+fn ne_set_timing() {
+    for n in 2..=5u32 {
+        let set: Vec<String> = (1..=n).map(|i| format!("10.0.0.{i}")).collect();
+        let text = format!("ip4.dst != {{{}}}", set.join(", "));
+        let start = std::time::Instant::now();
+        let c = super::compile(&text, &super::NoLookups);
+        let flows = c.map(|c| c.matches.len()).unwrap_or(0);
+        eprintln!("{text}: {flows} flows in {:?}", start.elapsed());
+    }
+}

@@ -54,6 +54,9 @@ fn simple_fields() {
     assert_eq!(flows("reg0[0..7] == 0x12"), ["reg0=0x12/0xff"]);
     assert_eq!(flows("reg9 == 5"), ["reg9=0x5"]);
     assert_eq!(flows("xxreg0 == 1"), ["reg0=0,reg1=0,reg2=0,reg3=0x1"]);
+    assert_eq!(flows("xxreg0[0..31] == 5"), ["reg3=0x5"]);
+    assert_eq!(flows("xxreg1[96..127] == 7 && reg4 == 7"), ["reg4=0x7"]);
+    assert_eq!(flows("xreg0[32..63] == 1 && reg0 == 1"), ["reg0=0x1"]);
     assert_eq!(flows("flags.loopback == 1"), ["reg10=0x1/0x1"]);
     assert_eq!(flows("ct.new"), ["ct_state=+new+trk"]);
     assert_eq!(flows("!ct.est"), ["ct_state=-est+trk"]);
