@@ -8,6 +8,7 @@ mod config;
 mod controller;
 mod ctzone;
 mod db;
+mod lflow;
 mod monitor;
 mod patch;
 mod pinctrl_server;

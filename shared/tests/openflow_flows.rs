@@ -14,11 +14,7 @@ fn check(flow: &str, failures: &mut Vec<String>) {
     let Some(ovs) = got.into_iter().find(|m| m.get(1) == Some(&14)) else {
         failures.push(format!(
             "{flow}: ovs-ofctl sent no flow mod: {}",
-            openflow_oracle::capture_with(
-                &["-O", "OpenFlow15", "--no-names", "add-flow", "SW", flow],
-                &|_| None
-            )
-            .1
+            openflow_oracle::capture_with(&["-O", "OpenFlow15", "--no-names", "add-flow", "SW", flow], &|_| None).1
         ));
         return;
     };
@@ -27,15 +23,10 @@ fn check(flow: &str, failures: &mut Vec<String>) {
 
     // Decode OVS's bytes and print: must read the same.
     match OfMessage::decode(&ovs) {
-        Ok(OfMessage {
-            body: Message::FlowMod(fm),
-            ..
-        }) => {
+        Ok(OfMessage { body: Message::FlowMod(fm), .. }) => {
             let ours = format_flow_mod(&fm);
             if ours != ovs_text {
-                failures.push(format!(
-                    "{flow}\n  decode+print: {ours}\n  ovs-ofctl:    {ovs_text}"
-                ));
+                failures.push(format!("{flow}\n  decode+print: {ours}\n  ovs-ofctl:    {ovs_text}"));
             }
         }
         other => failures.push(format!("{flow}: decode of ovs bytes: {other:?}")),
@@ -67,11 +58,5 @@ fn flow_mods_match_ovs_ofctl() {
     for f in FLOWS {
         check(f, &mut failures);
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} flows differ:\n{}",
-        failures.len(),
-        FLOWS.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} flows differ:\n{}", failures.len(), FLOWS.len(), failures.join("\n"));
 }

@@ -58,10 +58,6 @@ fn generate_seed_corpus() {
         std::fs::write(dir.join(format!("seed-flow-{i:03}")), &bytes).unwrap();
         std::fs::write(dir.join(format!("seed-text-{i:03}")), f.as_bytes()).unwrap();
         std::fs::create_dir_all(text_corpus_dir()).unwrap();
-        std::fs::write(
-            text_corpus_dir().join(format!("seed-text-{i:03}")),
-            f.as_bytes(),
-        )
-        .unwrap();
+        std::fs::write(text_corpus_dir().join(format!("seed-text-{i:03}")), f.as_bytes()).unwrap();
     }
 }

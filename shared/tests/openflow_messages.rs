@@ -16,11 +16,7 @@ fn roundtrip(m: &[u8]) -> Result<OfMessage, String> {
     let d = OfMessage::decode(m).map_err(|e| format!("decode {}: {e}", to_hex(m)))?;
     let e = d.encode();
     if e != m {
-        return Err(format!(
-            "re-encode differs\n  in:  {}\n  out: {}",
-            to_hex(m),
-            to_hex(&e)
-        ));
+        return Err(format!("re-encode differs\n  in:  {}\n  out: {}", to_hex(m), to_hex(&e)));
     }
     Ok(d)
 }
@@ -88,23 +84,13 @@ fn ovs_ofctl_messages_roundtrip() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {n} messages:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {n} messages:\n{}", failures.len(), failures.join("\n"));
 }
 
 fn print(m: &OfMessage) -> String {
     let bytes = m.encode();
     // Everything we encode must also decode back to itself.
-    assert_eq!(
-        OfMessage::decode(&bytes).as_ref(),
-        Ok(m),
-        "{}",
-        to_hex(&bytes)
-    );
+    assert_eq!(OfMessage::decode(&bytes).as_ref(), Ok(m), "{}", to_hex(&bytes));
     ofp_print(&bytes).trim_end().to_string()
 }
 
@@ -256,9 +242,7 @@ fn our_messages_print_through_ovs_ofctl() {
         let exact = !matches!(m.body, Message::PacketOut(_) | Message::Error(_));
         let ours = shared::openflow::text::format_message(m);
         if exact && ours != *want {
-            failures.push(format!(
-                "format_message\n  ours: {ours:?}\n  want: {want:?}"
-            ));
+            failures.push(format!("format_message\n  ours: {ours:?}\n  want: {want:?}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -267,9 +251,7 @@ fn our_messages_print_through_ovs_ofctl() {
 fn sample_packet() -> Vec<u8> {
     let mut p = vec![0xff; 6];
     p.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0x08, 0x06]);
-    p.extend_from_slice(&[
-        0, 1, 8, 0, 6, 4, 0, 1, 0, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2,
-    ]);
+    p.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1, 0, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
     p
 }
 
@@ -304,22 +286,12 @@ fn packet_in2_and_resume_print_through_ovs_ofctl() {
         c.extend_from_slice(&[0x80, 0x04, 0, 5, 5, 0, 0, 0]);
         c
     };
-    let resume = PacketIn2 {
-        userdata: None,
-        continuation: Some(cont),
-        ..pin
-    };
+    let resume = PacketIn2 { userdata: None, continuation: Some(cont), ..pin };
     let bytes = OfMessage::new(2, Message::Resume(resume.clone())).encode();
     let text = ofp_print(&bytes);
-    assert!(
-        text.starts_with("NXT_RESUME (OF1.5) (xid=0x2): table_id=27 cookie=0x12345678"),
-        "{text}"
-    );
+    assert!(text.starts_with("NXT_RESUME (OF1.5) (xid=0x2): table_id=27 cookie=0x12345678"), "{text}");
     assert!(!text.contains("decode error"), "{text}");
-    assert_eq!(
-        OfMessage::decode(&bytes).unwrap().body,
-        Message::Resume(resume)
-    );
+    assert_eq!(OfMessage::decode(&bytes).unwrap().body, Message::Resume(resume));
 }
 
 /// The flow-stats reply we build must print, through `ovs-ofctl dump-flows`, as our own
@@ -362,10 +334,7 @@ fn flow_stats_reply_prints_through_dump_flows() {
     let reply = move |m: &[u8]| -> Option<Vec<u8>> {
         let req = OfMessage::decode(m).ok()?;
         match req.body {
-            Message::MultipartRequest(MultipartRequest {
-                body: MultipartRequestBody::Flow(_),
-                ..
-            }) => Some(
+            Message::MultipartRequest(MultipartRequest { body: MultipartRequestBody::Flow(_), .. }) => Some(
                 OfMessage::new(
                     req.xid,
                     Message::MultipartReply(MultipartReply {
@@ -378,26 +347,9 @@ fn flow_stats_reply_prints_through_dump_flows() {
             _ => None,
         }
     };
-    let (sent, out) = capture_with(
-        &[
-            "-O",
-            "OpenFlow15",
-            "--no-names",
-            "--no-stats",
-            "dump-flows",
-            "SW",
-        ],
-        &reply,
-    );
-    assert!(
-        sent.iter().any(|m| m.get(1) == Some(&18)),
-        "no multipart request: {out}"
-    );
-    let lines: Vec<&str> = out
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+    let (sent, out) = capture_with(&["-O", "OpenFlow15", "--no-names", "--no-stats", "dump-flows", "SW"], &reply);
+    assert!(sent.iter().any(|m| m.get(1) == Some(&18)), "no multipart request: {out}");
+    let lines: Vec<&str> = out.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     assert_eq!(lines, ours, "ovs-ofctl dump-flows output: {out}");
     // And the request itself round-trips.
     for m in &sent {
@@ -407,26 +359,11 @@ fn flow_stats_reply_prints_through_dump_flows() {
 
 #[test]
 fn error_names() {
-    let e = ErrorMsg {
-        err_type: 0xffff,
-        code: 2,
-        experimenter: Some(0x2320),
-        data: vec![],
-    };
+    let e = ErrorMsg { err_type: 0xffff, code: 2, experimenter: Some(0x2320), data: vec![] };
     assert_eq!(e.name(), Some("NXBRC_NXM_INVALID"));
-    let e = ErrorMsg {
-        err_type: 1,
-        code: 6,
-        experimenter: None,
-        data: vec![],
-    };
+    let e = ErrorMsg { err_type: 1, code: 6, experimenter: None, data: vec![] };
     assert_eq!(e.name(), Some("OFPBRC_BAD_LEN"));
-    assert_eq!(
-        ErrorMsg::from_name("OFPBMC_BAD_PREREQ", vec![])
-            .unwrap()
-            .name(),
-        Some("OFPBMC_BAD_PREREQ")
-    );
+    assert_eq!(ErrorMsg::from_name("OFPBMC_BAD_PREREQ", vec![]).unwrap().name(), Some("OFPBMC_BAD_PREREQ"));
     let _ = Controller::default();
     let _ = Subfield::whole(Field::REG0);
     let _ = strip_header("");
@@ -436,9 +373,7 @@ fn error_names() {
 /// equals ofp-print.
 #[test]
 fn group_and_meter_text_match_ovs_ofctl() {
-    use shared::openflow::text::{
-        format_group_mod, format_meter_mod, parse_group_mod, parse_meter_mod,
-    };
+    use shared::openflow::text::{format_group_mod, format_meter_mod, parse_group_mod, parse_meter_mod};
     if !have_ovs_ofctl("group_and_meter_text_match_ovs_ofctl") {
         return;
     }
@@ -466,49 +401,22 @@ fn group_and_meter_text_match_ovs_ofctl() {
             Ok(g) => {
                 let mine = OfMessage::new(xid, Message::GroupMod(g.clone())).encode();
                 if mine != ovs {
-                    failures.push(format!(
-                        "{text}\n  ours: {}\n  ovs:  {}",
-                        to_hex(&mine),
-                        to_hex(&ovs)
-                    ));
+                    failures.push(format!("{text}\n  ours: {}\n  ovs:  {}", to_hex(&mine), to_hex(&ovs)));
                 }
                 let printed = ofp_print(&ovs);
-                let theirs = printed
-                    .trim_end()
-                    .split_once("\n ")
-                    .map(|x| x.1)
-                    .unwrap_or("");
+                let theirs = printed.trim_end().split_once("\n ").map(|x| x.1).unwrap_or("");
                 if format_group_mod(&g) != theirs {
-                    failures.push(format!(
-                        "{text}\n  we print:  {}\n  ofp-print: {theirs}",
-                        format_group_mod(&g)
-                    ));
+                    failures.push(format!("{text}\n  we print:  {}\n  ofp-print: {theirs}", format_group_mod(&g)));
                 }
             }
             Err(e) => failures.push(format!("{text}: {e}")),
         }
     }
     let meters: &[(&str, u16, &str)] = &[
-        (
-            "add-meter",
-            meter::ADD,
-            "meter=1,pktps,burst,stats,bands=type=drop,rate=100,burst_size=20",
-        ),
-        (
-            "add-meter",
-            meter::ADD,
-            "meter=2,kbps,bands=type=drop,rate=1000",
-        ),
-        (
-            "mod-meter",
-            meter::MODIFY,
-            "meter=2,kbps,burst,bands=type=drop,rate=2000,burst_size=100",
-        ),
-        (
-            "add-meter",
-            meter::ADD,
-            "meter=3,kbps,bands=type=dscp_remark,rate=1000,prec_level=1",
-        ),
+        ("add-meter", meter::ADD, "meter=1,pktps,burst,stats,bands=type=drop,rate=100,burst_size=20"),
+        ("add-meter", meter::ADD, "meter=2,kbps,bands=type=drop,rate=1000"),
+        ("mod-meter", meter::MODIFY, "meter=2,kbps,burst,bands=type=drop,rate=2000,burst_size=100"),
+        ("add-meter", meter::ADD, "meter=3,kbps,bands=type=dscp_remark,rate=1000,prec_level=1"),
         ("del-meter", meter::DELETE, "meter=2"),
     ];
     for (cmd, command, text) in meters {
@@ -522,18 +430,11 @@ fn group_and_meter_text_match_ovs_ofctl() {
             Ok(m) => {
                 let mine = OfMessage::new(xid, Message::MeterMod(m.clone())).encode();
                 if mine != ovs {
-                    failures.push(format!(
-                        "{text}\n  ours: {}\n  ovs:  {}",
-                        to_hex(&mine),
-                        to_hex(&ovs)
-                    ));
+                    failures.push(format!("{text}\n  ours: {}\n  ovs:  {}", to_hex(&mine), to_hex(&ovs)));
                 }
                 let theirs = strip_header(&ofp_print(&ovs));
                 if format_meter_mod(&m) != theirs {
-                    failures.push(format!(
-                        "{text}\n  we print:  {:?}\n  ofp-print: {theirs:?}",
-                        format_meter_mod(&m)
-                    ));
+                    failures.push(format!("{text}\n  we print:  {:?}\n  ofp-print: {theirs:?}", format_meter_mod(&m)));
                 }
             }
             Err(e) => failures.push(format!("{text}: {e}")),

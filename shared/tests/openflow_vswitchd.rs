@@ -41,60 +41,29 @@ fn run(cmd: &str, args: &[&str], env_dir: &Path) -> String {
         .env("OVS_DBDIR", env_dir)
         .output()
         .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn wait_for(p: &Path) {
     let t = Instant::now();
     while !p.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "{} never appeared",
-            p.display()
-        );
+        assert!(t.elapsed() < Duration::from_secs(20), "{} never appeared", p.display());
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 fn start_ovs() -> Option<Ovs> {
-    let have = |c: &str| {
-        Command::new(c)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !["ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool"]
-        .iter()
-        .all(|c| have(c))
-    {
+    let have = |c: &str| Command::new(c).arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !["ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool"].iter().all(|c| have(c)) {
         eprintln!("skipped: OVS daemons not installed");
         return None;
     }
-    let dir = tempfile::Builder::new()
-        .prefix("ofv")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let dir = tempfile::Builder::new().prefix("ofv").tempdir_in("/tmp").unwrap();
     let d = dir.path().to_path_buf();
     let ds = d.to_str().unwrap().to_string();
-    run(
-        "ovsdb-tool",
-        &[
-            "create",
-            &format!("{ds}/conf.db"),
-            "/usr/share/openvswitch/vswitch.ovsschema",
-        ],
-        &d,
-    );
-    let mut ovs = Ovs {
-        dir,
-        children: Vec::new(),
-    };
+    run("ovsdb-tool", &["create", &format!("{ds}/conf.db"), "/usr/share/openvswitch/vswitch.ovsschema"], &d);
+    let mut ovs = Ovs { dir, children: Vec::new() };
     let db = Command::new("ovsdb-server")
         .args([
             &format!("{ds}/conf.db"),
@@ -165,14 +134,8 @@ impl Conn {
     fn open(path: &Path) -> Conn {
         let s = UnixStream::connect(path).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut c = Conn {
-            s,
-            buf: Vec::new(),
-            xid: 100,
-        };
-        c.send(Message::Hello {
-            version_bitmap: 1 << OFP15_VERSION,
-        });
+        let mut c = Conn { s, buf: Vec::new(), xid: 100 };
+        c.send(Message::Hello { version_bitmap: 1 << OFP15_VERSION });
         let h = c.recv();
         assert!(matches!(h.body, Message::Hello { .. }), "{h:?}");
         c
@@ -192,16 +155,11 @@ impl Conn {
     fn recv(&mut self) -> OfMessage {
         loop {
             if let Some((m, rest)) = split_frame(&self.buf).unwrap() {
-                let msg = OfMessage::decode(m).unwrap_or_else(|e| {
-                    panic!("decode {}: {e}", shared::openflow::wire::to_hex(m))
-                });
+                let msg = OfMessage::decode(m)
+                    .unwrap_or_else(|e| panic!("decode {}: {e}", shared::openflow::wire::to_hex(m)));
                 self.buf = rest.to_vec();
                 if let Message::EchoRequest(d) = &msg.body {
-                    let r = OfMessage {
-                        version: msg.version,
-                        xid: msg.xid,
-                        body: Message::EchoReply(d.clone()),
-                    };
+                    let r = OfMessage { version: msg.version, xid: msg.xid, body: Message::EchoReply(d.clone()) };
                     self.send_msg(&r);
                     continue;
                 }
@@ -251,12 +209,8 @@ fn dump_flows(c: &mut Conn) -> Vec<String> {
     loop {
         let m = c.recv();
         assert_eq!(m.xid, x, "{m:?}");
-        let Message::MultipartReply(r) = m.body else {
-            panic!("{m:?}")
-        };
-        let MultipartReplyBody::Flow(fs) = r.body else {
-            panic!("not a flow reply")
-        };
+        let Message::MultipartReply(r) = m.body else { panic!("{m:?}") };
+        let MultipartReplyBody::Flow(fs) = r.body else { panic!("not a flow reply") };
         lines.extend(fs.iter().map(format_flow_stats_no_stats));
         if r.flags & mp::MORE == 0 {
             break;
@@ -272,11 +226,8 @@ fn ofctl_dump(mgmt: &Path) -> Vec<String> {
         .arg(format!("unix:{}", mgmt.display()))
         .output()
         .unwrap();
-    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let mut v: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
     v.sort();
     v
 }
@@ -293,12 +244,7 @@ fn vswitchd_accepts_our_flows_and_we_read_them_back() {
     // Geneve option mapping, a group and a meter that the flows refer to.
     c.send(Message::TlvTableMod(TlvTableMod {
         command: tlv_command::ADD,
-        maps: vec![TlvMap {
-            option_class: 0x102,
-            option_type: 0x80,
-            option_len: 4,
-            index: 0,
-        }],
+        maps: vec![TlvMap { option_class: 0x102, option_type: 0x80, option_len: 4, index: 0 }],
     }));
     c.send(Message::GroupMod(GroupMod {
         command: group_command::ADD,
@@ -318,34 +264,19 @@ fn vswitchd_accepts_our_flows_and_we_read_them_back() {
         command: meter::ADD,
         flags: meter::PKTPS | meter::BURST | meter::STATS,
         meter_id: 2,
-        bands: vec![MeterBand {
-            band_type: 1,
-            rate: 100,
-            burst_size: 20,
-            prec_level: 0,
-        }],
+        bands: vec![MeterBand { band_type: 1, rate: 100, burst_size: 20, prec_level: 0 }],
     }));
     c.send(Message::MeterMod(MeterMod {
         command: meter::ADD,
         flags: meter::PKTPS,
         meter_id: 5,
-        bands: vec![MeterBand {
-            band_type: 1,
-            rate: 10,
-            burst_size: 0,
-            prec_level: 0,
-        }],
+        bands: vec![MeterBand { band_type: 1, rate: 10, burst_size: 0, prec_level: 0 }],
     }));
     c.send(Message::MeterMod(MeterMod {
         command: meter::ADD,
         flags: meter::PKTPS,
         meter_id: 7,
-        bands: vec![MeterBand {
-            band_type: 1,
-            rate: 10,
-            burst_size: 0,
-            prec_level: 0,
-        }],
+        bands: vec![MeterBand { band_type: 1, rate: 10, burst_size: 0, prec_level: 0 }],
     }));
     let errs: Vec<String> = c.barrier().iter().filter_map(error_text).collect();
     assert!(errs.is_empty(), "setup errors: {errs:?}");
@@ -359,16 +290,7 @@ fn vswitchd_accepts_our_flows_and_we_read_them_back() {
     }));
     let r = c.recv();
     assert_eq!(r.xid, open);
-    assert!(
-        matches!(
-            r.body,
-            Message::BundleControl(BundleControl {
-                ctrl_type: bundle::OPEN_REPLY,
-                ..
-            })
-        ),
-        "{r:?}"
-    );
+    assert!(matches!(r.body, Message::BundleControl(BundleControl { ctrl_type: bundle::OPEN_REPLY, .. })), "{r:?}");
     let mut xids = Vec::new();
     for f in FLOWS {
         let fm = parse_flow(f).unwrap();
@@ -394,20 +316,11 @@ fn vswitchd_accepts_our_flows_and_we_read_them_back() {
     let mut errs = Vec::new();
     for m in c.barrier() {
         if let Some(e) = error_text(&m) {
-            let flow = xids
-                .iter()
-                .find(|(x, _)| *x == m.xid)
-                .map_or("", |(_, f)| f);
+            let flow = xids.iter().find(|(x, _)| *x == m.xid).map_or("", |(_, f)| f);
             errs.push(format!("{e} {flow}"));
         } else if m.xid == commit {
             assert!(
-                matches!(
-                    m.body,
-                    Message::BundleControl(BundleControl {
-                        ctrl_type: bundle::COMMIT_REPLY,
-                        ..
-                    })
-                ),
+                matches!(m.body, Message::BundleControl(BundleControl { ctrl_type: bundle::COMMIT_REPLY, .. })),
                 "{m:?}"
             );
         }
@@ -435,10 +348,7 @@ fn packet_in2_continuation_and_resume() {
     let mgmt = d.join("br-int.mgmt");
     let mut c = Conn::open(&mgmt);
     // What pinctrl does on connect: ask for async messages and NXT_PACKET_IN2.
-    c.send(Message::SetConfig(SwitchConfig {
-        flags: 0,
-        miss_send_len: u16::MAX,
-    }));
+    c.send(Message::SetConfig(SwitchConfig { flags: 0, miss_send_len: u16::MAX }));
     c.send(Message::SetPacketInFormat(NXPIF_NXT_PACKET_IN2));
     for f in [
         "table=0,priority=100,in_port=1,arp,actions=load:0x5->NXM_NX_REG14[],controller(userdata=00.00.00.02.00.00.00.00.00.01.02.03,pause),resubmit(,1)",
@@ -451,46 +361,24 @@ fn packet_in2_continuation_and_resume() {
 
     let arp = "ffffffffffff0000000000010806000108000604000100000000000\
                10a0000010000000000000a000002";
-    run(
-        "ovs-appctl",
-        &[
-            "-t",
-            d.join("vswitchd.ctl").to_str().unwrap(),
-            "netdev-dummy/receive",
-            "p1",
-            arp,
-        ],
-        &d,
-    );
+    run("ovs-appctl", &["-t", d.join("vswitchd.ctl").to_str().unwrap(), "netdev-dummy/receive", "p1", arp], &d);
     let pin = loop {
         let m = c.recv();
         if let Message::PacketIn2(p) = m.body {
             break p;
         }
     };
-    assert_eq!(
-        pin.userdata.as_deref(),
-        Some(&[0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 2, 3][..])
-    );
+    assert_eq!(pin.userdata.as_deref(), Some(&[0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 2, 3][..]));
     assert_eq!(pin.table_id, Some(0));
     assert_eq!(pin.reason, Some(1));
     assert_eq!(pin.packet.len(), 42);
-    let cont = pin
-        .continuation
-        .clone()
-        .expect("paused controller action carries a continuation");
+    let cont = pin.continuation.clone().expect("paused controller action carries a continuation");
     assert!(!cont.is_empty());
     let md = pin.metadata.clone().expect("metadata");
-    assert_eq!(
-        md.get(shared::openflow::Field::REG14).map(|v| v.0),
-        Some(vec![0, 0, 0, 5])
-    );
+    assert_eq!(md.get(shared::openflow::Field::REG14).map(|v| v.0), Some(vec![0, 0, 0, 5]));
 
     // Resume: processing continues after the pause and reaches the second controller action.
-    let resume = PacketIn2 {
-        userdata: None,
-        ..pin
-    };
+    let resume = PacketIn2 { userdata: None, ..pin };
     c.send(Message::Resume(resume));
     let pin2 = loop {
         let m = c.recv();
@@ -501,32 +389,15 @@ fn packet_in2_continuation_and_resume() {
             break p;
         }
     };
-    assert_eq!(
-        pin2.userdata.as_deref(),
-        Some(&[0, 0, 0, 7, 0, 0, 0, 0][..])
-    );
+    assert_eq!(pin2.userdata.as_deref(), Some(&[0, 0, 0, 7, 0, 0, 0, 0][..]));
     assert_eq!(pin2.continuation, None);
     let md2 = pin2.metadata.expect("metadata");
-    assert_eq!(
-        md2.get(shared::openflow::Field::REG15).map(|v| v.0),
-        Some(vec![0, 0, 0, 7])
-    );
+    assert_eq!(md2.get(shared::openflow::Field::REG15).map(|v| v.0), Some(vec![0, 0, 0, 7]));
     // Port status: async, like packet-ins.
     let dbr = format!("--db=unix:{}/db.sock", d.display());
     run(
         "ovs-vsctl",
-        &[
-            &dbr,
-            "add-port",
-            "br-int",
-            "p2",
-            "--",
-            "set",
-            "interface",
-            "p2",
-            "type=dummy",
-            "ofport_request=2",
-        ],
+        &[&dbr, "add-port", "br-int", "p2", "--", "set", "interface", "p2", "type=dummy", "ofport_request=2"],
         &d,
     );
     let ps = loop {
@@ -549,52 +420,28 @@ fn features_and_port_description() {
     let x = c.send(Message::FeaturesRequest);
     let m = c.recv();
     assert_eq!(m.xid, x);
-    assert!(
-        matches!(
-            m.body,
-            Message::FeaturesReply(FeaturesReply { n_tables: 254, .. })
-        ),
-        "{m:?}"
-    );
+    assert!(matches!(m.body, Message::FeaturesReply(FeaturesReply { n_tables: 254, .. })), "{m:?}");
 
-    let x = c.send(Message::MultipartRequest(MultipartRequest::simple(
-        mp::METER_FEATURES,
-    )));
+    let x = c.send(Message::MultipartRequest(MultipartRequest::simple(mp::METER_FEATURES)));
     let m = c.recv();
     assert_eq!(m.xid, x);
-    let Message::MultipartReply(MultipartReply {
-        body: MultipartReplyBody::MeterFeatures(mf),
-        ..
-    }) = m.body
-    else {
+    let Message::MultipartReply(MultipartReply { body: MultipartReplyBody::MeterFeatures(mf), .. }) = m.body else {
         panic!("{m:?}")
     };
     assert!(mf.max_meter > 0, "{mf:?}");
 
-    let x = c.send(Message::MultipartRequest(MultipartRequest::simple(
-        mp::GROUP_FEATURES,
-    )));
+    let x = c.send(Message::MultipartRequest(MultipartRequest::simple(mp::GROUP_FEATURES)));
     let m = c.recv();
     assert_eq!(m.xid, x);
-    let Message::MultipartReply(MultipartReply {
-        body: MultipartReplyBody::GroupFeatures(gf),
-        ..
-    }) = m.body
-    else {
+    let Message::MultipartReply(MultipartReply { body: MultipartReplyBody::GroupFeatures(gf), .. }) = m.body else {
         panic!("{m:?}")
     };
     assert!(gf.max_groups[1] > 0, "{gf:?}");
 
-    let x = c.send(Message::MultipartRequest(MultipartRequest::simple(
-        mp::PORT_DESC,
-    )));
+    let x = c.send(Message::MultipartRequest(MultipartRequest::simple(mp::PORT_DESC)));
     let m = c.recv();
     assert_eq!(m.xid, x);
-    let Message::MultipartReply(MultipartReply {
-        body: MultipartReplyBody::PortDesc(ports),
-        ..
-    }) = m.body
-    else {
+    let Message::MultipartReply(MultipartReply { body: MultipartReplyBody::PortDesc(ports), .. }) = m.body else {
         panic!("{m:?}")
     };
     let mut names: Vec<String> = ports.iter().map(|p| p.name_str()).collect();

@@ -32,20 +32,13 @@ pub struct Subfield {
 impl Subfield {
     /// The whole field.
     pub fn whole(field: Field) -> Subfield {
-        Subfield {
-            field,
-            ofs: 0,
-            n_bits: field.n_bits() as u16,
-        }
+        Subfield { field, ofs: 0, n_bits: field.n_bits() as u16 }
     }
 
     fn check(&self) -> Result<()> {
         let end = usize::from(self.ofs) + usize::from(self.n_bits);
         if self.n_bits == 0 || end > self.field.n_bits() {
-            return Err(DecodeError::BadValue {
-                what: "subfield range",
-                value: end as u64,
-            });
+            return Err(DecodeError::BadValue { what: "subfield range", value: end as u64 });
         }
         Ok(())
     }
@@ -55,11 +48,7 @@ impl Subfield {
     }
 
     fn from_ofs_nbits(field: Field, v: u16) -> Result<Subfield> {
-        let sf = Subfield {
-            field,
-            ofs: v >> 6,
-            n_bits: (v & 0x3f) + 1,
-        };
+        let sf = Subfield { field, ofs: v >> 6, n_bits: (v & 0x3f) + 1 };
         sf.check()?;
         Ok(sf)
     }
@@ -130,14 +119,7 @@ pub struct Controller {
 
 impl Default for Controller {
     fn default() -> Self {
-        Controller {
-            max_len: u16::MAX,
-            controller_id: 0,
-            reason: 1,
-            userdata: Vec::new(),
-            pause: false,
-            meter_id: 0,
-        }
+        Controller { max_len: u16::MAX, controller_id: 0, reason: 1, userdata: Vec::new(), pause: false, meter_id: 0 }
     }
 }
 
@@ -235,15 +217,8 @@ pub struct Bundle {
 }
 
 /// Names of NX_HASH_FIELDS_* values.
-pub const HASH_FIELDS: &[&str] = &[
-    "eth_src",
-    "symmetric_l4",
-    "symmetric_l3l4",
-    "symmetric_l3l4+udp",
-    "nw_src",
-    "nw_dst",
-    "symmetric_l3",
-];
+pub const HASH_FIELDS: &[&str] =
+    &["eth_src", "symmetric_l4", "symmetric_l3l4", "symmetric_l3l4+udp", "nw_src", "nw_dst", "symmetric_l3"];
 
 /// One action (or instruction, for the last four variants).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -388,20 +363,14 @@ pub fn decode_actions(buf: &[u8]) -> Result<Vec<Action>> {
 
 fn decode_actions_depth(buf: &[u8], depth: usize) -> Result<Vec<Action>> {
     if depth > MAX_DEPTH {
-        return Err(DecodeError::BadValue {
-            what: "action nesting",
-            value: depth as u64,
-        });
+        return Err(DecodeError::BadValue { what: "action nesting", value: depth as u64 });
     }
     let mut r = Reader::new(buf, "actions");
     let mut v = Vec::new();
     while !r.is_empty() {
         let len = usize::from(r.peek_u16(2)?);
         if len < 8 || len % 8 != 0 {
-            return Err(DecodeError::BadLength {
-                what: "action",
-                len,
-            });
+            return Err(DecodeError::BadLength { what: "action", len });
         }
         let a = r.bytes(len)?;
         v.push(decode_action(a, depth)?);
@@ -412,10 +381,7 @@ fn decode_actions_depth(buf: &[u8], depth: usize) -> Result<Vec<Action>> {
 fn nx_pull_subfield_header(r: &mut Reader<'_>) -> Result<Field> {
     let (field, masked, _) = read_header(r)?;
     if masked {
-        return Err(DecodeError::BadValue {
-            what: "masked field in action",
-            value: field.0.into(),
-        });
+        return Err(DecodeError::BadValue { what: "masked field in action", value: field.0.into() });
     }
     Ok(field)
 }
@@ -424,19 +390,11 @@ fn nx_pull_subfield_header(r: &mut Reader<'_>) -> Result<Field> {
 fn nx_field32(h: u32) -> Result<Field> {
     let class = (h >> 16) as u16;
     let fld = ((h >> 9) & 0x7f) as u8;
-    Field::from_header(0, class, fld).ok_or(DecodeError::Unsupported {
-        what: "nxm header",
-        value: h.into(),
-    })
+    Field::from_header(0, class, fld).ok_or(DecodeError::Unsupported { what: "nxm header", value: h.into() })
 }
 
 fn nx_header32(f: Field) -> u32 {
-    let h = f.nxm_header().unwrap_or(NxmHeader {
-        vendor: 0,
-        class: 0,
-        field: 0,
-        len: 0,
-    });
+    let h = f.nxm_header().unwrap_or(NxmHeader { vendor: 0, class: 0, field: 0, len: 0 });
     (u32::from(h.class) << 16) | (u32::from(h.field) << 9) | u32::from(h.len)
 }
 
@@ -447,14 +405,8 @@ fn decode_action(a: &[u8], depth: usize) -> Result<Action> {
     Ok(match atype {
         OFPAT_OUTPUT => {
             let p = r.u32()?;
-            let port = port_from_ofp11(p).ok_or(DecodeError::BadValue {
-                what: "output port",
-                value: p.into(),
-            })?;
-            Action::Output {
-                port,
-                max_len: r.u16()?,
-            }
+            let port = port_from_ofp11(p).ok_or(DecodeError::BadValue { what: "output port", value: p.into() })?;
+            Action::Output { port, max_len: r.u16()? }
         }
         OFPAT_PUSH_VLAN => Action::PushVlan(r.u16()?),
         OFPAT_POP_VLAN => Action::PopVlan,
@@ -465,29 +417,15 @@ fn decode_action(a: &[u8], depth: usize) -> Result<Action> {
         OFPAT_SET_FIELD => {
             let (field, masked, len) = read_header(&mut r)?;
             let n = if masked { len / 2 } else { len };
-            let ok = if field.def().variable {
-                n > 0 && n <= field.n_bytes()
-            } else {
-                n == field.n_bytes()
-            };
+            let ok = if field.def().variable { n > 0 && n <= field.n_bytes() } else { n == field.n_bytes() };
             if !ok || (masked && len % 2 != 0) {
-                return Err(DecodeError::BadLength {
-                    what: "set_field",
-                    len,
-                });
+                return Err(DecodeError::BadLength { what: "set_field", len });
             }
             if !field.def().writable {
-                return Err(DecodeError::BadValue {
-                    what: "set_field of read-only field",
-                    value: field.0.into(),
-                });
+                return Err(DecodeError::BadValue { what: "set_field of read-only field", value: field.0.into() });
             }
             let value = r.bytes(n)?.to_vec();
-            let mask = if masked {
-                Some(r.bytes(n)?.to_vec())
-            } else {
-                None
-            };
+            let mask = if masked { Some(r.bytes(n)?.to_vec()) } else { None };
             set_field_checked(field, value, mask, r.take_rest())?
         }
         OFPAT_COPY_FIELD => {
@@ -497,16 +435,8 @@ fn decode_action(a: &[u8], depth: usize) -> Result<Action> {
             r.skip(2)?;
             let sf = nx_pull_subfield_header(&mut r)?;
             let df = nx_pull_subfield_header(&mut r)?;
-            let src = Subfield {
-                field: sf,
-                ofs: src_ofs,
-                n_bits,
-            };
-            let dst = Subfield {
-                field: df,
-                ofs: dst_ofs,
-                n_bits,
-            };
+            let src = Subfield { field: sf, ofs: src_ofs, n_bits };
+            let dst = Subfield { field: df, ofs: dst_ofs, n_bits };
             src.check()?;
             dst.check()?;
             Action::Move { src, dst }
@@ -524,19 +454,11 @@ fn decode_action(a: &[u8], depth: usize) -> Result<Action> {
 
 fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) -> Result<Action> {
     Ok(match subtype {
-        NXAST_RESUBMIT => Action::Resubmit {
-            in_port: r.u16()?,
-            table: 255,
-            ct: false,
-        },
+        NXAST_RESUBMIT => Action::Resubmit { in_port: r.u16()?, table: 255, ct: false },
         NXAST_RESUBMIT_TABLE | NXAST_RESUBMIT_TABLE_CT => {
             let in_port = r.u16()?;
             let table = r.u8()?;
-            Action::Resubmit {
-                in_port,
-                table,
-                ct: subtype == NXAST_RESUBMIT_TABLE_CT,
-            }
+            Action::Resubmit { in_port, table, ct: subtype == NXAST_RESUBMIT_TABLE_CT }
         }
         NXAST_POP_QUEUE => Action::PopQueue,
         NXAST_EXIT => Action::Exit,
@@ -549,16 +471,8 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             let dst_ofs = r.u16()?;
             let sf = nx_pull_subfield_header(r)?;
             let df = nx_pull_subfield_header(r)?;
-            let src = Subfield {
-                field: sf,
-                ofs: src_ofs,
-                n_bits,
-            };
-            let dst = Subfield {
-                field: df,
-                ofs: dst_ofs,
-                n_bits,
-            };
+            let src = Subfield { field: sf, ofs: src_ofs, n_bits };
+            let dst = Subfield { field: df, ofs: dst_ofs, n_bits };
             src.check()?;
             dst.check()?;
             Action::Move { src, dst }
@@ -573,44 +487,26 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             let (field, masked, n) = read_header(r)?;
             let n = if masked { n / 2 } else { n };
             let value = r.bytes(n)?.to_vec();
-            let mask = if masked {
-                Some(r.bytes(n)?.to_vec())
-            } else {
-                None
-            };
+            let mask = if masked { Some(r.bytes(n)?.to_vec()) } else { None };
             set_field_checked(field, value, mask, r.take_rest())?
         }
         NXAST_OUTPUT_REG => {
             let ofs_nbits = r.u16()?;
             let src = Subfield::from_ofs_nbits(nx_field32(r.u32()?)?, ofs_nbits)?;
-            Action::OutputReg {
-                src,
-                max_len: r.u16()?,
-            }
+            Action::OutputReg { src, max_len: r.u16()? }
         }
         NXAST_OUTPUT_REG2 => {
             let ofs_nbits = r.u16()?;
             let max_len = r.u16()?;
             let f = nx_pull_subfield_header(r)?;
-            Action::OutputReg {
-                src: Subfield::from_ofs_nbits(f, ofs_nbits)?,
-                max_len,
-            }
+            Action::OutputReg { src: Subfield::from_ofs_nbits(f, ofs_nbits)?, max_len }
         }
-        NXAST_FIN_TIMEOUT => Action::FinTimeout {
-            idle: r.u16()?,
-            hard: r.u16()?,
-        },
+        NXAST_FIN_TIMEOUT => Action::FinTimeout { idle: r.u16()?, hard: r.u16()? },
         NXAST_CONTROLLER => {
             let max_len = r.u16()?;
             let controller_id = r.u16()?;
             let reason = r.u8()?;
-            Action::Controller(Controller {
-                max_len,
-                controller_id,
-                reason,
-                ..Controller::default()
-            })
+            Action::Controller(Controller { max_len, controller_id, reason, ..Controller::default() })
         }
         NXAST_CONTROLLER2 => {
             r.skip(6)?;
@@ -623,12 +519,7 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
                     NXAC2PT_USERDATA => c.userdata = p.payload.to_vec(),
                     NXAC2PT_PAUSE => c.pause = true,
                     NXAC2PT_METER_ID => c.meter_id = props::prop_u32(&p)?,
-                    t => {
-                        return Err(DecodeError::Unsupported {
-                            what: "controller2 property",
-                            value: t.into(),
-                        })
-                    }
+                    t => return Err(DecodeError::Unsupported { what: "controller2 property", value: t.into() }),
                 }
             }
             Action::Controller(c)
@@ -646,11 +537,7 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             let ofs = r.u16()?;
             let f = nx_pull_subfield_header(r)?;
             let n_bits = r.u16()?;
-            let sf = Subfield {
-                field: f,
-                ofs,
-                n_bits,
-            };
+            let sf = Subfield { field: f, ofs, n_bits };
             sf.check()?;
             if subtype == NXAST_STACK_PUSH {
                 Action::StackPush(sf)
@@ -671,10 +558,7 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
                 (p, d)
             };
             if probability == 0 || direction > 2 {
-                return Err(DecodeError::BadValue {
-                    what: "sample",
-                    value: probability.into(),
-                });
+                return Err(DecodeError::BadValue { what: "sample", value: probability.into() });
             }
             Action::Sample(Sample {
                 probability,
@@ -690,16 +574,9 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             let n_clauses = r.u8()?;
             let id = r.u32()?;
             if !(2..=64).contains(&n_clauses) || clause >= n_clauses {
-                return Err(DecodeError::BadValue {
-                    what: "conjunction",
-                    value: n_clauses.into(),
-                });
+                return Err(DecodeError::BadValue { what: "conjunction", value: n_clauses.into() });
             }
-            Action::Conjunction {
-                id,
-                clause,
-                n_clauses,
-            }
+            Action::Conjunction { id, clause, n_clauses }
         }
         NXAST_CT => {
             let flags = r.u16()?;
@@ -709,31 +586,19 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             r.skip(3)?;
             let alg = r.u16()?;
             if flags & NX_CT_F_FORCE != 0 && flags & NX_CT_F_COMMIT == 0 {
-                return Err(DecodeError::BadValue {
-                    what: "ct flags",
-                    value: flags.into(),
-                });
+                return Err(DecodeError::BadValue { what: "ct flags", value: flags.into() });
             }
             let zone = if zone_src != 0 {
                 let sf = Subfield::from_ofs_nbits(nx_field32(zone_src)?, zone_v)?;
                 if sf.n_bits != 16 {
-                    return Err(DecodeError::BadValue {
-                        what: "ct zone bits",
-                        value: sf.n_bits.into(),
-                    });
+                    return Err(DecodeError::BadValue { what: "ct zone bits", value: sf.n_bits.into() });
                 }
                 CtZone::Field(sf)
             } else {
                 CtZone::Imm(zone_v)
             };
             let actions = decode_actions_depth(r.take_rest(), depth + 1)?;
-            Action::Ct(Ct {
-                flags,
-                zone,
-                table,
-                alg,
-                actions,
-            })
+            Action::Ct(Ct { flags, zone, table, alg, actions })
         }
         NXAST_NAT => Action::Nat(decode_nat(r)?),
         NXAST_CLONE => {
@@ -744,11 +609,7 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             let pkt_len = r.u16()?;
             let ofs = r.u16()?;
             let f = nx_pull_subfield_header(r)?;
-            let dst = Subfield {
-                field: f,
-                ofs,
-                n_bits: 1,
-            };
+            let dst = Subfield { field: f, ofs, n_bits: 1 };
             dst.check()?;
             Action::CheckPktLarger { pkt_len, dst }
         }
@@ -764,23 +625,10 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
             let ofs_nbits = r.u16()?;
             let dst = Subfield::from_ofs_nbits(nx_field32(r.u32()?)?, ofs_nbits)?;
             let need = 32 - u32::from(max_link).leading_zeros();
-            if usize::from(fields) >= HASH_FIELDS.len()
-                || algorithm > 3
-                || u32::from(dst.n_bits) < need
-            {
-                return Err(DecodeError::BadValue {
-                    what: "multipath",
-                    value: fields.into(),
-                });
+            if usize::from(fields) >= HASH_FIELDS.len() || algorithm > 3 || u32::from(dst.n_bits) < need {
+                return Err(DecodeError::BadValue { what: "multipath", value: fields.into() });
             }
-            Action::Multipath(Multipath {
-                fields,
-                basis,
-                algorithm,
-                max_link,
-                arg,
-                dst,
-            })
+            Action::Multipath(Multipath { fields, basis, algorithm, max_link, arg, dst })
         }
         NXAST_BUNDLE | NXAST_BUNDLE_LOAD => {
             let algorithm = r.u16()?;
@@ -804,22 +652,13 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
                 || (subtype == NXAST_BUNDLE_LOAD && dst.is_none())
                 || (subtype == NXAST_BUNDLE && (ofs_nbits != 0 || dst_h != 0));
             if bad {
-                return Err(DecodeError::BadValue {
-                    what: "bundle",
-                    value: algorithm.into(),
-                });
+                return Err(DecodeError::BadValue { what: "bundle", value: algorithm.into() });
             }
             let mut members = Vec::with_capacity(n.min(256));
             for _ in 0..n {
                 members.push(r.u16()?);
             }
-            Action::Bundle(Bundle {
-                algorithm,
-                fields,
-                basis,
-                dst,
-                members,
-            })
+            Action::Bundle(Bundle { algorithm, fields, basis, dst, members })
         }
         _ => Action::Unknown(a.to_vec()),
     })
@@ -827,27 +666,11 @@ fn decode_nx_action(subtype: u16, r: &mut Reader<'_>, a: &[u8], depth: usize) ->
 
 /// Checks OVS makes on a decoded set_field: zero padding, not in_port, writable; an
 /// all-ones mask is the same as none.
-fn set_field_checked(
-    field: Field,
-    value: Vec<u8>,
-    mask: Option<Vec<u8>>,
-    pad: &[u8],
-) -> Result<Action> {
+fn set_field_checked(field: Field, value: Vec<u8>, mask: Option<Vec<u8>>, pad: &[u8]) -> Result<Action> {
     let n = value.len();
-    let width_ok = if field.def().variable {
-        n > 0 && n <= field.n_bytes()
-    } else {
-        n == field.n_bytes()
-    };
-    if !width_ok
-        || pad.iter().any(|&b| b != 0)
-        || field == Field::IN_PORT_OXM
-        || !field.def().writable
-    {
-        return Err(DecodeError::BadValue {
-            what: "set_field",
-            value: field.0.into(),
-        });
+    let width_ok = if field.def().variable { n > 0 && n <= field.n_bytes() } else { n == field.n_bytes() };
+    if !width_ok || pad.iter().any(|&b| b != 0) || field == Field::IN_PORT_OXM || !field.def().writable {
+        return Err(DecodeError::BadValue { what: "set_field", value: field.0.into() });
     }
     let mask = mask.filter(|m| m.iter().any(|&b| b != 0xff));
     Ok(Action::SetField { field, value, mask })
@@ -857,33 +680,18 @@ fn set_field_checked(
 fn load_to_set_field(dst: Subfield, v: u128) -> Result<Action> {
     // reg_load into fields wider than 128 bits (tunnel metadata) is not modelled.
     if dst.field.n_bytes() > 16 {
-        return Err(DecodeError::Unsupported {
-            what: "reg_load destination",
-            value: dst.field.0.into(),
-        });
+        return Err(DecodeError::Unsupported { what: "reg_load destination", value: dst.field.0.into() });
     }
     let n = dst.field.n_bytes();
-    let width = if dst.n_bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << dst.n_bits) - 1
-    };
+    let width = if dst.n_bits >= 128 { u128::MAX } else { (1u128 << dst.n_bits) - 1 };
     let mask = width << dst.ofs;
     let value = (v & width) << dst.ofs;
-    let full = if n >= 16 {
-        u128::MAX
-    } else {
-        (1u128 << (8 * n)) - 1
-    };
+    let full = if n >= 16 { u128::MAX } else { (1u128 << (8 * n)) - 1 };
     let be = |x: u128| x.to_be_bytes().get(16 - n..).unwrap_or_default().to_vec();
     Ok(Action::SetField {
         field: dst.field,
         value: be(value),
-        mask: if mask & full == full {
-            None
-        } else {
-            Some(be(mask))
-        },
+        mask: if mask & full == full { None } else { Some(be(mask)) },
     })
 }
 
@@ -891,22 +699,14 @@ fn decode_nat(r: &mut Reader<'_>) -> Result<Nat> {
     r.skip(2)?;
     let flags = r.u16()?;
     let present = r.u16()?;
-    let bad = |v: u16| DecodeError::BadValue {
-        what: "nat",
-        value: v.into(),
-    };
+    let bad = |v: u16| DecodeError::BadValue { what: "nat", value: v.into() };
     if flags & !0x1f != 0
         || (flags & NX_NAT_F_SRC != 0 && flags & NX_NAT_F_DST != 0)
         || (flags & NX_NAT_F_PROTO_HASH != 0 && flags & NX_NAT_F_PROTO_RANDOM != 0)
     {
         return Err(bad(flags));
     }
-    let mut nat = Nat {
-        flags,
-        addrs: None,
-        proto_min: 0,
-        proto_max: 0,
-    };
+    let mut nat = Nat { flags, addrs: None, proto_min: 0, proto_max: 0 };
     if present & 1 != 0 {
         if present & 0xc != 0 {
             return Err(bad(present));
@@ -972,20 +772,13 @@ fn decode_learn(subtype: u16, r: &mut Reader<'_>) -> Result<Learn> {
         r.skip(2)?;
         if l.flags & NX_LEARN_F_WRITE_RESULT != 0 {
             let f = nx_pull_subfield_header(r)?;
-            let sf = Subfield {
-                field: f,
-                ofs,
-                n_bits: 1,
-            };
+            let sf = Subfield { field: f, ofs, n_bits: 1 };
             sf.check()?;
             l.result_dst = Some(sf);
         }
     }
     if l.table_id == 0xff || l.flags & !7 != 0 {
-        return Err(DecodeError::BadValue {
-            what: "learn",
-            value: l.flags.into(),
-        });
+        return Err(DecodeError::BadValue { what: "learn", value: l.flags.into() });
     }
     while r.remaining() >= 2 {
         let h = r.u16()?;
@@ -997,10 +790,7 @@ fn decode_learn(subtype: u16, r: &mut Reader<'_>) -> Result<Learn> {
         let src_imm = h & (1 << 13) != 0;
         let dst_type = (h >> 11) & 3;
         if n_bits == 0 || h & 0xc000 != 0 || dst_type == 3 {
-            return Err(DecodeError::BadValue {
-                what: "learn spec",
-                value: h.into(),
-            });
+            return Err(DecodeError::BadValue { what: "learn spec", value: h.into() });
         }
         let src = if src_imm {
             let n = usize::from(n_bits).div_ceil(16) * 2;
@@ -1008,11 +798,7 @@ fn decode_learn(subtype: u16, r: &mut Reader<'_>) -> Result<Learn> {
         } else {
             let f = nx_field32(r.u32()?)?;
             let ofs = r.u16()?;
-            let sf = Subfield {
-                field: f,
-                ofs,
-                n_bits,
-            };
+            let sf = Subfield { field: f, ofs, n_bits };
             sf.check()?;
             LearnSrc::Field(sf)
         };
@@ -1020,11 +806,7 @@ fn decode_learn(subtype: u16, r: &mut Reader<'_>) -> Result<Learn> {
             0 | 1 => {
                 let f = nx_field32(r.u32()?)?;
                 let ofs = r.u16()?;
-                let sf = Subfield {
-                    field: f,
-                    ofs,
-                    n_bits,
-                };
+                let sf = Subfield { field: f, ofs, n_bits };
                 sf.check()?;
                 if dst_type == 0 {
                     LearnDst::Match(sf)
@@ -1037,10 +819,7 @@ fn decode_learn(subtype: u16, r: &mut Reader<'_>) -> Result<Learn> {
         l.specs.push(LearnSpec { src, dst, n_bits });
     }
     if r.take_rest().iter().any(|&b| b != 0) {
-        return Err(DecodeError::BadValue {
-            what: "learn padding",
-            value: 0,
-        });
+        return Err(DecodeError::BadValue { what: "learn padding", value: 0 });
     }
     Ok(l)
 }
@@ -1146,11 +925,7 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
         // OVS encodes every resubmit it parses as resubmit_table (NXAST_RESUBMIT is
         // only accepted on input).
         Action::Resubmit { in_port, table, ct } => {
-            let sub = if *ct {
-                NXAST_RESUBMIT_TABLE_CT
-            } else {
-                NXAST_RESUBMIT_TABLE
-            };
+            let sub = if *ct { NXAST_RESUBMIT_TABLE_CT } else { NXAST_RESUBMIT_TABLE };
             let s = nx_start(out, sub);
             out.put_u16(*in_port);
             out.put_u8(*table);
@@ -1218,21 +993,12 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
             }
         }
         Action::StackPush(sf) | Action::StackPop(sf) => {
-            let sub = if matches!(a, Action::StackPush(_)) {
-                NXAST_STACK_PUSH
-            } else {
-                NXAST_STACK_POP
-            };
+            let sub = if matches!(a, Action::StackPush(_)) { NXAST_STACK_PUSH } else { NXAST_STACK_POP };
             let s = nx_start(out, sub);
             out.put_u16(sf.ofs);
             put_raw_header(
                 out,
-                sf.field.nxm_header().unwrap_or(NxmHeader {
-                    vendor: 0,
-                    class: 0,
-                    field: 0,
-                    len: 0,
-                }),
+                sf.field.nxm_header().unwrap_or(NxmHeader { vendor: 0, class: 0, field: 0, len: 0 }),
                 false,
                 sf.field.n_bytes(),
             );
@@ -1258,11 +1024,7 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
             }
             finish(out, s, if sub == NXAST_SAMPLE { 24 } else { 32 });
         }
-        Action::Conjunction {
-            id,
-            clause,
-            n_clauses,
-        } => {
+        Action::Conjunction { id, clause, n_clauses } => {
             let s = nx_start(out, NXAST_CONJUNCTION);
             out.put_u8(*clause);
             out.put_u8(*n_clauses);
@@ -1343,12 +1105,7 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
             out.put_u16(dst.ofs);
             put_raw_header(
                 out,
-                dst.field.nxm_header().unwrap_or(NxmHeader {
-                    vendor: 0,
-                    class: 0,
-                    field: 0,
-                    len: 0,
-                }),
+                dst.field.nxm_header().unwrap_or(NxmHeader { vendor: 0, class: 0, field: 0, len: 0 }),
                 false,
                 dst.field.n_bytes(),
             );
@@ -1369,14 +1126,7 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
             finish(out, s, 32);
         }
         Action::Bundle(b) => {
-            let s = nx_start(
-                out,
-                if b.dst.is_some() {
-                    NXAST_BUNDLE_LOAD
-                } else {
-                    NXAST_BUNDLE
-                },
-            );
+            let s = nx_start(out, if b.dst.is_some() { NXAST_BUNDLE_LOAD } else { NXAST_BUNDLE });
             out.put_u16(b.algorithm);
             out.put_u16(b.fields);
             out.put_u16(b.basis);
@@ -1393,10 +1143,7 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
         Action::Unknown(raw) => out.extend_from_slice(raw),
         // Instructions inside an action list cannot be encoded; the instruction encoder
         // handles them.
-        Action::GotoTable(_)
-        | Action::WriteMetadata { .. }
-        | Action::ClearActions
-        | Action::WriteActions(_) => {}
+        Action::GotoTable(_) | Action::WriteMetadata { .. } | Action::ClearActions | Action::WriteActions(_) => {}
     }
 }
 
@@ -1421,11 +1168,7 @@ fn encode_learn(l: &Learn, out: &mut Vec<u8>) {
         }
     }
     for sp in &l.specs {
-        let src_bit = if matches!(sp.src, LearnSrc::Imm(_)) {
-            1 << 13
-        } else {
-            0
-        };
+        let src_bit = if matches!(sp.src, LearnSrc::Imm(_)) { 1 << 13 } else { 0 };
         let dst_bits = match sp.dst {
             LearnDst::Match(_) => 0,
             LearnDst::Load(_) => 1 << 11,
@@ -1461,10 +1204,7 @@ pub fn decode_instructions(buf: &[u8]) -> Result<Vec<Action>> {
         let itype = r.peek_u16(0)?;
         let len = usize::from(r.peek_u16(2)?);
         if len < 8 || len % 8 != 0 {
-            return Err(DecodeError::BadLength {
-                what: "instruction",
-                len,
-            });
+            return Err(DecodeError::BadLength { what: "instruction", len });
         }
         let mut i = r.sub(len, "instruction")?;
         i.skip(4)?;
@@ -1485,12 +1225,7 @@ pub fn decode_instructions(buf: &[u8]) -> Result<Vec<Action>> {
                 let mask = i.u64()?;
                 v.push(Action::WriteMetadata { value, mask });
             }
-            t => {
-                return Err(DecodeError::Unsupported {
-                    what: "instruction",
-                    value: t.into(),
-                })
-            }
+            t => return Err(DecodeError::Unsupported { what: "instruction", value: t.into() }),
         }
     }
     Ok(v)
@@ -1502,10 +1237,7 @@ pub fn encode_instructions(actions: &[Action], out: &mut Vec<u8>) {
     let is_inst = |a: &Action| {
         matches!(
             a,
-            Action::GotoTable(_)
-                | Action::WriteMetadata { .. }
-                | Action::ClearActions
-                | Action::WriteActions(_)
+            Action::GotoTable(_) | Action::WriteMetadata { .. } | Action::ClearActions | Action::WriteActions(_)
         )
     };
     let plain: Vec<&Action> = actions.iter().filter(|a| !is_inst(a)).collect();

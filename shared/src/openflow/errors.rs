@@ -21,12 +21,7 @@ impl ErrorMsg {
     /// Build an error from its OVS name (e.g. `"OFPBRC_BAD_TYPE"`); `None` if unknown.
     pub fn from_name(name: &str, data: Vec<u8>) -> Option<ErrorMsg> {
         let &(t, c, e, _) = ERRORS.iter().find(|x| x.3 == name)?;
-        Some(ErrorMsg {
-            err_type: t,
-            code: c,
-            experimenter: (e != 0).then_some(e),
-            data,
-        })
+        Some(ErrorMsg { err_type: t, code: c, experimenter: (e != 0).then_some(e), data })
     }
 
     /// The OVS name of this error (`OFPBRC_BAD_LEN`, `NXBRC_NXM_INVALID`, ...).
@@ -43,17 +38,8 @@ impl ErrorMsg {
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<ErrorMsg> {
         let err_type = r.u16()?;
         let code = r.u16()?;
-        let experimenter = if err_type == OFPET_EXPERIMENTER {
-            Some(r.u32()?)
-        } else {
-            None
-        };
-        Ok(ErrorMsg {
-            err_type,
-            code,
-            experimenter,
-            data: r.take_rest().to_vec(),
-        })
+        let experimenter = if err_type == OFPET_EXPERIMENTER { Some(r.u32()?) } else { None };
+        Ok(ErrorMsg { err_type, code, experimenter, data: r.take_rest().to_vec() })
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
@@ -68,15 +54,8 @@ impl ErrorMsg {
 
 /// Name of an OpenFlow 1.5 error as OVS spells it.
 pub fn error_name(err_type: u16, code: u16, experimenter: Option<u32>) -> Option<&'static str> {
-    let exp = if err_type == OFPET_EXPERIMENTER {
-        experimenter.unwrap_or(0)
-    } else {
-        0
-    };
-    ERRORS
-        .iter()
-        .find(|x| x.0 == err_type && x.1 == code && x.2 == exp)
-        .map(|x| x.3)
+    let exp = if err_type == OFPET_EXPERIMENTER { experimenter.unwrap_or(0) } else { 0 };
+    ERRORS.iter().find(|x| x.0 == err_type && x.1 == code && x.2 == exp).map(|x| x.3)
 }
 
 const _: () = assert!(NX_VENDOR_ID == 0x2320 && ONF_VENDOR_ID == 0x4f4e4600);

@@ -269,9 +269,7 @@ fn be_to_u128(b: &[u8]) -> u128 {
 
 fn u128_to_be(v: u128, n: usize) -> Vec<u8> {
     let all = v.to_be_bytes();
-    all.get(16usize.saturating_sub(n)..)
-        .unwrap_or_default()
-        .to_vec()
+    all.get(16usize.saturating_sub(n)..).unwrap_or_default().to_vec()
 }
 
 impl Match {
@@ -332,12 +330,7 @@ impl Match {
     }
 
     /// Match `field` under a mask (all-ones mask is the same as [`Match::set`]).
-    pub fn set_masked(
-        &mut self,
-        field: Field,
-        value: &[u8],
-        mask: &[u8],
-    ) -> std::result::Result<(), MatchError> {
+    pub fn set_masked(&mut self, field: Field, value: &[u8], mask: &[u8]) -> std::result::Result<(), MatchError> {
         self.set_masked_opt(field, value, Some(mask))
     }
 
@@ -347,12 +340,7 @@ impl Match {
     }
 
     /// Match an integer-valued field under a mask.
-    pub fn set_u128_masked(
-        &mut self,
-        field: Field,
-        v: u128,
-        m: u128,
-    ) -> std::result::Result<(), MatchError> {
+    pub fn set_u128_masked(&mut self, field: Field, v: u128, m: u128) -> std::result::Result<(), MatchError> {
         let n = field.n_bytes().min(16);
         self.set_masked(field, &u128_to_be(v, n), &u128_to_be(m, n))
     }
@@ -383,34 +371,17 @@ impl Match {
         }
         if let Some(index) = tun_md_index(field) {
             let masked = mask.is_some();
-            let mask = mask
-                .map(<[u8]>::to_vec)
-                .unwrap_or_else(|| vec![0xff; value.len()]);
+            let mask = mask.map(<[u8]>::to_vec).unwrap_or_else(|| vec![0xff; value.len()]);
             let value = value.iter().zip(&mask).map(|(v, m)| v & m).collect();
             self.tun_md.retain(|t| t.index != index);
             let pos = self.tun_md.partition_point(|t| t.index < index);
-            self.tun_md.insert(
-                pos,
-                TunMetadata {
-                    index,
-                    value,
-                    mask,
-                    masked,
-                },
-            );
+            self.tun_md.insert(pos, TunMetadata { index, value, mask, masked });
             return Ok(());
         }
         let v = be_to_u128(value);
-        let full = if def.n_bits >= 128 {
-            M128
-        } else {
-            (1u128 << def.n_bits) - 1
-        };
+        let full = if def.n_bits >= 128 { M128 } else { (1u128 << def.n_bits) - 1 };
         let m = mask.map(be_to_u128);
-        if let Some(i) = xreg_index(field)
-            .map(|i| i * 2)
-            .or(xxreg_index(field).map(|i| i * 4))
-        {
+        if let Some(i) = xreg_index(field).map(|i| i * 2).or(xxreg_index(field).map(|i| i * 4)) {
             let n = if xreg_index(field).is_some() { 2 } else { 4 };
             let m = m.unwrap_or(full);
             for k in 0..n {
@@ -422,11 +393,7 @@ impl Match {
         if field == Field::IN_PORT_OXM || field == Field::ACTSET_OUTPUT {
             let p = v as u32;
             let p16 = port_from_ofp11(p).ok_or(MatchError::BadPort(p))?;
-            let slot = if field == Field::IN_PORT_OXM {
-                Slot::InPort
-            } else {
-                Slot::ActsetOutput
-            };
+            let slot = if field == Field::IN_PORT_OXM { Slot::InPort } else { Slot::ActsetOutput };
             self.set_slot_bits(slot, p16.into(), M16, M16);
             return Ok(());
         }
@@ -458,11 +425,7 @@ impl Match {
         } else if let Some(i) = xxreg_index(field) {
             self.regs_wide(i * 4, 4)
         } else if field == Field::IN_PORT_OXM || field == Field::ACTSET_OUTPUT {
-            let slot = if field == Field::IN_PORT_OXM {
-                Slot::InPort
-            } else {
-                Slot::ActsetOutput
-            };
+            let slot = if field == Field::IN_PORT_OXM { Slot::InPort } else { Slot::ActsetOutput };
             let (v, m) = self.slot(slot);
             if m == 0 {
                 return None;
@@ -562,10 +525,7 @@ impl Match {
         while !r.is_empty() {
             let (field, hdr_mask, value, mask) = read_tlv(&mut r)?;
             if seen.contains(&field) {
-                return Err(DecodeError::BadValue {
-                    what: "duplicate oxm field",
-                    value: field.0.into(),
-                });
+                return Err(DecodeError::BadValue { what: "duplicate oxm field", value: field.0.into() });
             }
             seen.push(field);
             if field == Field::PACKET_TYPE && !hdr_mask && value == [0, 0, 0, 0] {
@@ -576,26 +536,17 @@ impl Match {
             if let Some(mask) = mask {
                 // OVS rejects a value bit that is not covered by its mask.
                 if value.iter().zip(mask).any(|(v, k)| v & !k != 0) {
-                    return Err(DecodeError::BadValue {
-                        what: "oxm value outside mask",
-                        value: field.0.into(),
-                    });
+                    return Err(DecodeError::BadValue { what: "oxm value outside mask", value: field.0.into() });
                 }
             }
             // Like OVS, prerequisites must already be in the match when a field appears,
             // and a non-Ethernet packet type cannot follow fields that imply Ethernet.
             let implies_eth = seen.iter().any(|f| f.def().prereq != Prereq::None);
             if !m.prereq_ok(field.def().prereq) || (field == Field::PACKET_TYPE && implies_eth) {
-                return Err(DecodeError::BadValue {
-                    what: "oxm prerequisites",
-                    value: field.0.into(),
-                });
+                return Err(DecodeError::BadValue { what: "oxm prerequisites", value: field.0.into() });
             }
             m.set_masked_opt(field, value, mask)
-                .map_err(|_| DecodeError::Unsupported {
-                    what: "oxm field",
-                    value: field.0.into(),
-                })?;
+                .map_err(|_| DecodeError::Unsupported { what: "oxm field", value: field.0.into() })?;
         }
         // A TCI that says "no VLAN" cannot also carry VID/PCP bits, and PCP bits need the
         // VLAN to be present: OXM cannot express anything else, so it could not round-trip.
@@ -604,13 +555,9 @@ impl Match {
         let no_vlan_with_bits = tcim & cfi != 0 && tci & cfi == 0 && tci != 0;
         let pcp_without_vlan = tcim & 0xe000 != 0 && (tcim & cfi == 0 || tci & cfi == 0);
         if no_vlan_with_bits || pcp_without_vlan {
-            return Err(DecodeError::BadValue {
-                what: "vlan_tci",
-                value: tci as u64,
-            });
+            return Err(DecodeError::BadValue { what: "vlan_tci", value: tci as u64 });
         }
-        m.check_ct_tp()
-            .map_err(|what| DecodeError::BadValue { what, value: 0 })?;
+        m.check_ct_tp().map_err(|what| DecodeError::BadValue { what, value: 0 })?;
         Ok(m)
     }
 
@@ -619,16 +566,10 @@ impl Match {
         let ty = r.u16()?;
         let len = usize::from(r.u16()?);
         if ty != 1 {
-            return Err(DecodeError::Unsupported {
-                what: "ofp_match type",
-                value: ty.into(),
-            });
+            return Err(DecodeError::Unsupported { what: "ofp_match type", value: ty.into() });
         }
         if len < 4 {
-            return Err(DecodeError::BadLength {
-                what: "ofp_match",
-                len,
-            });
+            return Err(DecodeError::BadLength { what: "ofp_match", len });
         }
         let body = r.bytes(len - 4)?;
         let pad = super::wire::round8(len) - len;
@@ -659,11 +600,7 @@ impl Match {
                 implied_eth = true;
             }
             let n = f.n_bytes();
-            let full = if n >= 16 {
-                M128
-            } else {
-                (1u128 << (8 * n)) - 1
-            };
+            let full = if n >= 16 { M128 } else { (1u128 << (8 * n)) - 1 };
             let masked = m & full != full;
             put_header(out, f, masked, n);
             out.extend_from_slice(&u128_to_be(v, n));
@@ -689,12 +626,7 @@ impl Match {
         }
         let (v, m) = s(Slot::ActsetOutput);
         if m != 0 {
-            put(
-                out,
-                Field::ACTSET_OUTPUT,
-                port_to_ofp11(v as u16).into(),
-                M32,
-            );
+            put(out, Field::ACTSET_OUTPUT, port_to_ofp11(v as u16).into(), M32);
         }
         let (v, m) = s(Slot::EthSrc);
         put(out, Field::ETH_SRC, v, m);
@@ -741,12 +673,7 @@ impl Match {
                 put(out, Field::IPV6_DST, v, m);
             }
             let (fv, fm) = s(Slot::NwFrag);
-            put(
-                out,
-                Field::IP_FRAG,
-                fv,
-                if fm & 3 == 3 { M8 } else { fm & 3 },
-            );
+            put(out, Field::IP_FRAG, fv, if fm & 3 == 3 { M8 } else { fm & 3 });
             let (tos, tosm) = s(Slot::NwTos);
             if tosm & 0xfc != 0 {
                 put(out, Field::IP_DSCP_SHIFTED, (tos & 0xfc) >> 2, M8);
@@ -901,12 +828,7 @@ impl Match {
 /// Write an NXM/OXM header for `f` (OpenFlow 1.5 code point) with a payload of `n` bytes
 /// (doubled when masked).
 pub(crate) fn put_header(out: &mut Vec<u8>, f: Field, masked: bool, n: usize) {
-    let h = f.of15_header().unwrap_or(NxmHeader {
-        vendor: 0,
-        class: 0,
-        field: 0,
-        len: 0,
-    });
+    let h = f.of15_header().unwrap_or(NxmHeader { vendor: 0, class: 0, field: 0, len: 0 });
     put_raw_header(out, h, masked, n);
 }
 
@@ -928,10 +850,7 @@ pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(Field, bool, usize)> {
     let len = usize::from(r.u8()?);
     let (vendor, len) = if class == 0xffff {
         if len < 4 {
-            return Err(DecodeError::BadLength {
-                what: "experimenter oxm",
-                len,
-            });
+            return Err(DecodeError::BadLength { what: "experimenter oxm", len });
         }
         (r.u32()?, len - 4)
     } else {
@@ -950,22 +869,12 @@ fn read_tlv<'a>(r: &mut Reader<'a>) -> Result<Tlv<'a>> {
     let (field, masked, len) = read_header(r)?;
     let def = field.def();
     let n = if masked { len / 2 } else { len };
-    let ok_len = if def.variable {
-        n > 0 && n <= def.n_bytes
-    } else {
-        n == def.n_bytes
-    };
+    let ok_len = if def.variable { n > 0 && n <= def.n_bytes } else { n == def.n_bytes };
     if !ok_len || (masked && len % 2 != 0) {
-        return Err(DecodeError::BadLength {
-            what: "oxm payload",
-            len,
-        });
+        return Err(DecodeError::BadLength { what: "oxm payload", len });
     }
     if masked && !def.maskable {
-        return Err(DecodeError::BadValue {
-            what: "mask on unmaskable oxm",
-            value: field.0.into(),
-        });
+        return Err(DecodeError::BadValue { what: "mask on unmaskable oxm", value: field.0.into() });
     }
     let value = r.bytes(n)?;
     let mask = if masked { Some(r.bytes(n)?) } else { None };
@@ -983,10 +892,7 @@ mod tests {
         m.set_u128_masked(Field::REG0, 5, 0xff).unwrap();
         let mut out = Vec::new();
         m.encode_ofp_match(&mut out);
-        assert_eq!(
-            out,
-            from_hex("00010018800101100000000500000000000000ff00000000").unwrap()
-        );
+        assert_eq!(out, from_hex("00010018800101100000000500000000000000ff00000000").unwrap());
         let back = Match::decode_ofp_match(&mut Reader::new(&out, "t")).unwrap();
         assert_eq!(back, m);
     }

@@ -82,17 +82,9 @@ impl Header {
     /// Decode the first 8 bytes; checks only that `length` covers the header.
     pub fn decode(buf: &[u8]) -> Result<Header> {
         let mut r = Reader::new(buf, "ofp_header");
-        let h = Header {
-            version: r.u8()?,
-            msg_type: r.u8()?,
-            length: r.u16()?,
-            xid: r.u32()?,
-        };
+        let h = Header { version: r.u8()?, msg_type: r.u8()?, length: r.u16()?, xid: r.u32()? };
         if usize::from(h.length) < HEADER_LEN {
-            return Err(DecodeError::BadLength {
-                what: "ofp_header",
-                len: h.length.into(),
-            });
+            return Err(DecodeError::BadLength { what: "ofp_header", len: h.length.into() });
         }
         Ok(h)
     }

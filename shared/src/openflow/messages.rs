@@ -1,9 +1,7 @@
 //! OpenFlow messages: typed bodies for what chassisd sends and receives, decoded from and
 //! encoded to complete framed messages.
 
-use super::actions::{
-    decode_actions, decode_instructions, encode_actions, encode_instructions, Action,
-};
+use super::actions::{decode_actions, decode_instructions, encode_actions, encode_instructions, Action};
 use super::errors::ErrorMsg;
 use super::flow_match::Match;
 use super::header::{nxt, ofpt, Header, HEADER_LEN, NX_VENDOR_ID, OFP15_VERSION};
@@ -461,10 +459,7 @@ impl MultipartRequest {
         } else {
             Vec::new()
         };
-        MultipartRequest {
-            flags: 0,
-            body: MultipartRequestBody::Other { mp_type, body },
-        }
+        MultipartRequest { flags: 0, body: MultipartRequestBody::Other { mp_type, body } }
     }
 }
 
@@ -478,11 +473,7 @@ impl PortDesc {
 impl OfMessage {
     /// An OpenFlow 1.5 message.
     pub fn new(xid: u32, body: Message) -> OfMessage {
-        OfMessage {
-            version: OFP15_VERSION,
-            xid,
-            body,
-        }
+        OfMessage { version: OFP15_VERSION, xid, body }
     }
 
     /// Decode one complete framed message (exactly `header.length` bytes).
@@ -494,13 +485,7 @@ impl OfMessage {
     /// message limit (a flow mod with huge actions, a packet-out with a jumbo packet).
     pub fn try_encode(&self) -> std::result::Result<Vec<u8>, TooLong> {
         let mut out = Vec::with_capacity(64);
-        Header {
-            version: self.version,
-            msg_type: 0,
-            length: 0,
-            xid: self.xid,
-        }
-        .encode(&mut out);
+        Header { version: self.version, msg_type: 0, length: 0, xid: self.xid }.encode(&mut out);
         let t = encode_body(&self.body, &mut out);
         if let Some(b) = out.get_mut(1) {
             *b = t;
@@ -523,25 +508,17 @@ fn decode_depth(buf: &[u8], depth: usize) -> Result<OfMessage> {
     let h = Header::decode(buf)?;
     let len = usize::from(h.length);
     if buf.len() != len {
-        return Err(DecodeError::BadLength {
-            what: "ofp message",
-            len: buf.len(),
-        });
+        return Err(DecodeError::BadLength { what: "ofp message", len: buf.len() });
     }
-    let mut r = Reader::new(
-        buf.get(HEADER_LEN..).unwrap_or_default(),
-        "ofp message body",
-    );
+    let mut r = Reader::new(buf.get(HEADER_LEN..).unwrap_or_default(), "ofp message body");
     let body = match h.msg_type {
         ofpt::HELLO => decode_hello(&mut r)?,
         ofpt::ERROR => Message::Error(ErrorMsg::decode(&mut r)?),
         ofpt::ECHO_REQUEST => Message::EchoRequest(r.take_rest().to_vec()),
         ofpt::ECHO_REPLY => Message::EchoReply(r.take_rest().to_vec()),
-        _ if h.version != OFP15_VERSION => Message::Unknown {
-            msg_type: h.msg_type,
-            experimenter: None,
-            body: r.take_rest().to_vec(),
-        },
+        _ if h.version != OFP15_VERSION => {
+            Message::Unknown { msg_type: h.msg_type, experimenter: None, body: r.take_rest().to_vec() }
+        }
         ofpt::FEATURES_REQUEST => Message::FeaturesRequest,
         ofpt::FEATURES_REPLY => {
             let f = FeaturesReply {
@@ -557,21 +534,12 @@ fn decode_depth(buf: &[u8], depth: usize) -> Result<OfMessage> {
             Message::FeaturesReply(f)
         }
         ofpt::GET_CONFIG_REQUEST => Message::GetConfigRequest,
-        ofpt::GET_CONFIG_REPLY => Message::GetConfigReply(SwitchConfig {
-            flags: r.u16()?,
-            miss_send_len: r.u16()?,
-        }),
-        ofpt::SET_CONFIG => Message::SetConfig(SwitchConfig {
-            flags: r.u16()?,
-            miss_send_len: r.u16()?,
-        }),
+        ofpt::GET_CONFIG_REPLY => Message::GetConfigReply(SwitchConfig { flags: r.u16()?, miss_send_len: r.u16()? }),
+        ofpt::SET_CONFIG => Message::SetConfig(SwitchConfig { flags: r.u16()?, miss_send_len: r.u16()? }),
         ofpt::PORT_STATUS => {
             let reason = r.u8()?;
             r.skip(7)?;
-            Message::PortStatus(PortStatus {
-                reason,
-                desc: decode_port(&mut r)?,
-            })
+            Message::PortStatus(PortStatus { reason, desc: decode_port(&mut r)? })
         }
         ofpt::PACKET_OUT => {
             let buffer_id = r.u32()?;
@@ -579,12 +547,7 @@ fn decode_depth(buf: &[u8], depth: usize) -> Result<OfMessage> {
             r.skip(2)?;
             let metadata = Match::decode_ofp_match(&mut r)?;
             let actions = decode_actions(r.bytes(alen)?)?;
-            Message::PacketOut(PacketOut {
-                buffer_id,
-                metadata,
-                actions,
-                data: r.take_rest().to_vec(),
-            })
+            Message::PacketOut(PacketOut { buffer_id, metadata, actions, data: r.take_rest().to_vec() })
         }
         ofpt::FLOW_MOD => Message::FlowMod(decode_flow_mod(&mut r)?),
         ofpt::GROUP_MOD => Message::GroupMod(decode_group_mod(&mut r)?),
@@ -608,23 +571,13 @@ fn decode_depth(buf: &[u8], depth: usize) -> Result<OfMessage> {
             let flags = r.u16()?;
             let inner_len = usize::from(r.peek_u16(2)?);
             if depth > 0 {
-                return Err(DecodeError::BadValue {
-                    what: "nested bundle add",
-                    value: 0,
-                });
+                return Err(DecodeError::BadValue { what: "nested bundle add", value: 0 });
             }
             let inner = decode_depth(r.bytes(inner_len)?, depth + 1)?;
             if inner.xid != h.xid {
-                return Err(DecodeError::BadValue {
-                    what: "bundle add xid",
-                    value: inner.xid.into(),
-                });
+                return Err(DecodeError::BadValue { what: "bundle add xid", value: inner.xid.into() });
             }
-            Message::BundleAdd(BundleAdd {
-                bundle_id,
-                flags,
-                message: Box::new(inner),
-            })
+            Message::BundleAdd(BundleAdd { bundle_id, flags, message: Box::new(inner) })
         }
         ofpt::EXPERIMENTER => {
             let vendor = r.u32()?;
@@ -639,17 +592,9 @@ fn decode_depth(buf: &[u8], depth: usize) -> Result<OfMessage> {
                 }
             }
         }
-        t => Message::Unknown {
-            msg_type: t,
-            experimenter: None,
-            body: r.take_rest().to_vec(),
-        },
+        t => Message::Unknown { msg_type: t, experimenter: None, body: r.take_rest().to_vec() },
     };
-    Ok(OfMessage {
-        version: h.version,
-        xid: h.xid,
-        body,
-    })
+    Ok(OfMessage { version: h.version, xid: h.xid, body })
 }
 
 fn decode_hello(r: &mut Reader<'_>) -> Result<Message> {
@@ -658,10 +603,7 @@ fn decode_hello(r: &mut Reader<'_>) -> Result<Message> {
         let etype = r.u16()?;
         let len = usize::from(r.u16()?);
         if len < 4 {
-            return Err(DecodeError::BadLength {
-                what: "hello element",
-                len,
-            });
+            return Err(DecodeError::BadLength { what: "hello element", len });
         }
         let mut e = r.sub((len - 4).min(r.remaining()), "hello element")?;
         if etype == 1 && e.remaining() >= 4 {
@@ -682,26 +624,13 @@ fn decode_port(r: &mut Reader<'_>) -> Result<PortDesc> {
     let name_raw = r.array::<16>()?;
     // OVS copies at most 15 bytes, always NUL-terminating.
     let first15 = name_raw.get(..15).unwrap_or_default();
-    let end = first15
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(first15.len());
+    let end = first15.iter().position(|&b| b == 0).unwrap_or(first15.len());
     let name = first15.get(..end).unwrap_or_default().to_vec();
     let config = r.u32()?;
     let state = r.u32()?;
-    let props_len = length.checked_sub(40).ok_or(DecodeError::BadLength {
-        what: "ofp14_port",
-        len: length,
-    })?;
+    let props_len = length.checked_sub(40).ok_or(DecodeError::BadLength { what: "ofp14_port", len: length })?;
     let properties = r.bytes(props_len)?.to_vec();
-    Ok(PortDesc {
-        port_no,
-        hw_addr,
-        name,
-        config,
-        state,
-        properties,
-    })
+    Ok(PortDesc { port_no, hw_addr, name, config, state, properties })
 }
 
 fn encode_port(p: &PortDesc, out: &mut Vec<u8>) {
@@ -711,10 +640,7 @@ fn encode_port(p: &PortDesc, out: &mut Vec<u8>) {
     out.extend_from_slice(&p.hw_addr);
     out.put_zeros(2);
     let mut name = [0u8; 16];
-    for (d, s) in name
-        .iter_mut()
-        .zip(p.name.iter().take_while(|&&b| b != 0).take(15))
-    {
+    for (d, s) in name.iter_mut().zip(p.name.iter().take_while(|&&b| b != 0).take(15)) {
         *d = *s;
     }
     out.extend_from_slice(&name);
@@ -740,10 +666,7 @@ fn decode_flow_mod(r: &mut Reader<'_>) -> Result<FlowMod> {
         ..FlowMod::default()
     };
     if fm.command > flow_mod_command::DELETE_STRICT {
-        return Err(DecodeError::BadValue {
-            what: "flow_mod command",
-            value: fm.command.into(),
-        });
+        return Err(DecodeError::BadValue { what: "flow_mod command", value: fm.command.into() });
     }
     fm.matches = Match::decode_ofp_match(r)?;
     fm.actions = decode_instructions(r.take_rest())?;
@@ -782,42 +705,21 @@ fn decode_group_mod(r: &mut Reader<'_>) -> Result<GroupMod> {
         let alen = usize::from(b.u16()?);
         let bucket_id = b.u32()?;
         if len < 8 + alen || len % 8 != 0 {
-            return Err(DecodeError::BadLength {
-                what: "bucket",
-                len,
-            });
+            return Err(DecodeError::BadLength { what: "bucket", len });
         }
         let actions = decode_actions(b.bytes(alen)?)?;
-        let mut bucket = Bucket {
-            bucket_id,
-            actions,
-            weight: None,
-            watch_port: None,
-            watch_group: None,
-        };
+        let mut bucket = Bucket { bucket_id, actions, weight: None, watch_port: None, watch_group: None };
         for p in props::read_props(b.bytes(len - 8 - alen)?, "bucket property")? {
             match p.ptype {
                 0 => bucket.weight = Some(props::prop_u16(&p)?),
                 1 => bucket.watch_port = Some(props::prop_u32(&p)?),
                 2 => bucket.watch_group = Some(props::prop_u32(&p)?),
-                t => {
-                    return Err(DecodeError::Unsupported {
-                        what: "bucket property",
-                        value: t.into(),
-                    })
-                }
+                t => return Err(DecodeError::Unsupported { what: "bucket property", value: t.into() }),
             }
         }
         buckets.push(bucket);
     }
-    Ok(GroupMod {
-        command,
-        group_type,
-        group_id,
-        command_bucket_id,
-        buckets,
-        properties: r.take_rest().to_vec(),
-    })
+    Ok(GroupMod { command, group_type, group_id, command_bucket_id, buckets, properties: r.take_rest().to_vec() })
 }
 
 fn encode_buckets(buckets: &[Bucket], out: &mut Vec<u8>) {
@@ -869,28 +771,15 @@ fn decode_meter_mod(r: &mut Reader<'_>) -> Result<MeterMod> {
         let band_type = r.u16()?;
         let len = usize::from(r.u16()?);
         if len != 16 {
-            return Err(DecodeError::BadLength {
-                what: "meter band",
-                len,
-            });
+            return Err(DecodeError::BadLength { what: "meter band", len });
         }
         let rate = r.u32()?;
         let burst_size = r.u32()?;
         let prec_level = r.u8()?;
         r.skip(3)?;
-        bands.push(MeterBand {
-            band_type,
-            rate,
-            burst_size,
-            prec_level,
-        });
+        bands.push(MeterBand { band_type, rate, burst_size, prec_level });
     }
-    Ok(MeterMod {
-        command,
-        flags,
-        meter_id,
-        bands,
-    })
+    Ok(MeterMod { command, flags, meter_id, bands })
 }
 
 fn encode_meter_mod(m: &MeterMod, out: &mut Vec<u8>) {
@@ -920,19 +809,9 @@ fn decode_mp_request(r: &mut Reader<'_>) -> Result<MultipartRequest> {
         let cookie = r.u64()?;
         let cookie_mask = r.u64()?;
         let matches = Match::decode_ofp_match(r)?;
-        MultipartRequestBody::Flow(FlowStatsRequest {
-            table_id,
-            out_port,
-            out_group,
-            cookie,
-            cookie_mask,
-            matches,
-        })
+        MultipartRequestBody::Flow(FlowStatsRequest { table_id, out_port, out_group, cookie, cookie_mask, matches })
     } else {
-        MultipartRequestBody::Other {
-            mp_type,
-            body: r.take_rest().to_vec(),
-        }
+        MultipartRequestBody::Other { mp_type, body: r.take_rest().to_vec() }
     };
     Ok(MultipartRequest { flags, body })
 }
@@ -946,10 +825,7 @@ fn decode_mp_reply(r: &mut Reader<'_>) -> Result<MultipartReply> {
         while !r.is_empty() {
             let len = usize::from(r.peek_u16(0)?);
             if len < 24 {
-                return Err(DecodeError::BadLength {
-                    what: "flow stats",
-                    len,
-                });
+                return Err(DecodeError::BadLength { what: "flow stats", len });
             }
             let mut e = r.sub(len, "flow stats")?;
             flows.push(decode_flow_stats(&mut e)?);
@@ -976,12 +852,7 @@ fn decode_mp_reply(r: &mut Reader<'_>) -> Result<MultipartReply> {
         for a in &mut actions {
             *a = r.u32()?;
         }
-        MultipartReplyBody::GroupFeatures(GroupFeatures {
-            types,
-            capabilities,
-            max_groups,
-            actions,
-        })
+        MultipartReplyBody::GroupFeatures(GroupFeatures { types, capabilities, max_groups, actions })
     } else if mp_type == mp::PORT_DESC {
         let mut ports = Vec::new();
         while !r.is_empty() {
@@ -989,10 +860,7 @@ fn decode_mp_reply(r: &mut Reader<'_>) -> Result<MultipartReply> {
         }
         MultipartReplyBody::PortDesc(ports)
     } else {
-        MultipartReplyBody::Other {
-            mp_type,
-            body: r.take_rest().to_vec(),
-        }
+        MultipartReplyBody::Other { mp_type, body: r.take_rest().to_vec() }
     };
     Ok(MultipartReply { flags, body })
 }
@@ -1028,21 +896,12 @@ fn decode_flow_stats(e: &mut Reader<'_>) -> Result<FlowStats> {
     };
     e.skip(2)?;
     let slen = usize::from(e.u16()?);
-    let mut s = e.sub(
-        slen.checked_sub(4).ok_or(DecodeError::BadLength {
-            what: "oxs",
-            len: slen,
-        })?,
-        "oxs",
-    )?;
+    let mut s = e.sub(slen.checked_sub(4).ok_or(DecodeError::BadLength { what: "oxs", len: slen })?, "oxs")?;
     e.skip(super::wire::round8(slen) - slen)?;
     while !s.is_empty() {
         let h = s.u32()?;
         if (h >> 16) as u16 != OXS_CLASS || h & 0x100 != 0 {
-            return Err(DecodeError::Unsupported {
-                what: "oxs header",
-                value: h.into(),
-            });
+            return Err(DecodeError::Unsupported { what: "oxs header", value: h.into() });
         }
         match ((h >> 9) & 0x7f, h & 0xff) {
             (0, 8) => fs.duration = Some((s.u32()?, s.u32()?)),
@@ -1052,12 +911,7 @@ fn decode_flow_stats(e: &mut Reader<'_>) -> Result<FlowStats> {
             }
             (4, 8) => fs.packet_count = Some(s.u64()?),
             (5, 8) => fs.byte_count = Some(s.u64()?),
-            _ => {
-                return Err(DecodeError::Unsupported {
-                    what: "oxs field",
-                    value: h.into(),
-                })
-            }
+            _ => return Err(DecodeError::Unsupported { what: "oxs field", value: h.into() }),
         }
     }
     fs.actions = decode_instructions(e.take_rest())?;
@@ -1113,12 +967,7 @@ fn decode_tlv_maps(r: &mut Reader<'_>) -> Result<Vec<TlvMap>> {
         let option_len = r.u8()?;
         let index = r.u16()?;
         r.skip(2)?;
-        maps.push(TlvMap {
-            option_class,
-            option_type,
-            option_len,
-            index,
-        });
+        maps.push(TlvMap { option_class, option_type, option_len, index });
     }
     Ok(maps)
 }
@@ -1161,25 +1010,14 @@ fn decode_packet_in2(r: &mut Reader<'_>) -> Result<PacketIn2> {
             NXPINT_METADATA => p.metadata = Some(Match::decode_oxm(prop.payload)?),
             NXPINT_USERDATA => p.userdata = Some(prop.payload.to_vec()),
             NXPINT_CONTINUATION => p.continuation = Some(props::nested_payload(&prop)?.to_vec()),
-            t => {
-                return Err(DecodeError::Unsupported {
-                    what: "packet-in2 property",
-                    value: t.into(),
-                })
-            }
+            t => return Err(DecodeError::Unsupported { what: "packet-in2 property", value: t.into() }),
         }
     }
     if !have_packet {
-        return Err(DecodeError::BadValue {
-            what: "packet-in2 without packet",
-            value: 0,
-        });
+        return Err(DecodeError::BadValue { what: "packet-in2 without packet", value: 0 });
     }
     if p.full_len.is_some_and(|l| (l as usize) < p.packet.len()) {
-        return Err(DecodeError::BadValue {
-            what: "packet-in2 full_len",
-            value: 0,
-        });
+        return Err(DecodeError::BadValue { what: "packet-in2 full_len", value: 0 });
     }
     Ok(p)
 }
@@ -1230,21 +1068,14 @@ fn decode_nxt(subtype: u32, r: &mut Reader<'_>) -> Result<Message> {
         nxt::TLV_TABLE_MOD => {
             let command = r.u16()?;
             r.skip(6)?;
-            Message::TlvTableMod(TlvTableMod {
-                command,
-                maps: decode_tlv_maps(r)?,
-            })
+            Message::TlvTableMod(TlvTableMod { command, maps: decode_tlv_maps(r)? })
         }
         nxt::TLV_TABLE_REQUEST => Message::TlvTableRequest,
         nxt::TLV_TABLE_REPLY => {
             let max_option_space = r.u32()?;
             let max_fields = r.u16()?;
             r.skip(10)?;
-            Message::TlvTableReply(TlvTableReply {
-                max_option_space,
-                max_fields,
-                maps: decode_tlv_maps(r)?,
-            })
+            Message::TlvTableReply(TlvTableReply { max_option_space, max_fields, maps: decode_tlv_maps(r)? })
         }
         s => Message::Unknown {
             msg_type: ofpt::EXPERIMENTER,
@@ -1467,11 +1298,7 @@ fn encode_body(m: &Message, out: &mut Vec<u8>) -> u8 {
             encode_tlv_maps(&m.maps, out);
             t
         }
-        Message::Unknown {
-            msg_type,
-            experimenter,
-            body,
-        } => {
+        Message::Unknown { msg_type, experimenter, body } => {
             if let Some((v, s)) = experimenter {
                 out.put_u32(*v);
                 out.put_u32(*s);

@@ -16,10 +16,7 @@ pub fn read_prop<'a>(r: &mut Reader<'a>) -> Result<Prop<'a>> {
     let ptype = r.u16()?;
     let len = usize::from(r.u16()?);
     if len < 4 {
-        return Err(DecodeError::BadLength {
-            what: "property",
-            len,
-        });
+        return Err(DecodeError::BadLength { what: "property", len });
     }
     let payload = r.bytes(len - 4)?;
     let pad = super::wire::round8(len) - len;
@@ -60,10 +57,7 @@ pub fn put_nested_prop(out: &mut Vec<u8>, ptype: u16, nested: &[u8]) {
 
 /// The nested part of a property written by [`put_nested_prop`].
 pub fn nested_payload<'a>(p: &Prop<'a>) -> Result<&'a [u8]> {
-    p.payload.get(4..).ok_or(DecodeError::BadLength {
-        what: "nested property",
-        len: p.payload.len(),
-    })
+    p.payload.get(4..).ok_or(DecodeError::BadLength { what: "nested property", len: p.payload.len() })
 }
 
 /// 8- and 16-bit payloads: OpenFlow pads 16-bit values to 4 bytes, so (like OVS) accept
@@ -83,9 +77,7 @@ pub fn put_prop_u16(out: &mut Vec<u8>, ptype: u16, v: u16) {
 
 /// Payload as a u32 of exactly that width.
 pub fn prop_u32(p: &Prop<'_>) -> Result<u32> {
-    Reader::new(p.payload, "u32 property")
-        .u32()
-        .and_then(|v| exact(p, 4).map(|_| v))
+    Reader::new(p.payload, "u32 property").u32().and_then(|v| exact(p, 4).map(|_| v))
 }
 /// 64-bit values sit 8-byte aligned, after 4 bytes of padding.
 pub fn prop_u64(p: &Prop<'_>) -> Result<u64> {
@@ -103,9 +95,6 @@ fn exact(p: &Prop<'_>, n: usize) -> Result<()> {
     if p.payload.len() == n {
         Ok(())
     } else {
-        Err(DecodeError::BadLength {
-            what: "property payload",
-            len: p.payload.len(),
-        })
+        Err(DecodeError::BadLength { what: "property payload", len: p.payload.len() })
     }
 }

@@ -71,14 +71,8 @@ impl<'a> Reader<'a> {
 
     /// Consume and return `n` bytes.
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(DecodeError::Truncated { what: self.what })?;
-        let s = self
-            .buf
-            .get(self.pos..end)
-            .ok_or(DecodeError::Truncated { what: self.what })?;
+        let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated { what: self.what })?;
+        let s = self.buf.get(self.pos..end).ok_or(DecodeError::Truncated { what: self.what })?;
         self.pos = end;
         Ok(s)
     }
@@ -86,10 +80,7 @@ impl<'a> Reader<'a> {
     /// Consume `n` bytes as a sub-cursor.
     pub fn sub(&mut self, n: usize, what: &'static str) -> Result<Reader<'a>> {
         let what_outer = self.what;
-        let b = self.bytes(n).map_err(|_| DecodeError::BadLength {
-            what: what_outer,
-            len: n,
-        })?;
+        let b = self.bytes(n).map_err(|_| DecodeError::BadLength { what: what_outer, len: n })?;
         Ok(Reader::new(b, what))
     }
 
@@ -131,42 +122,23 @@ impl<'a> Reader<'a> {
 
     /// Peek a big-endian u16 at `off` bytes past the cursor.
     pub fn peek_u16(&self, off: usize) -> Result<u16> {
-        let s = self
-            .pos
-            .checked_add(off)
-            .ok_or(DecodeError::Truncated { what: self.what })?;
-        let b = self
-            .buf
-            .get(s..s + 2)
-            .ok_or(DecodeError::Truncated { what: self.what })?;
-        let a: [u8; 2] = b
-            .try_into()
-            .map_err(|_| DecodeError::Truncated { what: self.what })?;
+        let s = self.pos.checked_add(off).ok_or(DecodeError::Truncated { what: self.what })?;
+        let b = self.buf.get(s..s + 2).ok_or(DecodeError::Truncated { what: self.what })?;
+        let a: [u8; 2] = b.try_into().map_err(|_| DecodeError::Truncated { what: self.what })?;
         Ok(u16::from_be_bytes(a))
     }
 
     /// Peek a big-endian u32 at `off` bytes past the cursor.
     pub fn peek_u32(&self, off: usize) -> Result<u32> {
-        let s = self
-            .pos
-            .checked_add(off)
-            .ok_or(DecodeError::Truncated { what: self.what })?;
-        let b = self
-            .buf
-            .get(s..s + 4)
-            .ok_or(DecodeError::Truncated { what: self.what })?;
-        let a: [u8; 4] = b
-            .try_into()
-            .map_err(|_| DecodeError::Truncated { what: self.what })?;
+        let s = self.pos.checked_add(off).ok_or(DecodeError::Truncated { what: self.what })?;
+        let b = self.buf.get(s..s + 4).ok_or(DecodeError::Truncated { what: self.what })?;
+        let a: [u8; 4] = b.try_into().map_err(|_| DecodeError::Truncated { what: self.what })?;
         Ok(u32::from_be_bytes(a))
     }
 
     /// The error to return for a structural problem in this cursor.
     pub fn bad_len(&self, len: usize) -> DecodeError {
-        DecodeError::BadLength {
-            what: self.what,
-            len,
-        }
+        DecodeError::BadLength { what: self.what, len }
     }
 }
 

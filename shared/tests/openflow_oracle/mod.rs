@@ -14,11 +14,7 @@ use shared::openflow::wire::to_hex;
 
 /// True if ovs-ofctl is installed; otherwise prints why the test is skipped.
 pub fn have_ovs_ofctl(test: &str) -> bool {
-    let ok = Command::new("ovs-ofctl")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = Command::new("ovs-ofctl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
     if !ok {
         eprintln!("{test}: skipped, ovs-ofctl not installed");
     }
@@ -31,12 +27,7 @@ pub fn ofp_print(msg: &[u8]) -> String {
 }
 
 pub fn ofp_print_args(msg: &[u8], extra: &[&str]) -> String {
-    let out = Command::new("ovs-ofctl")
-        .args(extra)
-        .arg("ofp-print")
-        .arg(to_hex(msg))
-        .output()
-        .expect("run ovs-ofctl");
+    let out = Command::new("ovs-ofctl").args(extra).arg("ofp-print").arg(to_hex(msg)).output().expect("run ovs-ofctl");
     let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
     let e = String::from_utf8_lossy(&out.stderr);
     if !e.is_empty() {
@@ -58,27 +49,12 @@ fn read_msg(c: &mut impl Read) -> Option<Vec<u8>> {
 /// Run `ovs-ofctl ARGS` against a fake OpenFlow 1.5 switch ("SW" in ARGS is replaced by
 /// its address). Returns the messages ovs-ofctl sent (minus hello/echo/barrier), and its
 /// stdout. `reply` may answer a request (e.g. a multipart request) with raw bytes.
-pub fn capture_with(
-    args: &[&str],
-    reply: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
-) -> (Vec<Vec<u8>>, String) {
-    let dir = tempfile::Builder::new()
-        .prefix("ofc")
-        .tempdir_in("/tmp")
-        .expect("tempdir");
+pub fn capture_with(args: &[&str], reply: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> (Vec<Vec<u8>>, String) {
+    let dir = tempfile::Builder::new().prefix("ofc").tempdir_in("/tmp").expect("tempdir");
     let path = dir.path().join("s");
     let listener = UnixListener::bind(&path).expect("bind");
     let target = format!("unix:{}", path.display());
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| {
-            if *a == "SW" {
-                target.clone()
-            } else {
-                a.to_string()
-            }
-        })
-        .collect();
+    let args: Vec<String> = args.iter().map(|a| if *a == "SW" { target.clone() } else { a.to_string() }).collect();
     let mut child = Command::new("ovs-ofctl")
         .args(&args)
         .stdout(Stdio::piped())
@@ -93,10 +69,7 @@ pub fn capture_with(
             Err(_) => {
                 if child.try_wait().ok().flatten().is_some() {
                     let out = child.wait_with_output().expect("wait ovs-ofctl");
-                    return (
-                        Vec::new(),
-                        String::from_utf8_lossy(&out.stderr).into_owned(),
-                    );
+                    return (Vec::new(), String::from_utf8_lossy(&out.stderr).into_owned());
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -104,8 +77,7 @@ pub fn capture_with(
     };
     c.set_nonblocking(false).ok();
     c.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    c.write_all(&[6, 0, 0, 16, 0, 0, 0, 0, 0, 1, 0, 8, 0, 0, 0, 0x40])
-        .expect("hello");
+    c.write_all(&[6, 0, 0, 16, 0, 0, 0, 0, 0, 1, 0, 8, 0, 0, 0, 0x40]).expect("hello");
     let mut got = Vec::new();
     while let Some(m) = read_msg(&mut c) {
         let (t, xid) = (m[1], &m[4..8]);
@@ -141,10 +113,7 @@ pub fn capture_with(
     }
     drop(c);
     let out = child.wait_with_output().expect("wait ovs-ofctl");
-    (
-        got,
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    (got, String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
 }
 
 pub fn capture(args: &[&str]) -> Vec<Vec<u8>> {

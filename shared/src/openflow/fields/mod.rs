@@ -152,11 +152,7 @@ impl Field {
     /// Nicira-experimenter one if any, else the first standard OXM.
     pub fn nxm_header(self) -> Option<NxmHeader> {
         let hs = self.def().headers;
-        hs.iter()
-            .rev()
-            .find(|h| !is_standard(h))
-            .or_else(|| hs.first())
-            .copied()
+        hs.iter().rev().find(|h| !is_standard(h)).or_else(|| hs.first()).copied()
     }
 
     /// The name OVS prints in `move`/`load`/subfield syntax (`NXM_NX_REG0`).
@@ -311,10 +307,7 @@ fn nxm_name_to_point(name: &str) -> Option<(u16, u8)> {
 }
 
 fn point_to_nxm_name(class: u16, field: u8) -> Option<String> {
-    if let Some(x) = NXM_NAME_EXCEPTIONS
-        .iter()
-        .find(|x| x.0 == class && x.1 == field)
-    {
+    if let Some(x) = NXM_NAME_EXCEPTIONS.iter().find(|x| x.0 == class && x.1 == field) {
         return Some(x.2.to_string());
     }
     match (class, field) {

@@ -14,18 +14,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Hex,
         prereq: P::None,
         headers: &[
-            H {
-                vendor: 0x2320,
-                class: 0xffff,
-                field: 0,
-                len: 8,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 35,
-                len: 4,
-            },
+            H { vendor: 0x2320, class: 0xffff, field: 0, len: 8 },
+            H { vendor: 0x0, class: 0x0001, field: 35, len: 4 },
         ],
     },
     FieldDef {
@@ -38,12 +28,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Decimal,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 36,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 36, len: 4 }],
     },
     FieldDef {
         name: "packet_type",
@@ -55,12 +40,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::PacketType,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 44,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 44, len: 4 }],
     },
     FieldDef {
         name: "conj_id",
@@ -72,12 +52,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Decimal,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 37,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 37, len: 4 }],
     },
     FieldDef {
         name: "tun_id",
@@ -90,18 +65,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Hex,
         prereq: P::None,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 16,
-                len: 8,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 38,
-                len: 8,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 16, len: 8 },
+            H { vendor: 0x0, class: 0x8000, field: 38, len: 8 },
         ],
     },
     FieldDef {
@@ -114,12 +79,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Ipv4,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 31,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 31, len: 4 }],
     },
     FieldDef {
         name: "tun_dst",
@@ -131,12 +91,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Ipv4,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 32,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 32, len: 4 }],
     },
     FieldDef {
         name: "tun_ipv6_src",
@@ -148,12 +103,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Ipv6,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 109,
-            len: 16,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 109, len: 16 }],
     },
     FieldDef {
         name: "tun_ipv6_dst",
@@ -165,12 +115,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Ipv6,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 110,
-            len: 16,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 110, len: 16 }],
     },
     FieldDef {
         name: "tun_flags",
@@ -182,12 +127,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::TunFlags,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 104,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 104, len: 2 }],
     },
     FieldDef {
         name: "tun_ttl",
@@ -223,12 +163,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 38,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 38, len: 2 }],
     },
     FieldDef {
         name: "tun_gbp_flags",
@@ -240,12 +175,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 39,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 39, len: 1 }],
     },
     FieldDef {
         name: "tun_erspan_idx",
@@ -257,12 +187,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x2320,
-            class: 0xffff,
-            field: 11,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x2320, class: 0xffff, field: 11, len: 8 }],
     },
     FieldDef {
         name: "tun_erspan_ver",
@@ -274,12 +199,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x2320,
-            class: 0xffff,
-            field: 12,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x2320, class: 0xffff, field: 12, len: 5 }],
     },
     FieldDef {
         name: "tun_erspan_dir",
@@ -291,12 +211,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x2320,
-            class: 0xffff,
-            field: 13,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x2320, class: 0xffff, field: 13, len: 5 }],
     },
     FieldDef {
         name: "tun_erspan_hwid",
@@ -308,12 +223,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x2320,
-            class: 0xffff,
-            field: 14,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x2320, class: 0xffff, field: 14, len: 5 }],
     },
     FieldDef {
         name: "tun_gtpu_flags",
@@ -325,12 +235,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x2320,
-            class: 0xffff,
-            field: 15,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x2320, class: 0xffff, field: 15, len: 5 }],
     },
     FieldDef {
         name: "tun_gtpu_msgtype",
@@ -342,12 +247,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Decimal,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x2320,
-            class: 0xffff,
-            field: 16,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x2320, class: 0xffff, field: 16, len: 5 }],
     },
     FieldDef {
         name: "tun_metadata0",
@@ -359,12 +259,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 40,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 40, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata1",
@@ -376,12 +271,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 41,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 41, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata2",
@@ -393,12 +283,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 42,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 42, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata3",
@@ -410,12 +295,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 43,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 43, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata4",
@@ -427,12 +307,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 44,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 44, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata5",
@@ -444,12 +319,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 45,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 45, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata6",
@@ -461,12 +331,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 46,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 46, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata7",
@@ -478,12 +343,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 47,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 47, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata8",
@@ -495,12 +355,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 48,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 48, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata9",
@@ -512,12 +367,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 49,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 49, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata10",
@@ -529,12 +379,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 50,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 50, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata11",
@@ -546,12 +391,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 51,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 51, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata12",
@@ -563,12 +403,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 52,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 52, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata13",
@@ -580,12 +415,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 53,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 53, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata14",
@@ -597,12 +427,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 54,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 54, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata15",
@@ -614,12 +439,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 55,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 55, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata16",
@@ -631,12 +451,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 56,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 56, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata17",
@@ -648,12 +463,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 57,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 57, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata18",
@@ -665,12 +475,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 58,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 58, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata19",
@@ -682,12 +487,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 59,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 59, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata20",
@@ -699,12 +499,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 60,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 60, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata21",
@@ -716,12 +511,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 61,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 61, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata22",
@@ -733,12 +523,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 62,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 62, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata23",
@@ -750,12 +535,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 63,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 63, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata24",
@@ -767,12 +547,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 64,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 64, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata25",
@@ -784,12 +559,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 65,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 65, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata26",
@@ -801,12 +571,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 66,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 66, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata27",
@@ -818,12 +583,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 67,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 67, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata28",
@@ -835,12 +595,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 68,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 68, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata29",
@@ -852,12 +607,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 69,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 69, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata30",
@@ -869,12 +619,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 70,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 70, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata31",
@@ -886,12 +631,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 71,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 71, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata32",
@@ -903,12 +643,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 72,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 72, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata33",
@@ -920,12 +655,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 73,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 73, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata34",
@@ -937,12 +667,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 74,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 74, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata35",
@@ -954,12 +679,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 75,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 75, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata36",
@@ -971,12 +691,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 76,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 76, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata37",
@@ -988,12 +703,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 77,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 77, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata38",
@@ -1005,12 +715,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 78,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 78, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata39",
@@ -1022,12 +727,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 79,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 79, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata40",
@@ -1039,12 +739,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 80,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 80, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata41",
@@ -1056,12 +751,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 81,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 81, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata42",
@@ -1073,12 +763,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 82,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 82, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata43",
@@ -1090,12 +775,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 83,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 83, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata44",
@@ -1107,12 +787,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 84,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 84, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata45",
@@ -1124,12 +799,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 85,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 85, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata46",
@@ -1141,12 +811,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 86,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 86, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata47",
@@ -1158,12 +823,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 87,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 87, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata48",
@@ -1175,12 +835,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 88,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 88, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata49",
@@ -1192,12 +847,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 89,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 89, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata50",
@@ -1209,12 +859,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 90,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 90, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata51",
@@ -1226,12 +871,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 91,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 91, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata52",
@@ -1243,12 +883,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 92,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 92, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata53",
@@ -1260,12 +895,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 93,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 93, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata54",
@@ -1277,12 +907,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 94,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 94, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata55",
@@ -1294,12 +919,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 95,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 95, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata56",
@@ -1311,12 +931,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 96,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 96, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata57",
@@ -1328,12 +943,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 97,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 97, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata58",
@@ -1345,12 +955,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 98,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 98, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata59",
@@ -1362,12 +967,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 99,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 99, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata60",
@@ -1379,12 +979,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 100,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 100, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata61",
@@ -1396,12 +991,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 101,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 101, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata62",
@@ -1413,12 +1003,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 102,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 102, len: 124 }],
     },
     FieldDef {
         name: "tun_metadata63",
@@ -1430,12 +1015,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 103,
-            len: 124,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 103, len: 124 }],
     },
     FieldDef {
         name: "metadata",
@@ -1447,12 +1027,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 2,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 2, len: 8 }],
     },
     FieldDef {
         name: "in_port",
@@ -1464,12 +1039,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::OfpPort,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0000,
-            field: 0,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0000, field: 0, len: 2 }],
     },
     FieldDef {
         name: "in_port_oxm",
@@ -1481,12 +1051,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::OfpPortOxm,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 0,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 0, len: 4 }],
     },
     FieldDef {
         name: "actset_output",
@@ -1499,18 +1064,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::OfpPortOxm,
         prereq: P::None,
         headers: &[
-            H {
-                vendor: 0x4f4e4600,
-                class: 0xffff,
-                field: 43,
-                len: 8,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 43,
-                len: 4,
-            },
+            H { vendor: 0x4f4e4600, class: 0xffff, field: 43, len: 8 },
+            H { vendor: 0x0, class: 0x8000, field: 43, len: 4 },
         ],
     },
     FieldDef {
@@ -1535,12 +1090,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 33,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 33, len: 4 }],
     },
     FieldDef {
         name: "ct_state",
@@ -1552,12 +1102,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::CtState,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 105,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 105, len: 4 }],
     },
     FieldDef {
         name: "ct_zone",
@@ -1569,12 +1114,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 106,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 106, len: 2 }],
     },
     FieldDef {
         name: "ct_mark",
@@ -1586,12 +1126,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 107,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 107, len: 4 }],
     },
     FieldDef {
         name: "ct_label",
@@ -1603,12 +1138,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 108,
-            len: 16,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 108, len: 16 }],
     },
     FieldDef {
         name: "ct_nw_proto",
@@ -1620,12 +1150,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Decimal,
         prereq: P::CtValid,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 119,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 119, len: 1 }],
     },
     FieldDef {
         name: "ct_nw_src",
@@ -1637,12 +1162,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Ipv4,
         prereq: P::CtValid,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 120,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 120, len: 4 }],
     },
     FieldDef {
         name: "ct_nw_dst",
@@ -1654,12 +1174,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Ipv4,
         prereq: P::CtValid,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 121,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 121, len: 4 }],
     },
     FieldDef {
         name: "ct_ipv6_src",
@@ -1671,12 +1186,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Ipv6,
         prereq: P::CtValid,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 122,
-            len: 16,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 122, len: 16 }],
     },
     FieldDef {
         name: "ct_ipv6_dst",
@@ -1688,12 +1198,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Ipv6,
         prereq: P::CtValid,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 123,
-            len: 16,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 123, len: 16 }],
     },
     FieldDef {
         name: "ct_tp_src",
@@ -1705,12 +1210,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Decimal,
         prereq: P::CtValid,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 124,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 124, len: 2 }],
     },
     FieldDef {
         name: "ct_tp_dst",
@@ -1722,12 +1222,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Decimal,
         prereq: P::CtValid,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 125,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 125, len: 2 }],
     },
     FieldDef {
         name: "reg0",
@@ -1739,12 +1234,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 0,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 0, len: 4 }],
     },
     FieldDef {
         name: "reg1",
@@ -1756,12 +1246,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 1,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 1, len: 4 }],
     },
     FieldDef {
         name: "reg2",
@@ -1773,12 +1258,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 2,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 2, len: 4 }],
     },
     FieldDef {
         name: "reg3",
@@ -1790,12 +1270,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 3,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 3, len: 4 }],
     },
     FieldDef {
         name: "reg4",
@@ -1807,12 +1282,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 4,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 4, len: 4 }],
     },
     FieldDef {
         name: "reg5",
@@ -1824,12 +1294,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 5,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 5, len: 4 }],
     },
     FieldDef {
         name: "reg6",
@@ -1841,12 +1306,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 6,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 6, len: 4 }],
     },
     FieldDef {
         name: "reg7",
@@ -1858,12 +1318,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 7,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 7, len: 4 }],
     },
     FieldDef {
         name: "reg8",
@@ -1875,12 +1330,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 8,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 8, len: 4 }],
     },
     FieldDef {
         name: "reg9",
@@ -1892,12 +1342,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 9,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 9, len: 4 }],
     },
     FieldDef {
         name: "reg10",
@@ -1909,12 +1354,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 10,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 10, len: 4 }],
     },
     FieldDef {
         name: "reg11",
@@ -1926,12 +1366,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 11,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 11, len: 4 }],
     },
     FieldDef {
         name: "reg12",
@@ -1943,12 +1378,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 12,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 12, len: 4 }],
     },
     FieldDef {
         name: "reg13",
@@ -1960,12 +1390,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 13,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 13, len: 4 }],
     },
     FieldDef {
         name: "reg14",
@@ -1977,12 +1402,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 14,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 14, len: 4 }],
     },
     FieldDef {
         name: "reg15",
@@ -1994,12 +1414,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 15,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 15, len: 4 }],
     },
     FieldDef {
         name: "xreg0",
@@ -2011,12 +1426,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8001,
-            field: 0,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8001, field: 0, len: 8 }],
     },
     FieldDef {
         name: "xreg1",
@@ -2028,12 +1438,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8001,
-            field: 1,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8001, field: 1, len: 8 }],
     },
     FieldDef {
         name: "xreg2",
@@ -2045,12 +1450,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8001,
-            field: 2,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8001, field: 2, len: 8 }],
     },
     FieldDef {
         name: "xreg3",
@@ -2062,12 +1462,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8001,
-            field: 3,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8001, field: 3, len: 8 }],
     },
     FieldDef {
         name: "xreg4",
@@ -2079,12 +1474,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8001,
-            field: 4,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8001, field: 4, len: 8 }],
     },
     FieldDef {
         name: "xreg5",
@@ -2096,12 +1486,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8001,
-            field: 5,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8001, field: 5, len: 8 }],
     },
     FieldDef {
         name: "xreg6",
@@ -2113,12 +1498,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8001,
-            field: 6,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8001, field: 6, len: 8 }],
     },
     FieldDef {
         name: "xreg7",
@@ -2130,12 +1510,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8001,
-            field: 7,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8001, field: 7, len: 8 }],
     },
     FieldDef {
         name: "xxreg0",
@@ -2147,12 +1522,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 111,
-            len: 16,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 111, len: 16 }],
     },
     FieldDef {
         name: "xxreg1",
@@ -2164,12 +1534,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 112,
-            len: 16,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 112, len: 16 }],
     },
     FieldDef {
         name: "xxreg2",
@@ -2181,12 +1546,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 113,
-            len: 16,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 113, len: 16 }],
     },
     FieldDef {
         name: "xxreg3",
@@ -2198,12 +1558,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::None,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 114,
-            len: 16,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 114, len: 16 }],
     },
     FieldDef {
         name: "eth_src",
@@ -2216,18 +1571,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ethernet,
         prereq: P::Ethernet,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 2,
-                len: 6,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 4,
-                len: 6,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 2, len: 6 },
+            H { vendor: 0x0, class: 0x8000, field: 4, len: 6 },
         ],
     },
     FieldDef {
@@ -2241,18 +1586,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ethernet,
         prereq: P::Ethernet,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 1,
-                len: 6,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 3,
-                len: 6,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 1, len: 6 },
+            H { vendor: 0x0, class: 0x8000, field: 3, len: 6 },
         ],
     },
     FieldDef {
@@ -2266,18 +1601,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Hex,
         prereq: P::Ethernet,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 3,
-                len: 2,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 5,
-                len: 2,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 3, len: 2 },
+            H { vendor: 0x0, class: 0x8000, field: 5, len: 2 },
         ],
     },
     FieldDef {
@@ -2290,12 +1615,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::Ethernet,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0000,
-            field: 4,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0000, field: 4, len: 2 }],
     },
     FieldDef {
         name: "dl_vlan",
@@ -2319,12 +1639,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Ethernet,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 6,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 6, len: 2 }],
     },
     FieldDef {
         name: "dl_vlan_pcp",
@@ -2348,12 +1663,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::VlanVid,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 7,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 7, len: 1 }],
     },
     FieldDef {
         name: "mpls_label",
@@ -2365,12 +1675,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Mpls,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 34,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 34, len: 4 }],
     },
     FieldDef {
         name: "mpls_tc",
@@ -2382,12 +1687,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Mpls,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 35,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 35, len: 1 }],
     },
     FieldDef {
         name: "mpls_bos",
@@ -2399,12 +1699,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Decimal,
         prereq: P::Mpls,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 36,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 36, len: 1 }],
     },
     FieldDef {
         name: "mpls_ttl",
@@ -2416,12 +1711,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Mpls,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 30,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 30, len: 1 }],
     },
     FieldDef {
         name: "ip_src",
@@ -2434,18 +1724,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ipv4,
         prereq: P::Ipv4,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 7,
-                len: 4,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 11,
-                len: 4,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 7, len: 4 },
+            H { vendor: 0x0, class: 0x8000, field: 11, len: 4 },
         ],
     },
     FieldDef {
@@ -2459,18 +1739,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ipv4,
         prereq: P::Ipv4,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 8,
-                len: 4,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 12,
-                len: 4,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 8, len: 4 },
+            H { vendor: 0x0, class: 0x8000, field: 12, len: 4 },
         ],
     },
     FieldDef {
@@ -2484,18 +1754,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ipv6,
         prereq: P::Ipv6,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 19,
-                len: 16,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 26,
-                len: 16,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 19, len: 16 },
+            H { vendor: 0x0, class: 0x8000, field: 26, len: 16 },
         ],
     },
     FieldDef {
@@ -2509,18 +1769,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ipv6,
         prereq: P::Ipv6,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 20,
-                len: 16,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 27,
-                len: 16,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 20, len: 16 },
+            H { vendor: 0x0, class: 0x8000, field: 27, len: 16 },
         ],
     },
     FieldDef {
@@ -2534,18 +1784,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Hex,
         prereq: P::Ipv6,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 27,
-                len: 4,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 28,
-                len: 4,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 27, len: 4 },
+            H { vendor: 0x0, class: 0x8000, field: 28, len: 4 },
         ],
     },
     FieldDef {
@@ -2559,18 +1799,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::IpAny,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 6,
-                len: 1,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 10,
-                len: 1,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 6, len: 1 },
+            H { vendor: 0x0, class: 0x8000, field: 10, len: 1 },
         ],
     },
     FieldDef {
@@ -2583,12 +1813,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::IpAny,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0000,
-            field: 5,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0000, field: 5, len: 1 }],
     },
     FieldDef {
         name: "ip_dscp",
@@ -2600,12 +1825,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::IpAny,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 8,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 8, len: 1 }],
     },
     FieldDef {
         name: "nw_ecn",
@@ -2618,18 +1838,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::IpAny,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 28,
-                len: 1,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 9,
-                len: 1,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 28, len: 1 },
+            H { vendor: 0x0, class: 0x8000, field: 9, len: 1 },
         ],
     },
     FieldDef {
@@ -2642,12 +1852,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::IpAny,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 29,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 29, len: 1 }],
     },
     FieldDef {
         name: "ip_frag",
@@ -2659,12 +1864,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Frag,
         prereq: P::IpAny,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x0001,
-            field: 26,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x0001, field: 26, len: 1 }],
     },
     FieldDef {
         name: "arp_op",
@@ -2677,18 +1877,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::Arp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 15,
-                len: 2,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 21,
-                len: 2,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 15, len: 2 },
+            H { vendor: 0x0, class: 0x8000, field: 21, len: 2 },
         ],
     },
     FieldDef {
@@ -2702,18 +1892,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ipv4,
         prereq: P::Arp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 16,
-                len: 4,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 22,
-                len: 4,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 16, len: 4 },
+            H { vendor: 0x0, class: 0x8000, field: 22, len: 4 },
         ],
     },
     FieldDef {
@@ -2727,18 +1907,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ipv4,
         prereq: P::Arp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 17,
-                len: 4,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 23,
-                len: 4,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 17, len: 4 },
+            H { vendor: 0x0, class: 0x8000, field: 23, len: 4 },
         ],
     },
     FieldDef {
@@ -2752,18 +1922,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ethernet,
         prereq: P::Arp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 17,
-                len: 6,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 24,
-                len: 6,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 17, len: 6 },
+            H { vendor: 0x0, class: 0x8000, field: 24, len: 6 },
         ],
     },
     FieldDef {
@@ -2777,18 +1937,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ethernet,
         prereq: P::Arp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 18,
-                len: 6,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 25,
-                len: 6,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 18, len: 6 },
+            H { vendor: 0x0, class: 0x8000, field: 25, len: 6 },
         ],
     },
     FieldDef {
@@ -2802,18 +1952,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::Tcp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 9,
-                len: 2,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 13,
-                len: 2,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 9, len: 2 },
+            H { vendor: 0x0, class: 0x8000, field: 13, len: 2 },
         ],
     },
     FieldDef {
@@ -2827,18 +1967,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::Tcp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 10,
-                len: 2,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 14,
-                len: 2,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 10, len: 2 },
+            H { vendor: 0x0, class: 0x8000, field: 14, len: 2 },
         ],
     },
     FieldDef {
@@ -2852,24 +1982,9 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::TcpFlags,
         prereq: P::Tcp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 34,
-                len: 2,
-            },
-            H {
-                vendor: 0x4f4e4600,
-                class: 0xffff,
-                field: 42,
-                len: 6,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 42,
-                len: 2,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 34, len: 2 },
+            H { vendor: 0x4f4e4600, class: 0xffff, field: 42, len: 6 },
+            H { vendor: 0x0, class: 0x8000, field: 42, len: 2 },
         ],
     },
     FieldDef {
@@ -2883,18 +1998,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::Udp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 11,
-                len: 2,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 15,
-                len: 2,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 11, len: 2 },
+            H { vendor: 0x0, class: 0x8000, field: 15, len: 2 },
         ],
     },
     FieldDef {
@@ -2908,18 +2013,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::Udp,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 12,
-                len: 2,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 16,
-                len: 2,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 12, len: 2 },
+            H { vendor: 0x0, class: 0x8000, field: 16, len: 2 },
         ],
     },
     FieldDef {
@@ -2932,12 +2027,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Sctp,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 17,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 17, len: 2 }],
     },
     FieldDef {
         name: "sctp_dst",
@@ -2949,12 +2039,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Sctp,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x8000,
-            field: 18,
-            len: 2,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x8000, field: 18, len: 2 }],
     },
     FieldDef {
         name: "icmp_type",
@@ -2967,18 +2052,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::Icmpv4,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 13,
-                len: 1,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 19,
-                len: 1,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 13, len: 1 },
+            H { vendor: 0x0, class: 0x8000, field: 19, len: 1 },
         ],
     },
     FieldDef {
@@ -2992,18 +2067,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::Icmpv4,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0000,
-                field: 14,
-                len: 1,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 20,
-                len: 1,
-            },
+            H { vendor: 0x0, class: 0x0000, field: 14, len: 1 },
+            H { vendor: 0x0, class: 0x8000, field: 20, len: 1 },
         ],
     },
     FieldDef {
@@ -3017,18 +2082,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::Icmpv6,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 21,
-                len: 1,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 29,
-                len: 1,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 21, len: 1 },
+            H { vendor: 0x0, class: 0x8000, field: 29, len: 1 },
         ],
     },
     FieldDef {
@@ -3042,18 +2097,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Decimal,
         prereq: P::Icmpv6,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 22,
-                len: 1,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 30,
-                len: 1,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 22, len: 1 },
+            H { vendor: 0x0, class: 0x8000, field: 30, len: 1 },
         ],
     },
     FieldDef {
@@ -3067,18 +2112,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ipv6,
         prereq: P::Nd,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 23,
-                len: 16,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 31,
-                len: 16,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 23, len: 16 },
+            H { vendor: 0x0, class: 0x8000, field: 31, len: 16 },
         ],
     },
     FieldDef {
@@ -3092,18 +2127,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ethernet,
         prereq: P::NdSolicit,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 24,
-                len: 6,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 32,
-                len: 6,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 24, len: 6 },
+            H { vendor: 0x0, class: 0x8000, field: 32, len: 6 },
         ],
     },
     FieldDef {
@@ -3117,18 +2142,8 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         format: F::Ethernet,
         prereq: P::NdAdvert,
         headers: &[
-            H {
-                vendor: 0x0,
-                class: 0x0001,
-                field: 25,
-                len: 6,
-            },
-            H {
-                vendor: 0x0,
-                class: 0x8000,
-                field: 33,
-                len: 6,
-            },
+            H { vendor: 0x0, class: 0x0001, field: 25, len: 6 },
+            H { vendor: 0x0, class: 0x8000, field: 33, len: 6 },
         ],
     },
     FieldDef {
@@ -3141,12 +2156,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Nd,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x1000,
-            field: 1,
-            len: 4,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x1000, field: 1, len: 4 }],
     },
     FieldDef {
         name: "nd_options_type",
@@ -3158,12 +2168,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Nd,
-        headers: &[H {
-            vendor: 0x0,
-            class: 0x1000,
-            field: 2,
-            len: 1,
-        }],
+        headers: &[H { vendor: 0x0, class: 0x1000, field: 2, len: 1 }],
     },
     FieldDef {
         name: "nsh_flags",
@@ -3175,12 +2180,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 1,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 1, len: 5 }],
     },
     FieldDef {
         name: "nsh_mdtype",
@@ -3192,12 +2192,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Decimal,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 2,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 2, len: 5 }],
     },
     FieldDef {
         name: "nsh_np",
@@ -3209,12 +2204,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: false,
         format: F::Decimal,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 3,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 3, len: 5 }],
     },
     FieldDef {
         name: "nsh_spi",
@@ -3226,12 +2216,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 4,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 4, len: 8 }],
     },
     FieldDef {
         name: "nsh_si",
@@ -3243,12 +2228,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 5,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 5, len: 5 }],
     },
     FieldDef {
         name: "nsh_c1",
@@ -3260,12 +2240,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 6,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 6, len: 8 }],
     },
     FieldDef {
         name: "nsh_c2",
@@ -3277,12 +2252,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 7,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 7, len: 8 }],
     },
     FieldDef {
         name: "nsh_c3",
@@ -3294,12 +2264,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 8,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 8, len: 8 }],
     },
     FieldDef {
         name: "nsh_c4",
@@ -3311,12 +2276,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Hex,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 9,
-            len: 8,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 9, len: 8 }],
     },
     FieldDef {
         name: "nsh_ttl",
@@ -3328,12 +2288,7 @@ pub(super) static FIELD_DEFS: &[FieldDef] = &[
         writable: true,
         format: F::Decimal,
         prereq: P::Nsh,
-        headers: &[H {
-            vendor: 0x5ad650,
-            class: 0xffff,
-            field: 10,
-            len: 5,
-        }],
+        headers: &[H { vendor: 0x5ad650, class: 0xffff, field: 10, len: 5 }],
     },
 ];
 

@@ -3,14 +3,10 @@
 use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::openflow::actions::{
-    ports, Action, Ct, CtZone, LearnDst, LearnSrc, Nat, NatAddrs, Subfield, HASH_FIELDS,
-};
+use crate::openflow::actions::{ports, Action, Ct, CtZone, LearnDst, LearnSrc, Nat, NatAddrs, Subfield, HASH_FIELDS};
 use crate::openflow::fields::{Field, FieldFormat};
 use crate::openflow::flow_match::{Match, Slot};
-use crate::openflow::messages::{
-    flow_mod_command, FlowMod, FlowStats, DEFAULT_PRIORITY, NO_BUFFER, OFPP_ANY,
-};
+use crate::openflow::messages::{flow_mod_command, FlowMod, FlowStats, DEFAULT_PRIORITY, NO_BUFFER, OFPP_ANY};
 
 /// C's `%#x`: no prefix for zero.
 pub(crate) fn hash_hex(v: u128) -> String {
@@ -51,10 +47,7 @@ fn put_hex_arg(s: &mut String, b: &[u8]) {
 
 fn eth(v: u128) -> String {
     let b = v.to_be_bytes();
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[10], b[11], b[12], b[13], b[14], b[15]
-    )
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[10], b[11], b[12], b[13], b[14], b[15])
 }
 
 fn eth_masked(s: &mut String, v: u128, m: u128) {
@@ -203,14 +196,10 @@ pub fn format_field_value(s: &mut String, f: Field, value: &[u8], mask: Option<&
     let mv = mask.map(be);
     match f.def().format {
         FieldFormat::OfpPort if mask.is_none() => format_port(s, v as u16),
-        FieldFormat::OfpPortOxm if mask.is_none() => format_port(
-            s,
-            crate::openflow::flow_match::port_from_ofp11(v as u32).unwrap_or(0),
-        ),
-        FieldFormat::Hex
-        | FieldFormat::Decimal
-        | FieldFormat::OfpPort
-        | FieldFormat::OfpPortOxm => {
+        FieldFormat::OfpPortOxm if mask.is_none() => {
+            format_port(s, crate::openflow::flow_match::port_from_ofp11(v as u32).unwrap_or(0))
+        }
+        FieldFormat::Hex | FieldFormat::Decimal | FieldFormat::OfpPort | FieldFormat::OfpPortOxm => {
             if f.def().format == FieldFormat::Hex || value.len() > 8 {
                 put_hex(s, value);
             } else {
@@ -221,31 +210,15 @@ pub fn format_field_value(s: &mut String, f: Field, value: &[u8], mask: Option<&
                 put_hex(s, m);
             }
         }
-        FieldFormat::CtState => format_flags_masked(
-            s,
-            CT_STATE_NAMES,
-            v as u32,
-            mv.unwrap_or(u32::MAX.into()) as u32,
-            u32::MAX,
-        ),
+        FieldFormat::CtState => {
+            format_flags_masked(s, CT_STATE_NAMES, v as u32, mv.unwrap_or(u32::MAX.into()) as u32, u32::MAX)
+        }
         FieldFormat::Ethernet => eth_masked(s, v, mv.unwrap_or(u128::MAX)),
         FieldFormat::Ipv4 => ip_masked(s, v as u32, mv.unwrap_or(u32::MAX.into()) as u32),
         FieldFormat::Ipv6 => ipv6_masked(s, v, mv.unwrap_or(u128::MAX)),
         FieldFormat::Frag => s.push_str(frag_name(v as u8, mv.unwrap_or(0xff) as u8)),
-        FieldFormat::TunFlags => format_flags_masked(
-            s,
-            TUN_FLAG_NAMES,
-            v as u32,
-            mv.unwrap_or(0xffff) as u32,
-            0xffff,
-        ),
-        FieldFormat::TcpFlags => format_flags_masked(
-            s,
-            TCP_FLAG_NAMES,
-            v as u32,
-            mv.unwrap_or(0xffff) as u32,
-            0xffff,
-        ),
+        FieldFormat::TunFlags => format_flags_masked(s, TUN_FLAG_NAMES, v as u32, mv.unwrap_or(0xffff) as u32, 0xffff),
+        FieldFormat::TcpFlags => format_flags_masked(s, TCP_FLAG_NAMES, v as u32, mv.unwrap_or(0xffff) as u32, 0xffff),
         FieldFormat::PacketType => {
             let _ = write!(s, "({},{:#x})", v >> 16, v & 0xffff);
         }
@@ -456,13 +429,7 @@ pub fn format_match(m: &Match, priority: Option<u16>) -> String {
     let (v, mk) = g(Slot::TunFlags);
     if mk & 0xf != 0 {
         s.push_str("tun_flags=");
-        format_flags_masked(
-            &mut s,
-            TUN_FLAG_NAMES,
-            (v & 0xf) as u32,
-            (mk & 0xf) as u32,
-            0xf,
-        );
+        format_flags_masked(&mut s, TUN_FLAG_NAMES, (v & 0xf) as u32, (mk & 0xf) as u32, 0xf);
         s.push(',');
     }
     for t in m.tun_metadata() {
@@ -593,11 +560,7 @@ pub fn format_match(m: &Match, priority: Option<u16>) -> String {
             let _ = write!(s, "nw_frag={},", if fv & 1 != 0 { "yes" } else { "no" });
         }
         2 => {
-            let _ = write!(
-                s,
-                "nw_frag={},",
-                if fv & 2 != 0 { "later" } else { "not_later" }
-            );
+            let _ = write!(s, "nw_frag={},", if fv & 2 != 0 { "later" } else { "not_later" });
         }
         _ => {}
     }
@@ -623,13 +586,7 @@ pub fn format_match(m: &Match, priority: Option<u16>) -> String {
     let (tf, tfm) = g(Slot::TcpFlags);
     if (dl == 0x0800 || dl == 0x86dd) && proto == 6 && tfm != 0 {
         s.push_str("tcp_flags=");
-        format_flags_masked(
-            &mut s,
-            TCP_FLAG_NAMES,
-            (tf & 0xfff) as u32,
-            (tfm & 0xfff) as u32,
-            0xfff,
-        );
+        format_flags_masked(&mut s, TCP_FLAG_NAMES, (tf & 0xfff) as u32, (tfm & 0xfff) as u32, 0xfff);
         s.push(',');
     }
     if s.ends_with(',') {
@@ -649,12 +606,7 @@ pub fn format_subfield(s: &mut String, sf: &Subfield) {
     } else if sf.n_bits == 1 {
         let _ = write!(s, "[{}]", sf.ofs);
     } else {
-        let _ = write!(
-            s,
-            "[{}..{}]",
-            sf.ofs,
-            (u32::from(sf.ofs) + u32::from(sf.n_bits)).saturating_sub(1)
-        );
+        let _ = write!(s, "[{}..{}]", sf.ofs, (u32::from(sf.ofs) + u32::from(sf.n_bits)).saturating_sub(1));
     }
 }
 
@@ -837,12 +789,7 @@ fn put_action(s: &mut String, a: &Action) {
         Action::Nat(n) => put_nat(s, n),
         Action::CtClear => s.push_str("ct_clear"),
         Action::Controller(c) => {
-            if c.reason == 1
-                && c.controller_id == 0
-                && c.userdata.is_empty()
-                && !c.pause
-                && c.meter_id == 0
-            {
+            if c.reason == 1 && c.controller_id == 0 && c.userdata.is_empty() && !c.pause && c.meter_id == 0 {
                 let _ = write!(s, "CONTROLLER:{}", c.max_len);
             } else {
                 s.push_str("controller(");
@@ -872,16 +819,8 @@ fn put_action(s: &mut String, a: &Action) {
                 s.push(')');
             }
         }
-        Action::Conjunction {
-            id,
-            clause,
-            n_clauses,
-        } => {
-            let _ = write!(
-                s,
-                "conjunction({id},{}/{n_clauses})",
-                u16::from(*clause) + 1
-            );
+        Action::Conjunction { id, clause, n_clauses } => {
+            let _ = write!(s, "conjunction({id},{}/{n_clauses})", u16::from(*clause) + 1);
         }
         Action::Group(g) => {
             let _ = write!(s, "group:{g}");
@@ -990,11 +929,7 @@ fn put_action(s: &mut String, a: &Action) {
             for sp in &l.specs {
                 s.push(',');
                 let n_bytes = usize::from(sp.n_bits).div_ceil(8);
-                let imm = |b: &Vec<u8>| {
-                    b.get(b.len().saturating_sub(n_bytes)..)
-                        .unwrap_or_default()
-                        .to_vec()
-                };
+                let imm = |b: &Vec<u8>| b.get(b.len().saturating_sub(n_bytes)..).unwrap_or_default().to_vec();
                 match (&sp.src, sp.dst) {
                     (LearnSrc::Imm(b), LearnDst::Match(d)) => {
                         let v = imm(b);
@@ -1050,16 +985,11 @@ fn put_action(s: &mut String, a: &Action) {
             }
         }
         Action::Multipath(m) => {
-            let alg = ["modulo_n", "hash_threshold", "hrw", "iter_hash"]
-                .get(usize::from(m.algorithm))
-                .copied();
+            let alg = ["modulo_n", "hash_threshold", "hrw", "iter_hash"].get(usize::from(m.algorithm)).copied();
             let _ = write!(
                 s,
                 "multipath({},{},{},{},{},",
-                HASH_FIELDS
-                    .get(usize::from(m.fields))
-                    .copied()
-                    .unwrap_or("<unknown>"),
+                HASH_FIELDS.get(usize::from(m.fields)).copied().unwrap_or("<unknown>"),
                 m.basis,
                 alg.unwrap_or("<unknown>"),
                 u32::from(m.max_link) + 1,
@@ -1079,15 +1009,8 @@ fn put_action(s: &mut String, a: &Action) {
             let _ = write!(
                 s,
                 "{}({},{},{},ofport,",
-                if b.dst.is_some() {
-                    "bundle_load"
-                } else {
-                    "bundle"
-                },
-                HASH_FIELDS
-                    .get(usize::from(b.fields))
-                    .copied()
-                    .unwrap_or("<unknown>"),
+                if b.dst.is_some() { "bundle_load" } else { "bundle" },
+                HASH_FIELDS.get(usize::from(b.fields)).copied().unwrap_or("<unknown>"),
                 b.basis,
                 alg
             );
@@ -1163,11 +1086,8 @@ pub fn format_flow_mod(fm: &FlowMod) -> String {
     if !s.ends_with(' ') {
         s.push(' ');
     }
-    let (new_cookie, cookie, mask) = if fm.command == flow_mod_command::ADD {
-        (Some(fm.cookie), 0, 0)
-    } else {
-        (None, fm.cookie, fm.cookie_mask)
-    };
+    let (new_cookie, cookie, mask) =
+        if fm.command == flow_mod_command::ADD { (Some(fm.cookie), 0, 0) } else { (None, fm.cookie, fm.cookie_mask) };
     if let Some(c) = new_cookie.filter(|&c| c != 0 && c != u64::MAX) {
         let _ = write!(s, "cookie:0x{c:x} ");
     }
@@ -1188,10 +1108,7 @@ pub fn format_flow_mod(fm: &FlowMod) -> String {
     }
     if fm.out_port != OFPP_ANY {
         s.push_str("out_port:");
-        format_port(
-            &mut s,
-            crate::openflow::flow_match::port_from_ofp11(fm.out_port).unwrap_or(0),
-        );
+        format_port(&mut s, crate::openflow::flow_match::port_from_ofp11(fm.out_port).unwrap_or(0));
         s.push(' ');
     }
     s.push_str(&flags_text(fm.flags));

@@ -7,9 +7,7 @@ use super::format::{format_actions, format_port};
 use super::parse::{next_kv, parse_actions, parse_port, parse_uint, ParseError};
 use crate::openflow::fields::Field;
 use crate::openflow::flow_match::put_header;
-use crate::openflow::messages::{
-    group_command, group_type, meter, Bucket, GroupMod, MeterBand, MeterMod, OFPG_ALL,
-};
+use crate::openflow::messages::{group_command, group_type, meter, Bucket, GroupMod, MeterBand, MeterMod, OFPG_ALL};
 use crate::openflow::wire::{Put, Reader};
 
 type Result<T> = std::result::Result<T, ParseError>;
@@ -73,10 +71,7 @@ pub fn decode_selection_method(props: &[u8]) -> Option<SelectionMethod> {
         let mut p = r.sub(len, "group property").ok()?;
         r.skip(crate::openflow::wire::round8(len) - len).ok()?;
         p.skip(4).ok()?;
-        if ptype != 0xffff
-            || p.u32().ok()? != NTR_VENDOR_ID
-            || p.u32().ok()? != NTRT_SELECTION_METHOD
-        {
+        if ptype != 0xffff || p.u32().ok()? != NTR_VENDOR_ID || p.u32().ok()? != NTRT_SELECTION_METHOD {
             continue;
         }
         p.skip(4).ok()?;
@@ -91,11 +86,7 @@ pub fn decode_selection_method(props: &[u8]) -> Option<SelectionMethod> {
             p.skip(n).ok()?;
             fields.push(f);
         }
-        return Some(SelectionMethod {
-            method,
-            param,
-            fields,
-        });
+        return Some(SelectionMethod { method, param, fields });
     }
     None
 }
@@ -104,10 +95,7 @@ pub fn decode_selection_method(props: &[u8]) -> Option<SelectionMethod> {
 /// `group_id=3,type=select,selection_method=dp_hash,bucket=bucket_id=0,weight:100,actions=output:1`.
 pub fn parse_group_mod(command: u16, s: &str) -> Result<GroupMod> {
     let (head, buckets_s) = match s.find("bucket=") {
-        Some(i) => (
-            s.get(..i).unwrap_or_default(),
-            Some(s.get(i..).unwrap_or_default()),
-        ),
+        Some(i) => (s.get(..i).unwrap_or_default(), Some(s.get(i..).unwrap_or_default())),
         None => (s, None),
     };
     let mut g = GroupMod {
@@ -124,11 +112,7 @@ pub fn parse_group_mod(command: u16, s: &str) -> Result<GroupMod> {
     while let Some((k, v)) = next_kv(&mut rest) {
         match k {
             "group_id" => {
-                g.group_id = if v == "all" {
-                    OFPG_ALL
-                } else {
-                    parse_uint(v)? as u32
-                };
+                g.group_id = if v == "all" { OFPG_ALL } else { parse_uint(v)? as u32 };
                 have_id = true;
             }
             "type" => {
@@ -149,16 +133,11 @@ pub fn parse_group_mod(command: u16, s: &str) -> Result<GroupMod> {
                 }
             }
             "selection_method" => sm.get_or_insert_with(Default::default).method = v.to_string(),
-            "selection_method_param" => {
-                sm.get_or_insert_with(Default::default).param = parse_uint(v)? as u64
-            }
+            "selection_method_param" => sm.get_or_insert_with(Default::default).param = parse_uint(v)? as u64,
             "fields" => {
                 let s = sm.get_or_insert_with(Default::default);
                 for name in v.split([',', ' ']).filter(|x| !x.is_empty()) {
-                    s.fields.push(
-                        Field::from_name(name)
-                            .ok_or_else(|| ParseError(format!("{name}: unknown field")))?,
-                    );
+                    s.fields.push(Field::from_name(name).ok_or_else(|| ParseError(format!("{name}: unknown field")))?);
                 }
             }
             _ => return err(format!("unknown keyword {k}")),
@@ -175,23 +154,12 @@ pub fn parse_group_mod(command: u16, s: &str) -> Result<GroupMod> {
         g.properties = encode_selection_method(&sm);
     }
     if let Some(bs) = buckets_s {
-        for part in bs
-            .split("bucket=")
-            .filter(|p| !p.trim_matches([',', ' ']).is_empty())
-        {
-            g.buckets.push(parse_bucket(
-                part.trim_end_matches([',', ' ']),
-                g.group_type,
-            )?);
+        for part in bs.split("bucket=").filter(|p| !p.trim_matches([',', ' ']).is_empty()) {
+            g.buckets.push(parse_bucket(part.trim_end_matches([',', ' ']), g.group_type)?);
         }
     }
     // Buckets without an id get the lowest ids not already used, in order.
-    let used: Vec<u32> = g
-        .buckets
-        .iter()
-        .map(|b| b.bucket_id)
-        .filter(|&i| i <= BUCKET_MAX)
-        .collect();
+    let used: Vec<u32> = g.buckets.iter().map(|b| b.bucket_id).filter(|&i| i <= BUCKET_MAX).collect();
     let mut next = 0u32;
     for b in &mut g.buckets {
         if b.bucket_id > BUCKET_MAX {
@@ -218,15 +186,13 @@ fn parse_bucket(s: &str, gtype: u8) -> Result<Bucket> {
     while let Some((k, v)) = next_kv(&mut rest) {
         match k.to_ascii_lowercase().as_str() {
             "weight" => {
-                let w =
-                    u16::try_from(parse_uint(v)?).or_else(|_| err(format!("{v}: bad weight")))?;
+                let w = u16::try_from(parse_uint(v)?).or_else(|_| err(format!("{v}: bad weight")))?;
                 if gtype == group_type::SELECT {
                     b.weight = Some(w);
                 }
             }
             "watch_port" => {
-                let p =
-                    parse_port(v).ok_or_else(|| ParseError(format!("{v}: invalid watch_port")))?;
+                let p = parse_port(v).ok_or_else(|| ParseError(format!("{v}: invalid watch_port")))?;
                 b.watch_port = Some(crate::openflow::flow_match::port_to_ofp11(p));
             }
             "watch_group" => b.watch_group = Some(parse_uint(v)? as u32),
@@ -267,10 +233,7 @@ fn bucket_id_text(s: &mut String, id: u32) {
 /// leading space): `ADD group_id=3,type=select,bucket=bucket_id:0,actions=output:1`.
 pub fn format_group_mod(g: &GroupMod) -> String {
     let mut s = String::new();
-    let bucket_cmd = matches!(
-        g.command,
-        group_command::INSERT_BUCKET | group_command::REMOVE_BUCKET
-    );
+    let bucket_cmd = matches!(g.command, group_command::INSERT_BUCKET | group_command::REMOVE_BUCKET);
     s.push_str(match g.command {
         group_command::ADD => "ADD",
         group_command::MODIFY => "MOD",
@@ -287,10 +250,7 @@ pub fn format_group_mod(g: &GroupMod) -> String {
     }
     let _ = write!(s, "group_id={}", g.group_id);
     if !bucket_cmd {
-        let t = ["all", "select", "indirect", "ff"]
-            .get(usize::from(g.group_type))
-            .copied()
-            .unwrap_or("unknown");
+        let t = ["all", "select", "indirect", "ff"].get(usize::from(g.group_type)).copied().unwrap_or("unknown");
         let _ = write!(s, ",type={t}");
     }
     if let Some(sm) = decode_selection_method(&g.properties).filter(|m| !m.method.is_empty()) {
@@ -309,33 +269,21 @@ pub fn format_group_mod(g: &GroupMod) -> String {
             }
         }
     }
-    if g.buckets.is_empty()
-        && matches!(
-            g.command,
-            group_command::DELETE | group_command::REMOVE_BUCKET
-        )
-    {
+    if g.buckets.is_empty() && matches!(g.command, group_command::DELETE | group_command::REMOVE_BUCKET) {
         return s;
     }
     s.push(',');
     for b in &g.buckets {
         s.push_str("bucket=bucket_id:");
         bucket_id_text(&mut s, b.bucket_id);
-        let default_w = if g.group_type == group_type::SELECT {
-            1
-        } else {
-            0
-        };
+        let default_w = if g.group_type == group_type::SELECT { 1 } else { 0 };
         let w = b.weight.unwrap_or(0);
         if w != default_w {
             let _ = write!(s, "weight:{w},");
         }
         if let Some(p) = b.watch_port.filter(|&p| p != 0xffff_ffff) {
             s.push_str("watch_port:");
-            format_port(
-                &mut s,
-                crate::openflow::flow_match::port_from_ofp11(p).unwrap_or(0),
-            );
+            format_port(&mut s, crate::openflow::flow_match::port_from_ofp11(p).unwrap_or(0));
             s.push(',');
         }
         if let Some(wg) = b.watch_group.filter(|&x| x != 0xffff_ffff) {
@@ -358,27 +306,14 @@ pub fn parse_meter_mod(command: u16, s: &str) -> Result<MeterMod> {
     let (head, bands_s) = match (needs_bands, s.find("band")) {
         (true, Some(i)) => {
             let tail = s.get(i..).unwrap_or_default();
-            let eq = tail
-                .find('=')
-                .ok_or_else(|| ParseError("must specify bands".into()))?;
-            (
-                s.get(..i).unwrap_or_default(),
-                tail.get(eq + 1..).unwrap_or_default(),
-            )
+            let eq = tail.find('=').ok_or_else(|| ParseError("must specify bands".into()))?;
+            (s.get(..i).unwrap_or_default(), tail.get(eq + 1..).unwrap_or_default())
         }
         (true, None) => return err("must specify bands"),
         (false, _) => (s, ""),
     };
-    let mut m = MeterMod {
-        command,
-        flags: 0,
-        meter_id: 0,
-        bands: Vec::new(),
-    };
-    let toks: Vec<&str> = head
-        .split(['=', ',', ' ', '\t'])
-        .filter(|t| !t.is_empty())
-        .collect();
+    let mut m = MeterMod { command, flags: 0, meter_id: 0, bands: Vec::new() };
+    let toks: Vec<&str> = head.split(['=', ',', ' ', '\t']).filter(|t| !t.is_empty()).collect();
     let mut it = toks.iter();
     while let Some(&t) = it.next() {
         match t {
@@ -387,9 +322,7 @@ pub fn parse_meter_mod(command: u16, s: &str) -> Result<MeterMod> {
             "burst" if needs_bands => m.flags |= meter::BURST,
             "stats" if needs_bands => m.flags |= meter::STATS,
             "meter" => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| ParseError("field meter missing value".into()))?;
+                let v = it.next().ok_or_else(|| ParseError("field meter missing value".into()))?;
                 m.meter_id = match *v {
                     "all" => meter::ALL,
                     "controller" => 0xffff_fffd,
@@ -412,17 +345,11 @@ pub fn parse_meter_mod(command: u16, s: &str) -> Result<MeterMod> {
     if needs_bands && m.flags & (meter::KBPS | meter::PKTPS) == 0 {
         return err("meter must specify either 'kbps' or 'pktps'");
     }
-    let toks: Vec<&str> = bands_s
-        .split(['=', ',', ' ', '\t'])
-        .filter(|t| !t.is_empty())
-        .collect();
+    let toks: Vec<&str> = bands_s.split(['=', ',', ' ', '\t']).filter(|t| !t.is_empty()).collect();
     let mut it = toks.chunks(2);
     for pair in &mut it {
         let [name, value] = pair else {
-            return err(format!(
-                "field {} missing value",
-                pair.first().unwrap_or(&"")
-            ));
+            return err(format!("field {} missing value", pair.first().unwrap_or(&"")));
         };
         if *name == "type" {
             let band_type = match *value {
@@ -430,18 +357,10 @@ pub fn parse_meter_mod(command: u16, s: &str) -> Result<MeterMod> {
                 "dscp_remark" => 2,
                 _ => return err(format!("field type unknown value {value}")),
             };
-            m.bands.push(MeterBand {
-                band_type,
-                rate: 0,
-                burst_size: 0,
-                prec_level: 0,
-            });
+            m.bands.push(MeterBand { band_type, rate: 0, burst_size: 0, prec_level: 0 });
             continue;
         }
-        let band = m
-            .bands
-            .last_mut()
-            .ok_or_else(|| ParseError("band must start with the 'type' keyword".into()))?;
+        let band = m.bands.last_mut().ok_or_else(|| ParseError("band must start with the 'type' keyword".into()))?;
         let v = parse_uint(value)?;
         match *name {
             "rate" => band.rate = v as u32,
@@ -472,12 +391,9 @@ pub fn format_meter_mod(m: &MeterMod) -> String {
             let _ = write!(s, "{n}");
         }
     }
-    for (bit, name) in [
-        (meter::KBPS, "kbps"),
-        (meter::PKTPS, "pktps"),
-        (meter::BURST, "burst"),
-        (meter::STATS, "stats"),
-    ] {
+    for (bit, name) in
+        [(meter::KBPS, "kbps"), (meter::PKTPS, "pktps"), (meter::BURST, "burst"), (meter::STATS, "stats")]
+    {
         if m.flags & bit != 0 {
             let _ = write!(s, " {name}");
         }

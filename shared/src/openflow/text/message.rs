@@ -18,11 +18,7 @@ pub fn hex_dump(s: &mut String, b: &[u8]) {
         }
         s.push('|');
         for &c in chunk {
-            s.push(if (32..127).contains(&c) {
-                c as char
-            } else {
-                '.'
-            });
+            s.push(if (32..127).contains(&c) { c as char } else { '.' });
         }
         for _ in chunk.len()..16 {
             s.push(' ');
@@ -115,10 +111,8 @@ pub fn format_message(m: &OfMessage) -> String {
     match &m.body {
         Message::Hello { version_bitmap } if *version_bitmap != 0 => {
             s.push_str("\n version bitmap: ");
-            let v: Vec<String> = (0..32)
-                .filter(|b| version_bitmap & (1 << b) != 0)
-                .map(|b| format!("0x{b:02x}"))
-                .collect();
+            let v: Vec<String> =
+                (0..32).filter(|b| version_bitmap & (1 << b) != 0).map(|b| format!("0x{b:02x}")).collect();
             s.push_str(&v.join(", "));
         }
         Message::EchoRequest(d) | Message::EchoReply(d) => {
@@ -130,11 +124,7 @@ pub fn format_message(m: &OfMessage) -> String {
             }
         }
         Message::FeaturesReply(f) => {
-            let _ = write!(
-                s,
-                " dpid:{:016x}\nn_tables:{}, n_buffers:{}",
-                f.datapath_id, f.n_tables, f.n_buffers
-            );
+            let _ = write!(s, " dpid:{:016x}\nn_tables:{}, n_buffers:{}", f.datapath_id, f.n_tables, f.n_buffers);
             if f.auxiliary_id != 0 {
                 let _ = write!(s, ", auxiliary_id:{}", f.auxiliary_id);
             }
@@ -217,10 +207,7 @@ pub fn format_message(m: &OfMessage) -> String {
             let _ = write!(s, " zone_id={z}");
         }
         Message::TlvTableMod(t) => {
-            let cmd = ["ADD", "DELETE", "CLEAR"]
-                .get(usize::from(t.command))
-                .copied()
-                .unwrap_or("???");
+            let cmd = ["ADD", "DELETE", "CLEAR"].get(usize::from(t.command)).copied().unwrap_or("???");
             let _ = write!(s, "\n {cmd}");
             if t.command != 2 {
                 s.push_str(" mapping table:\n");
@@ -243,11 +230,7 @@ pub fn format_message(m: &OfMessage) -> String {
             if let Some(c) = p.cookie {
                 let _ = write!(s, " cookie={c:#x}");
             }
-            let _ = write!(
-                s,
-                " total_len={}",
-                p.full_len.map_or(p.packet.len(), |l| l as usize)
-            );
+            let _ = write!(s, " total_len={}", p.full_len.map_or(p.packet.len(), |l| l as usize));
         }
         _ => {}
     }

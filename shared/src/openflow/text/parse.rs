@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::openflow::actions::{
-    ports, Action, Bundle, Controller, Ct, CtZone, Learn, LearnDst, LearnSpec, LearnSrc, Multipath,
-    Nat, NatAddrs, Sample, Subfield, HASH_FIELDS,
+    ports, Action, Bundle, Controller, Ct, CtZone, Learn, LearnDst, LearnSpec, LearnSrc, Multipath, Nat, NatAddrs,
+    Sample, Subfield, HASH_FIELDS,
 };
 use crate::openflow::fields::{Field, FieldFormat, Prereq};
 use crate::openflow::flow_match::{Match, MatchError};
@@ -41,14 +41,10 @@ pub(crate) fn next_kv<'a>(s: &mut &'a str) -> Option<(&'a str, &'a str)> {
     if s.is_empty() {
         return None;
     }
-    let key_len = s
-        .find(|c: char| ":=(, \t\r\n".contains(c))
-        .unwrap_or(s.len());
+    let key_len = s.find(|c: char| ":=(, \t\r\n".contains(c)).unwrap_or(s.len());
     let key = s.get(..key_len).unwrap_or_default();
     let delim = s.get(key_len..).and_then(|r| r.chars().next());
-    let rest = s
-        .get(key_len + delim.map_or(0, char::len_utf8)..)
-        .unwrap_or_default();
+    let rest = s.get(key_len + delim.map_or(0, char::len_utf8)..).unwrap_or_default();
     let value_delims: &str = match delim {
         Some(':') | Some('=') => ", \t\r\n",
         Some('(') => ")",
@@ -63,9 +59,7 @@ pub(crate) fn next_kv<'a>(s: &mut &'a str) -> Option<(&'a str, &'a str)> {
     }
     let value = rest.get(..n).unwrap_or_default();
     let after = rest.get(n..).unwrap_or_default();
-    *s = after
-        .strip_prefix(|c: char| value_delims.contains(c))
-        .unwrap_or(after);
+    *s = after.strip_prefix(|c: char| value_delims.contains(c)).unwrap_or(after);
     Some((key, value))
 }
 
@@ -148,9 +142,7 @@ pub fn parse_port(s: &str) -> Option<u16> {
 
 fn to_be(v: u128, n: usize) -> Vec<u8> {
     let b = v.to_be_bytes();
-    b.get(16usize.saturating_sub(n)..)
-        .unwrap_or_default()
-        .to_vec()
+    b.get(16usize.saturating_sub(n)..).unwrap_or_default().to_vec()
 }
 
 fn parse_mac(s: &str) -> Result<u128> {
@@ -160,8 +152,7 @@ fn parse_mac(s: &str) -> Result<u128> {
     }
     let mut v = 0u128;
     for p in parts {
-        let b =
-            u8::from_str_radix(p, 16).or_else(|_| err(format!("{s}: invalid Ethernet address")))?;
+        let b = u8::from_str_radix(p, 16).or_else(|_| err(format!("{s}: invalid Ethernet address")))?;
         v = (v << 8) | u128::from(b);
     }
     Ok(v)
@@ -177,11 +168,7 @@ fn parse_flags(s: &str, names: &[&str], all: u128) -> Result<(u128, u128)> {
         return parse_int_masked(s, all);
     }
     let bit = |n: &str| -> Result<u128> {
-        names
-            .iter()
-            .position(|x| *x == n)
-            .map(|i| 1u128 << i)
-            .ok_or_else(|| ParseError(format!("{n}: unknown flag")))
+        names.iter().position(|x| *x == n).map(|i| 1u128 << i).ok_or_else(|| ParseError(format!("{n}: unknown flag")))
     };
     if s.starts_with(['+', '-']) {
         let (mut v, mut m) = (0u128, 0u128);
@@ -224,11 +211,7 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         };
         let hex = |x: &str| -> Result<Vec<u8>> {
             let h = x.strip_prefix("0x").unwrap_or(x);
-            let h = if h.len() % 2 == 1 {
-                format!("0{h}")
-            } else {
-                h.to_string()
-            };
+            let h = if h.len() % 2 == 1 { format!("0{h}") } else { h.to_string() };
             crate::openflow::wire::from_hex(&h)
                 .filter(|b| !b.is_empty() && b.len() <= def.n_bytes)
                 .ok_or_else(|| ParseError(format!("{x}: bad hex")))
@@ -242,16 +225,11 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         }
         return Ok((v, m));
     }
-    let full = if n >= 16 {
-        u128::MAX
-    } else {
-        (1u128 << (8 * n)) - 1
-    };
+    let full = if n >= 16 { u128::MAX } else { (1u128 << (8 * n)) - 1 };
     let (v, m) = match def.format {
         FieldFormat::Decimal | FieldFormat::Hex => parse_int_masked(s, full)?,
         FieldFormat::OfpPort | FieldFormat::OfpPortOxm => {
-            let p =
-                parse_port(s).ok_or_else(|| ParseError(format!("{s}: port value out of range")))?;
+            let p = parse_port(s).ok_or_else(|| ParseError(format!("{s}: port value out of range")))?;
             let v = if def.format == FieldFormat::OfpPortOxm {
                 u128::from(crate::openflow::flow_match::port_to_ofp11(p))
             } else {
@@ -265,15 +243,12 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         },
         FieldFormat::Ipv4 => {
             let (a, m) = s.split_once('/').map_or((s, None), |(a, m)| (a, Some(m)));
-            let v: Ipv4Addr = a
-                .parse()
-                .or_else(|_| err(format!("{s}: invalid IP address")))?;
+            let v: Ipv4Addr = a.parse().or_else(|_| err(format!("{s}: invalid IP address")))?;
             let mask = match m {
                 None => u32::MAX,
-                Some(m) if m.contains('.') => u32::from(
-                    m.parse::<Ipv4Addr>()
-                        .or_else(|_| err(format!("{s}: invalid IP mask")))?,
-                ),
+                Some(m) if m.contains('.') => {
+                    u32::from(m.parse::<Ipv4Addr>().or_else(|_| err(format!("{s}: invalid IP mask")))?)
+                }
                 Some(m) => {
                     let bits: u32 = m.parse().or_else(|_| err(format!("{s}: invalid prefix")))?;
                     if bits > 32 {
@@ -286,15 +261,12 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         }
         FieldFormat::Ipv6 => {
             let (a, m) = s.split_once('/').map_or((s, None), |(a, m)| (a, Some(m)));
-            let v: Ipv6Addr = a
-                .parse()
-                .or_else(|_| err(format!("{s}: invalid IPv6 address")))?;
+            let v: Ipv6Addr = a.parse().or_else(|_| err(format!("{s}: invalid IPv6 address")))?;
             let mask = match m {
                 None => u128::MAX,
-                Some(m) if m.contains(':') => u128::from(
-                    m.parse::<Ipv6Addr>()
-                        .or_else(|_| err(format!("{s}: invalid IPv6 mask")))?,
-                ),
+                Some(m) if m.contains(':') => {
+                    u128::from(m.parse::<Ipv6Addr>().or_else(|_| err(format!("{s}: invalid IPv6 mask")))?)
+                }
                 Some(m) => {
                     let bits: u32 = m.parse().or_else(|_| err(format!("{s}: invalid prefix")))?;
                     if bits > 128 {
@@ -322,9 +294,7 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         }
         FieldFormat::PacketType => {
             let inner = s.trim_start_matches('(').trim_end_matches(')');
-            let (ns, t) = inner
-                .split_once(',')
-                .ok_or_else(|| ParseError(format!("{s}: bad packet_type")))?;
+            let (ns, t) = inner.split_once(',').ok_or_else(|| ParseError(format!("{s}: bad packet_type")))?;
             ((parse_uint(ns)? << 16) | parse_uint(t)?, full)
         }
     };
@@ -386,8 +356,7 @@ fn match_key(m: &mut Match, key: &str, value: &str) -> Result<()> {
     };
     let f = f.ok_or_else(|| ParseError(format!("unknown keyword {key}")))?;
     if f == Field::IN_PORT {
-        let p = parse_port(value)
-            .ok_or_else(|| ParseError(format!("{value}: port value out of range")))?;
+        let p = parse_port(value).ok_or_else(|| ParseError(format!("{value}: port value out of range")))?;
         m.set_u128(Field::IN_PORT, p.into())?;
         return Ok(());
     }
@@ -413,9 +382,8 @@ fn check_prereqs(m: &Match) -> Result<()> {
         if m.get(f).is_some() && f != Field::IP_DSCP && p != Prereq::CtValid && !m.prereq_ok(p) {
             // Shared slots (tp_src for tcp/udp/icmp...) are checked through any alias that
             // fits, as OVS stores them once.
-            let alias_ok = Field::all().any(|g| {
-                g != f && m.get(g).is_some() && same_slot(f, g) && m.prereq_ok(g.def().prereq)
-            });
+            let alias_ok =
+                Field::all().any(|g| g != f && m.get(g).is_some() && same_slot(f, g) && m.prereq_ok(g.def().prereq));
             if !alias_ok {
                 return err(format!("{}: prerequisites not met", f.name()));
             }
@@ -442,24 +410,16 @@ pub fn parse_flow(s: &str) -> Result<ParsedFlow> {
     let (head, acts) = match s.find("action") {
         Some(i) => {
             let tail = s.get(i..).unwrap_or_default();
-            let eq = tail
-                .find('=')
-                .ok_or_else(|| ParseError("actions: missing '='".into()))?;
+            let eq = tail.find('=').ok_or_else(|| ParseError("actions: missing '='".into()))?;
             let kw = tail.get(..eq).unwrap_or_default().trim();
             if kw != "actions" && kw != "action" {
                 return err(format!("{kw}: unknown keyword"));
             }
-            (
-                s.get(..i).unwrap_or_default(),
-                Some(tail.get(eq + 1..).unwrap_or_default()),
-            )
+            (s.get(..i).unwrap_or_default(), Some(tail.get(eq + 1..).unwrap_or_default()))
         }
         None => (s, None),
     };
-    let mut fm = FlowMod {
-        priority: DEFAULT_PRIORITY,
-        ..FlowMod::default()
-    };
+    let mut fm = FlowMod { priority: DEFAULT_PRIORITY, ..FlowMod::default() };
     let mut rest = head;
     while let Some((k, v)) = next_kv(&mut rest) {
         match k {
@@ -500,10 +460,7 @@ pub fn parse_flow(s: &str) -> Result<ParsedFlow> {
 /// Parse a subfield: `NXM_NX_REG0[0..15]`, `reg0[]`, `NXM_NX_REG0[3]`, or a bare field name.
 pub fn parse_subfield(s: &str) -> Result<Subfield> {
     let (name, range) = match s.find('[') {
-        Some(i) => (
-            s.get(..i).unwrap_or_default(),
-            Some(s.get(i..).unwrap_or_default()),
-        ),
+        Some(i) => (s.get(..i).unwrap_or_default(), Some(s.get(i..).unwrap_or_default())),
         None => (s, None),
     };
     let field = Field::from_nxm_name(name)
@@ -511,11 +468,7 @@ pub fn parse_subfield(s: &str) -> Result<Subfield> {
         .ok_or_else(|| ParseError(format!("{s}: unknown field `{name}'")))?;
     let w = field.n_bits() as u16;
     let sf = match range {
-        None | Some("[]") => Subfield {
-            field,
-            ofs: 0,
-            n_bits: w,
-        },
+        None | Some("[]") => Subfield { field, ofs: 0, n_bits: w },
         Some(r) => {
             let inner = r
                 .strip_prefix('[')
@@ -528,19 +481,11 @@ pub fn parse_subfield(s: &str) -> Result<Subfield> {
                     if b < a {
                         return err(format!("{s}: bad range"));
                     }
-                    Subfield {
-                        field,
-                        ofs: a,
-                        n_bits: b.saturating_sub(a).saturating_add(1),
-                    }
+                    Subfield { field, ofs: a, n_bits: b.saturating_sub(a).saturating_add(1) }
                 }
                 None => {
                     let a: u16 = inner.parse().or_else(|_| err(format!("{s}: bad bit")))?;
-                    Subfield {
-                        field,
-                        ofs: a,
-                        n_bits: 1,
-                    }
+                    Subfield { field, ofs: a, n_bits: 1 }
                 }
             }
         }
@@ -557,16 +502,11 @@ pub fn parse_subfield(s: &str) -> Result<Subfield> {
 }
 
 fn split_arrow(s: &str) -> Result<(&str, &str)> {
-    s.split_once("->")
-        .ok_or_else(|| ParseError(format!("{s}: missing `->'")))
+    s.split_once("->").ok_or_else(|| ParseError(format!("{s}: missing `->'")))
 }
 
 fn bits_mask(ofs: u16, n: u16) -> u128 {
-    let w = if n >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << n) - 1
-    };
+    let w = if n >= 128 { u128::MAX } else { (1u128 << n) - 1 };
     w << ofs
 }
 
@@ -575,36 +515,21 @@ fn load_action(value: u128, dst: Subfield) -> Result<Action> {
         return err(format!("load into {} is not supported", dst.field.name()));
     }
     if dst.n_bits < 128 && value >> dst.n_bits != 0 {
-        return err(format!(
-            "value {value:#x} does not fit into {} bits",
-            dst.n_bits
-        ));
+        return err(format!("value {value:#x} does not fit into {} bits", dst.n_bits));
     }
     let n = dst.field.n_bytes().min(16);
     let mask = bits_mask(dst.ofs, dst.n_bits);
-    let full = if n >= 16 {
-        u128::MAX
-    } else {
-        (1u128 << (8 * n)) - 1
-    };
+    let full = if n >= 16 { u128::MAX } else { (1u128 << (8 * n)) - 1 };
     Ok(Action::SetField {
         field: dst.field,
         value: to_be(value << dst.ofs, n),
-        mask: if mask == full {
-            None
-        } else {
-            Some(to_be(mask, n))
-        },
+        mask: if mask == full { None } else { Some(to_be(mask, n)) },
     })
 }
 
 fn parse_hex_dotted(s: &str) -> Result<Vec<u8>> {
-    let digits: String = s
-        .chars()
-        .filter(|c| *c != '.' && !c.is_ascii_whitespace())
-        .collect();
-    crate::openflow::wire::from_hex(&digits)
-        .ok_or_else(|| ParseError(format!("{s}: bad hex digit")))
+    let digits: String = s.chars().filter(|c| *c != '.' && !c.is_ascii_whitespace()).collect();
+    crate::openflow::wire::from_hex(&digits).ok_or_else(|| ParseError(format!("{s}: bad hex digit")))
 }
 
 /// Parse an action list (`actions=` value), e.g. `ct(commit,zone=NXM_NX_REG13[0..15]),resubmit(,8)`.
@@ -642,22 +567,17 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
     Ok(match k {
         "output" => {
             if let Some(p) = parse_port(v) {
-                Action::Output {
-                    port: p,
-                    max_len: if p == ports::CONTROLLER { u16::MAX } else { 0 },
-                }
+                Action::Output { port: p, max_len: if p == ports::CONTROLLER { u16::MAX } else { 0 } }
             } else {
-                Action::OutputReg {
-                    src: parse_subfield(v)?,
-                    max_len: u16::MAX,
-                }
+                Action::OutputReg { src: parse_subfield(v)?, max_len: u16::MAX }
             }
         }
         "resubmit" => {
             let parts: Vec<&str> = v.split(',').collect();
             let port = match parts.first() {
-                Some(p) if !p.is_empty() => parse_port(p)
-                    .ok_or_else(|| ParseError(format!("{p}: resubmit to unknown port")))?,
+                Some(p) if !p.is_empty() => {
+                    parse_port(p).ok_or_else(|| ParseError(format!("{p}: resubmit to unknown port")))?
+                }
                 _ => ports::IN_PORT,
             };
             let table = match parts.get(1) {
@@ -672,43 +592,24 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
             if port == ports::IN_PORT && table == 255 {
                 return err("at least one \"in_port\" or \"table\" must be specified on resubmit");
             }
-            Action::Resubmit {
-                in_port: port,
-                table,
-                ct,
-            }
+            Action::Resubmit { in_port: port, table, ct }
         }
         "set_field" => {
             let (val, dst) = split_arrow(v)?;
-            let f = Field::from_name(dst)
-                .ok_or_else(|| ParseError(format!("{dst} is not a valid OXM field name")))?;
+            let f = Field::from_name(dst).ok_or_else(|| ParseError(format!("{dst} is not a valid OXM field name")))?;
             if !f.def().writable {
                 return err(format!("{dst} is read-only"));
             }
             let (value, mask) = parse_field_value(f, val)?;
-            Action::SetField {
-                field: f,
-                value,
-                mask,
-            }
+            Action::SetField { field: f, value, mask }
         }
         "load" => {
             let (val, dst) = split_arrow(v)?;
             load_action(parse_uint(val)?, parse_subfield(dst)?)?
         }
-        "set_tunnel" | "set_tunnel64" => {
-            load_action(parse_uint(v)?, Subfield::whole(Field::TUN_ID))?
-        }
-        "mod_dl_src" => Action::SetField {
-            field: Field::ETH_SRC,
-            value: to_be(parse_mac(v)?, 6),
-            mask: None,
-        },
-        "mod_dl_dst" => Action::SetField {
-            field: Field::ETH_DST,
-            value: to_be(parse_mac(v)?, 6),
-            mask: None,
-        },
+        "set_tunnel" | "set_tunnel64" => load_action(parse_uint(v)?, Subfield::whole(Field::TUN_ID))?,
+        "mod_dl_src" => Action::SetField { field: Field::ETH_SRC, value: to_be(parse_mac(v)?, 6), mask: None },
+        "mod_dl_dst" => Action::SetField { field: Field::ETH_DST, value: to_be(parse_mac(v)?, 6), mask: None },
         "move" => {
             let (a, b) = split_arrow(v)?;
             let src = parse_subfield(a)?;
@@ -726,23 +627,15 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
         "ct_clear" => Action::CtClear,
         "controller" => parse_controller(v)?,
         "conjunction" => {
-            let (id, cl) = v
-                .split_once(',')
-                .ok_or_else(|| ParseError(format!("{v}: bad conjunction")))?;
-            let (k, n) = cl
-                .split_once('/')
-                .ok_or_else(|| ParseError(format!("{v}: bad conjunction")))?;
+            let (id, cl) = v.split_once(',').ok_or_else(|| ParseError(format!("{v}: bad conjunction")))?;
+            let (k, n) = cl.split_once('/').ok_or_else(|| ParseError(format!("{v}: bad conjunction")))?;
             let id = parse_u32(id.trim())?;
             let k = parse_u8(k.trim())?;
             let n = parse_u8(n.trim())?;
             if !(2..=64).contains(&n) || k == 0 || k > n {
                 return err("conjunction must have between 2 and 64 clauses");
             }
-            Action::Conjunction {
-                id,
-                clause: k - 1,
-                n_clauses: n,
-            }
+            Action::Conjunction { id, clause: k - 1, n_clauses: n }
         }
         "group" => Action::Group(parse_u32(v)?),
         "meter" => Action::Meter(parse_u32(v)?),
@@ -751,11 +644,7 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
             if v.is_empty() {
                 Action::DecTtl(None)
             } else {
-                Action::DecTtl(Some(
-                    v.split(',')
-                        .map(|x| parse_u16(x.trim()))
-                        .collect::<Result<_>>()?,
-                ))
+                Action::DecTtl(Some(v.split(',').map(|x| parse_u16(x.trim())).collect::<Result<_>>()?))
             }
         }
         "push_vlan" => Action::PushVlan(parse_u16(v)?),
@@ -763,17 +652,12 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
         "clone" => Action::Clone(parse_actions(v)?),
         "check_pkt_larger" => {
             let inner = v.strip_prefix('(').unwrap_or(v);
-            let (n, dst) = inner
-                .split_once(")->")
-                .ok_or_else(|| ParseError(format!("{v}: bad check_pkt_larger")))?;
+            let (n, dst) = inner.split_once(")->").ok_or_else(|| ParseError(format!("{v}: bad check_pkt_larger")))?;
             let dst = parse_subfield(dst)?;
             if dst.n_bits != 1 {
                 return err("check_pkt_larger destination must be one bit");
             }
-            Action::CheckPktLarger {
-                pkt_len: parse_u16(n)?,
-                dst,
-            }
+            Action::CheckPktLarger { pkt_len: parse_u16(n)?, dst }
         }
         "fin_timeout" => {
             let (mut idle, mut hard) = (0, 0);
@@ -806,8 +690,7 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
                     "obs_domain_id" => sm.obs_domain_id = parse_u32(vv)?,
                     "obs_point_id" => sm.obs_point_id = parse_u32(vv)?,
                     "sampling_port" => {
-                        sm.sampling_port = parse_port(vv)
-                            .ok_or_else(|| ParseError(format!("{vv}: unknown port")))?
+                        sm.sampling_port = parse_port(vv).ok_or_else(|| ParseError(format!("{vv}: unknown port")))?
                     }
                     "ingress" => sm.direction = 1,
                     "egress" => sm.direction = 2,
@@ -831,9 +714,7 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
                 .position(|x| x.eq_ignore_ascii_case(alg))
                 .ok_or_else(|| ParseError(format!("{v}: unknown algorithm `{alg}'")))?
                 as u16;
-            let n: u32 = n_links
-                .parse()
-                .or_else(|_| err(format!("{v}: bad n_links")))?;
+            let n: u32 = n_links.parse().or_else(|_| err(format!("{v}: bad n_links")))?;
             if !(1..=65536).contains(&n) {
                 return err(format!("{v}: n_links {n} is not in valid range 1 to 65536"));
             }
@@ -851,9 +732,7 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
             let a: Vec<&str> = v.split([',', ' ']).filter(|x| !x.is_empty()).collect();
             let load = k == "bundle_load";
             let (fields, basis, alg, mtype, rest) = match a.as_slice() {
-                [f, b, al, t, rest @ ..] if rest.len() > usize::from(load) => {
-                    (*f, *b, *al, *t, rest)
-                }
+                [f, b, al, t, rest @ ..] if rest.len() > usize::from(load) => (*f, *b, *al, *t, rest),
                 _ => return err(format!("{v}: not enough arguments to bundle action")),
             };
             let fields = hash_fields(fields)?;
@@ -879,17 +758,9 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
                 } else {
                     m
                 };
-                members.push(
-                    parse_port(m).ok_or_else(|| ParseError(format!("{m}: bad port number")))?,
-                );
+                members.push(parse_port(m).ok_or_else(|| ParseError(format!("{m}: bad port number")))?);
             }
-            Action::Bundle(Bundle {
-                algorithm,
-                fields,
-                basis,
-                dst,
-                members,
-            })
+            Action::Bundle(Bundle { algorithm, fields, basis, dst, members })
         }
         "exit" => Action::Exit,
         "set_queue" => Action::SetQueue(parse_u32(v)?),
@@ -899,16 +770,10 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
         "write_actions" => Action::WriteActions(parse_actions(v)?),
         "write_metadata" => {
             let (val, mask) = parse_int_masked(v, u64::MAX.into())?;
-            Action::WriteMetadata {
-                value: val as u64,
-                mask: mask as u64,
-            }
+            Action::WriteMetadata { value: val as u64, mask: mask as u64 }
         }
         _ => match parse_port(k) {
-            Some(p) if v.is_empty() => Action::Output {
-                port: p,
-                max_len: 0,
-            },
+            Some(p) if v.is_empty() => Action::Output { port: p, max_len: 0 },
             _ => return err(format!("unknown action {k}")),
         },
     })
@@ -951,31 +816,15 @@ fn parse_controller(v: &str) -> Result<Action> {
         }
     }
     // Like OVS: a controller action with nothing special is an output to CONTROLLER.
-    Ok(
-        if c.reason == 1
-            && c.controller_id == 0
-            && c.userdata.is_empty()
-            && !c.pause
-            && c.meter_id == 0
-        {
-            Action::Output {
-                port: ports::CONTROLLER,
-                max_len: c.max_len,
-            }
-        } else {
-            Action::Controller(c)
-        },
-    )
+    Ok(if c.reason == 1 && c.controller_id == 0 && c.userdata.is_empty() && !c.pause && c.meter_id == 0 {
+        Action::Output { port: ports::CONTROLLER, max_len: c.max_len }
+    } else {
+        Action::Controller(c)
+    })
 }
 
 fn parse_ct(v: &str) -> Result<Ct> {
-    let mut ct = Ct {
-        flags: 0,
-        zone: CtZone::Imm(0),
-        table: 255,
-        alg: 0,
-        actions: Vec::new(),
-    };
+    let mut ct = Ct { flags: 0, zone: CtZone::Imm(0), table: 255, alg: 0, actions: Vec::new() };
     let mut r = v;
     while let Some((k, val)) = next_kv(&mut r) {
         match k {
@@ -1012,12 +861,7 @@ fn parse_ct(v: &str) -> Result<Ct> {
 }
 
 fn parse_nat(v: &str) -> Result<Nat> {
-    let mut nat = Nat {
-        flags: 0,
-        addrs: None,
-        proto_min: 0,
-        proto_max: 0,
-    };
+    let mut nat = Nat { flags: 0, addrs: None, proto_min: 0, proto_max: 0 };
     let mut r = v;
     while let Some((k, val)) = next_kv(&mut r) {
         match k {
@@ -1047,40 +891,25 @@ fn parse_nat_range(nat: &mut Nat, s: &str) -> Result<()> {
     let (addrs, ports) = if let Some(rest) = s.strip_prefix('[') {
         // [v6]-[v6]:port-port
         let close = rest.find(']').ok_or_else(bad)?;
-        let min: Ipv6Addr = rest
-            .get(..close)
-            .unwrap_or_default()
-            .parse()
-            .map_err(|_| bad())?;
+        let min: Ipv6Addr = rest.get(..close).unwrap_or_default().parse().map_err(|_| bad())?;
         let mut tail = rest.get(close + 1..).unwrap_or_default();
         let mut max = 0u128;
         if let Some(t) = tail.strip_prefix("-[") {
             let c2 = t.find(']').ok_or_else(bad)?;
-            max = u128::from(
-                t.get(..c2)
-                    .unwrap_or_default()
-                    .parse::<Ipv6Addr>()
-                    .map_err(|_| bad())?,
-            );
+            max = u128::from(t.get(..c2).unwrap_or_default().parse::<Ipv6Addr>().map_err(|_| bad())?);
             tail = t.get(c2 + 1..).unwrap_or_default();
         }
         (NatAddrs::V6(u128::from(min), max), tail.strip_prefix(':'))
     } else if s.matches(':').count() >= 2 {
         let (a, b) = s.split_once('-').map_or((s, None), |(a, b)| (a, Some(b)));
         let min: Ipv6Addr = a.parse().map_err(|_| bad())?;
-        let max = b
-            .map(|b| b.parse::<Ipv6Addr>().map_err(|_| bad()))
-            .transpose()?
-            .map_or(0, u128::from);
+        let max = b.map(|b| b.parse::<Ipv6Addr>().map_err(|_| bad())).transpose()?.map_or(0, u128::from);
         (NatAddrs::V6(u128::from(min), max), None)
     } else {
         let (ip, ports) = s.split_once(':').map_or((s, None), |(a, b)| (a, Some(b)));
         let (a, b) = ip.split_once('-').map_or((ip, None), |(a, b)| (a, Some(b)));
         let min: Ipv4Addr = a.parse().map_err(|_| bad())?;
-        let max = b
-            .map(|b| b.parse::<Ipv4Addr>().map_err(|_| bad()))
-            .transpose()?
-            .map_or(0, u32::from);
+        let max = b.map(|b| b.parse::<Ipv4Addr>().map_err(|_| bad())).transpose()?.map_or(0, u32::from);
         (NatAddrs::V4(u32::from(min), max), ports)
     };
     nat.addrs = Some(addrs);
@@ -1128,28 +957,16 @@ fn parse_learn(v: &str) -> Result<Learn> {
                 let dst = parse_subfield(dst)?;
                 let spec = if src.starts_with(|c: char| c.is_ascii_digit()) {
                     let imm = imm_bytes(parse_uint(src)?, dst.n_bits);
-                    LearnSpec {
-                        src: LearnSrc::Imm(imm),
-                        dst: LearnDst::Load(dst),
-                        n_bits: dst.n_bits,
-                    }
+                    LearnSpec { src: LearnSrc::Imm(imm), dst: LearnDst::Load(dst), n_bits: dst.n_bits }
                 } else {
                     let src = parse_subfield(src)?;
-                    LearnSpec {
-                        src: LearnSrc::Field(src),
-                        dst: LearnDst::Load(dst),
-                        n_bits: dst.n_bits,
-                    }
+                    LearnSpec { src: LearnSrc::Field(src), dst: LearnDst::Load(dst), n_bits: dst.n_bits }
                 };
                 l.specs.push(spec);
             }
             "output" => {
                 let src = parse_subfield(val)?;
-                l.specs.push(LearnSpec {
-                    src: LearnSrc::Field(src),
-                    dst: LearnDst::Output,
-                    n_bits: src.n_bits,
-                });
+                l.specs.push(LearnSpec { src: LearnSrc::Field(src), dst: LearnDst::Output, n_bits: src.n_bits });
             }
             _ => {
                 // A match spec: FIELD=VALUE, DST[..]=SRC[..], or SRC[..].
@@ -1160,9 +977,7 @@ fn parse_learn(v: &str) -> Result<Learn> {
                         dst: LearnDst::Match(dst),
                         n_bits: dst.n_bits,
                     });
-                } else if k.contains('[')
-                    || !val.starts_with(|c: char| c.is_ascii_digit()) && val.contains('[')
-                {
+                } else if k.contains('[') || !val.starts_with(|c: char| c.is_ascii_digit()) && val.contains('[') {
                     let src = parse_subfield(val)?;
                     if src.n_bits != dst.n_bits {
                         return err(format!("{k}={val}: widths differ"));
@@ -1179,16 +994,8 @@ fn parse_learn(v: &str) -> Result<Learn> {
                     }
                     let n = usize::from(dst.n_bits).div_ceil(16) * 2;
                     let mut imm = vec![0u8; n.saturating_sub(value.len())];
-                    imm.extend_from_slice(
-                        value
-                            .get(value.len().saturating_sub(n)..)
-                            .unwrap_or_default(),
-                    );
-                    l.specs.push(LearnSpec {
-                        src: LearnSrc::Imm(imm),
-                        dst: LearnDst::Match(dst),
-                        n_bits: dst.n_bits,
-                    });
+                    imm.extend_from_slice(value.get(value.len().saturating_sub(n)..).unwrap_or_default());
+                    l.specs.push(LearnSpec { src: LearnSrc::Imm(imm), dst: LearnDst::Match(dst), n_bits: dst.n_bits });
                 }
             }
         }
@@ -1207,13 +1014,9 @@ mod tests {
 
     #[test]
     fn hostile_text_is_an_error_not_a_panic() {
-        for s in [
-            "reg0[0..65535]",
-            "NXM_NX_TUN_METADATA0[900..910]",
-            "tun_metadata0[0..991]",
-            "reg0[65535]",
-            "reg0[5..1]",
-        ] {
+        for s in
+            ["reg0[0..65535]", "NXM_NX_TUN_METADATA0[900..910]", "tun_metadata0[0..991]", "reg0[65535]", "reg0[5..1]"]
+        {
             let _ = parse_subfield(s);
             let _ = parse_actions(&format!("load:0x1->{s}"));
             let _ = parse_actions(&format!("move:{s}->reg1[]"));

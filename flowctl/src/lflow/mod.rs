@@ -1,0 +1,5 @@
+//! Logical flow translation.
+// Not yet wired into flowctl's main loop: the lflow translator (issue 5, part 2) does that.
+#![allow(dead_code)]
+
+pub mod expr;
