@@ -8,6 +8,8 @@ mod config;
 mod controller;
 mod ctzone;
 mod db;
+#[allow(dead_code)] // filled by the physical and logical flow builders, read by the installer
+mod flows;
 mod lflow;
 mod monitor;
 mod patch;
