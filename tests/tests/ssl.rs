@@ -55,8 +55,7 @@ fn southbound_over_ssl_with_the_ovs_ssl_table(c: Controller) {
     let mut port = 0u16;
     wait_until(Duration::from_secs(10), "the SB ssl listener", || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        port =
-            text.lines().filter_map(|l| l.split("listening on port ").nth(1)?.trim().parse().ok()).last().unwrap_or(0);
+        port = text.lines().rev().find_map(|l| l.split("listening on port ").nth(1)?.trim().parse().ok()).unwrap_or(0);
         port != 0
     });
     sb.vsctl(["set-ssl", &p("hv1-privkey.pem"), &p("hv1-cert.pem"), &p("pki/controllerca/cacert.pem")]);
