@@ -4,6 +4,8 @@
 pub mod channel;
 pub mod child;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ipc;
 pub mod openflow;
 pub mod ovn;
