@@ -235,12 +235,24 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         };
         let v = hex(v)?;
         let m = m.map(hex).transpose()?;
-        if let Some(mm) = &m {
-            if mm.len() != v.len() {
-                return err(format!("{s}: value and mask lengths differ"));
-            }
-        }
-        return Ok((v, m));
+        // As OVS sizes an option from text: right-align value and mask, then drop leading
+        // bytes that are zero in both (an unmasked value counts as its own mask).
+        let len = v.len().max(m.as_ref().map_or(0, Vec::len));
+        let align = |b: &[u8]| {
+            let mut x = vec![0u8; len - b.len()];
+            x.extend_from_slice(b);
+            x
+        };
+        let v = align(&v);
+        let mm = m.as_deref().map(align);
+        let skip = (0..len.saturating_sub(1))
+            .take_while(|&i| {
+                v.get(i) == Some(&0) && mm.as_ref().is_none_or(|m| m.get(i) == Some(&0))
+            })
+            .count();
+        let v = v.get(skip..).unwrap_or_default().to_vec();
+        let mm = mm.map(|m| m.get(skip..).unwrap_or_default().to_vec());
+        return Ok((v, mm));
     }
     let full = if n >= 16 {
         u128::MAX
