@@ -243,8 +243,11 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
             x.extend_from_slice(b);
             x
         };
-        let v = align(&v);
         let mm = m.as_deref().map(align);
+        let v: Vec<u8> = match &mm {
+            Some(m) => align(&v).iter().zip(m).map(|(a, b)| a & b).collect(),
+            None => align(&v),
+        };
         let skip = (0..len.saturating_sub(1))
             .take_while(|&i| {
                 v.get(i) == Some(&0) && mm.as_ref().is_none_or(|m| m.get(i) == Some(&0))
