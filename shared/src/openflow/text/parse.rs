@@ -1104,6 +1104,17 @@ fn parse_nat_range(nat: &mut Nat, s: &str) -> Result<()> {
         nat.proto_min = parse_u16(a)?;
         nat.proto_max = b.map(parse_u16).transpose()?.unwrap_or(0);
     }
+    // What OVS's decoder would reject (so it could not round-trip): empty or reversed ranges.
+    let reversed = match addrs {
+        NatAddrs::V4(min, max) => min == 0 || (max != 0 && max < min),
+        NatAddrs::V6(min, max) => min == 0 || (max != 0 && max < min),
+    };
+    if reversed
+        || (nat.proto_min == 0 && nat.proto_max != 0)
+        || (nat.proto_max != 0 && nat.proto_max < nat.proto_min)
+    {
+        return err(format!("{s}: invalid nat range"));
+    }
     Ok(())
 }
 
