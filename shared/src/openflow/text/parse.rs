@@ -7,7 +7,7 @@ use crate::openflow::actions::{
     Nat, NatAddrs, Sample, Subfield, HASH_FIELDS,
 };
 use crate::openflow::fields::{Field, FieldFormat, Prereq};
-use crate::openflow::flow_match::{Match, MatchError};
+use crate::openflow::flow_match::{Match, MatchError, Slot};
 use crate::openflow::messages::{FlowMod, DEFAULT_PRIORITY};
 
 /// A parse failure, with a message in the spirit of ovs-ofctl's.
@@ -422,6 +422,19 @@ pub fn parse_match(s: &str) -> Result<Match> {
 
 fn check_prereqs(m: &Match) -> Result<()> {
     m.check_ct_tp().map_err(|e| ParseError(e.into()))?;
+    // tp_src/tp_dst under ICMP are the (8-bit, unmaskable) type and code.
+    let icmp = matches!(
+        (m.eth_type(), m.nw_proto()),
+        (Some(0x0800), Some(1)) | (Some(0x86dd), Some(58))
+    );
+    if icmp {
+        for slot in [Slot::TpSrc, Slot::TpDst] {
+            let (v, mk) = m.slot(slot);
+            if (mk != 0 && mk != 0xffff) || v > 0xff {
+                return err("ICMP type and code are 8-bit values that cannot be masked");
+            }
+        }
+    }
     for f in Field::all() {
         // ovs-ofctl leaves the conntrack-validity prerequisite to the switch.
         let p = f.def().prereq;
