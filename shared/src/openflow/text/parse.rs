@@ -1064,6 +1064,10 @@ fn parse_nat(v: &str) -> Result<Nat> {
             _ => return err(format!("invalid key \"{k}\" in \"nat\" argument")),
         }
     }
+    // OVS only prints these with an address range, so only accept them with one.
+    if nat.flags & 0x1c != 0 && nat.addrs.is_none() {
+        return err("nat flags persistent/hash/random need src= or dst= with a range");
+    }
     if nat.flags & 0x18 == 0x18 {
         return err("Both \"hash\" and \"random\" are specified.");
     }
