@@ -496,3 +496,60 @@ fn record_gateways() {
         sb.wait_port_up("pt");
     });
 }
+
+#[test]
+#[ignore = "regenerates flowctl/tests/data/physical; needs OVS/OVN"]
+fn record_migration() {
+    chassisd_tests::require_ovn!();
+    record("migration", &["hv1", "hv2"], |sb| {
+        for hv in sb.hvs() {
+            hv.vsctl(["set", "open", ".", "external_ids:ovn-bridge-mappings=phys:br-phys"]);
+        }
+        sb.nbctl(["ls-add", "sw0"]);
+        localnet(sb, "sw0", "ln0", "phys", None);
+        vif(sb, "sw0", "lp1", 1);
+        vif(sb.hv("hv2"), "sw0", "lp2", 2);
+        // Being migrated to hv1 (additional here, RARP activation); and from hv1 to hv2.
+        for (lp, req, n) in [("mig1", "hv2,hv1", 0x31u8), ("mig2", "hv1,hv2", 0x32)] {
+            let addr = format!("00:00:00:00:00:{n:02x} 10.0.0.{n}");
+            sb.nbctl(["lsp-add", "sw0", lp, "--", "lsp-set-addresses", lp, &addr]);
+            sb.nbctl(["lsp-set-options", lp, &format!("requested-chassis={req}"), "activation-strategy=rarp"]);
+            for hv in sb.hvs() {
+                hv.add_vif(&format!("vif-{lp}"), lp);
+            }
+        }
+        sb.wait_port_up("lp1");
+        sb.wait_port_up("lp2");
+        sb.wait_port_up("mig1");
+        sb.wait_port_up("mig2");
+    });
+}
+
+#[test]
+#[ignore = "regenerates flowctl/tests/data/physical; needs OVS/OVN"]
+fn record_bridged() {
+    chassisd_tests::require_ovn!();
+    record("bridged", &["hv1", "hv2"], |sb| {
+        for (hv, mac) in [(sb.hv("hv1"), "aa:bb:cc:00:00:01"), (sb.hv("hv2"), "aa:bb:cc:00:00:02")] {
+            hv.vsctl([
+                "set",
+                "open",
+                ".",
+                "external_ids:ovn-bridge-mappings=phys:br-phys",
+                &format!("external_ids:ovn-chassis-mac-mappings=\"phys:{mac}\""),
+            ]);
+        }
+        // Gateway port on hv2 reached over the provider network (redirect-type=bridged).
+        sb.nbctl(["lr-add", "lr0"]);
+        sb.nbctl(["ls-add", "sw0"]);
+        router_port(sb, "lr0", "sw0", 0);
+        localnet(sb, "sw0", "ln0", "phys", Some("10"));
+        vif(sb, "sw0", "lp1", 1);
+        sb.nbctl(["ls-add", "ext"]);
+        router_port(sb, "lr0", "ext", 5);
+        localnet(sb, "ext", "ext-ln", "phys", Some("20"));
+        sb.nbctl(["lrp-set-gateway-chassis", "lrp-ext", "hv2", "10"]);
+        sb.nbctl(["lrp-set-redirect-type", "lrp-ext", "bridged"]);
+        sb.wait_port_up("lp1");
+    });
+}

@@ -14,7 +14,8 @@ use shared::openflow::text::{format_actions, format_match, parse_flow};
 
 use super::*;
 
-const TOPOLOGIES: [&str; 6] = ["switch", "multi_hv", "localnet", "ha_gateway", "vxlan", "gateways"];
+const TOPOLOGIES: [&str; 8] =
+    ["switch", "multi_hv", "localnet", "ha_gateway", "vxlan", "gateways", "migration", "bridged"];
 const TABLES: [u8; 8] = [0, 37, 38, 39, 40, 41, 64, 65];
 
 fn data_dir() -> std::path::PathBuf {
