@@ -68,6 +68,13 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
+    /// encaps_tunnel_id_parse(): the chassis of `<chassis>@<ip>`, both non-empty; 23.03
+    /// ignores tunnel ports whose id does not parse.
+    fn chassis(&self) -> Option<&str> {
+        let (c, ip) = self.chassis_id.split_once('@')?;
+        (!c.is_empty() && !ip.is_empty()).then_some(c)
+    }
+
     /// encaps_tunnel_id_match(): `<chassis>@<ip>`, ip checked when given.
     fn matches(&self, chassis: &str, ip: Option<&str>) -> bool {
         match self.chassis_id.split_once('@') {
@@ -274,6 +281,11 @@ fn load(field: Field, ofs: u16, n_bits: u16, value: u64) -> Action {
     Action::SetField { field, value: be(value, n), mask: if mask == full { None } else { Some(be(mask, n)) } }
 }
 
+/// The bit number of a one-bit MLF_* flag (MLF_*_BIT).
+fn bit(flag: u32) -> u16 {
+    flag.trailing_zeros() as u16
+}
+
 fn load32(field: Field, value: u32) -> Action {
     load(field, 0, 32, value.into())
 }
@@ -404,6 +416,9 @@ impl Flows {
 struct Ctx<'a> {
     inp: &'a PhysicalInput,
     by_name: BTreeMap<&'a str, &'a PortBinding>,
+    /// Tunnels by remote chassis name, in input order, without tunnels to ourselves.
+    tunnels_by_chassis: BTreeMap<&'a str, Vec<&'a Tunnel>>,
+    vtep_chassis: BTreeSet<&'a str>,
     local: BTreeMap<u32, LocalDp<'a>>,
     geneve: Field,
     flows: Flows,
@@ -429,18 +444,31 @@ enum Access {
 
 /// All physical flows for `inp`, in no particular order.
 pub fn compute(inp: &PhysicalInput) -> Vec<DesiredFlow> {
-    let geneve = Field::from_name(&format!("tun_metadata{}", inp.geneve_index.min(63))).unwrap_or(Field::TUN_METADATA0);
-    let mut by_name = BTreeMap::new();
-    for pb in &inp.ports {
-        by_name.entry(pb.logical_port.as_str()).or_insert(pb);
-    }
-    let mut ctx = Ctx { inp, by_name, local: BTreeMap::new(), geneve, flows: Flows::default() };
+    let mut ctx = Ctx::new(inp);
     ctx.build_local_datapaths();
     ctx.run();
     ctx.flows.out
 }
 
 impl<'a> Ctx<'a> {
+    fn new(inp: &'a PhysicalInput) -> Ctx<'a> {
+        let geneve =
+            Field::from_name(&format!("tun_metadata{}", inp.geneve_index.min(63))).unwrap_or(Field::TUN_METADATA0);
+        let mut by_name = BTreeMap::new();
+        for pb in &inp.ports {
+            by_name.entry(pb.logical_port.as_str()).or_insert(pb);
+        }
+        let mut tunnels_by_chassis: BTreeMap<&str, Vec<&Tunnel>> = BTreeMap::new();
+        for t in &inp.tunnels {
+            // local_nonvif_data_run() leaves out tunnels that name this chassis.
+            if let Some(ch) = t.chassis().filter(|c| *c != inp.chassis) {
+                tunnels_by_chassis.entry(ch).or_default().push(t);
+            }
+        }
+        let vtep_chassis = inp.chassis_rows.iter().filter(|c| c.is_vtep).map(|c| c.name.as_str()).collect();
+        Ctx { inp, by_name, tunnels_by_chassis, vtep_chassis, local: BTreeMap::new(), geneve, flows: Flows::default() }
+    }
+
     fn lookup(&self, name: &str) -> Option<&'a PortBinding> {
         self.by_name.get(name).copied()
     }
@@ -550,14 +578,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// chassis_tunnel_find().
     fn find_tunnel(&self, chassis: &str, ip: Option<&str>) -> Option<&'a Tunnel> {
-        self.tunnels().find(|t| t.matches(chassis, ip))
+        self.tunnels_by_chassis.get(chassis)?.iter().copied().find(|t| t.matches(chassis, ip))
     }
 
-    /// local_nonvif_data_run() leaves out tunnels that name this chassis.
+    /// Our tunnels, in input order (local_nonvif_data_run() leaves out those naming us).
     fn tunnels(&self) -> impl Iterator<Item = &'a Tunnel> + 'a {
         let inp: &'a PhysicalInput = self.inp;
-        inp.tunnels.iter().filter(move |t| !t.matches(&inp.chassis, None))
+        inp.tunnels.iter().filter(move |t| t.chassis().is_some_and(|c| c != inp.chassis))
     }
 
     /// get_port_binding_tun().
@@ -794,7 +823,7 @@ impl<'a> Ctx<'a> {
         let mut acts = Vec::new();
         if tag != 0 || is_patchlike {
             if nested {
-                acts.push(load(LOG_FLAGS, 5, 1, 1)); // MLF_NESTED_CONTAINER_BIT
+                acts.push(load(LOG_FLAGS, bit(flags::NESTED_CONTAINER), 1, 1));
             }
             let passthru = pb.opt("vlan-passthru") == Some("true");
             if !passthru || tag != 0 {
@@ -806,7 +835,7 @@ impl<'a> Ctx<'a> {
         let n_vlan = acts.len();
         ingress_metadata(pb, zones, &mut acts);
         if pb.is("localport") {
-            acts.push(load(LOG_FLAGS, 10, 1, 1)); // MLF_LOCALPORT_BIT
+            acts.push(load(LOG_FLAGS, bit(flags::LOCALPORT), 1, 1));
         }
         acts.push(resubmit(LOG_INGRESS_PIPELINE));
         self.flows.add(PHY_TO_LOG, if tag != 0 { 150 } else { 100 }, cookie, m.clone(), acts.clone());
@@ -1227,7 +1256,7 @@ impl<'a> Ctx<'a> {
                     out_and_loopback(&mut local, d.tunnel_key);
                 }
             } else if !has_localnet {
-                let vtep = |c: &str| self.inp.chassis_rows.iter().any(|r| r.name == c && r.is_vtep);
+                let vtep = |c: &str| self.vtep_chassis.contains(c);
                 if let Some(ch) = port.chassis.as_deref() {
                     if vtep(ch) {
                         vtep_chassis.insert(ch);
@@ -1329,7 +1358,7 @@ impl<'a> Ctx<'a> {
                 let acts = vec![
                     mov(Field::TUN_ID, 0, LOG_DATAPATH, 0, 24),
                     load(LOG_INPORT, 0, 15, pb.tunnel_key.into()),
-                    load(LOG_FLAGS, 1, 1, 1), // MLF_RCV_FROM_RAMP_BIT
+                    load(LOG_FLAGS, bit(flags::RCV_FROM_RAMP), 1, 1),
                     resubmit(LOG_INGRESS_PIPELINE),
                 ];
                 self.flows.add(PHY_TO_LOG, 110, pb.cookie(), m, acts);

@@ -242,13 +242,7 @@ fn nonsense_input_gives_flows_not_panics() {
 #[test]
 fn ha_group_ordering_and_activity() {
     let inp = base(Encap::Geneve);
-    let ctx = Ctx {
-        inp: &inp,
-        by_name: BTreeMap::new(),
-        local: BTreeMap::new(),
-        geneve: Field::TUN_METADATA0,
-        flows: Flows::default(),
-    };
+    let ctx = Ctx::new(&inp);
     let m = |c: &str, p| HaChassis { chassis: Some(c.into()), priority: p };
     let g = HaChassisGroup { members: vec![m("a", 10), m("hv1", 20), m("b", 20)], ref_chassis: vec!["x".into()] };
     // Priority descending, then name descending.
@@ -259,6 +253,50 @@ fn ha_group_ordering_and_activity() {
     assert!(ctx.ha_group_is_active(Some(&solo)));
     let mut inp2 = base(Encap::Geneve);
     inp2.active_tunnels = ["a".to_string(), "b".to_string()].into();
-    let ctx2 = Ctx { inp: &inp2, ..ctx };
+    let ctx2 = Ctx::new(&inp2);
     assert!(ctx2.ha_group_is_active(Some(&g)));
+}
+
+/// 4000 ports on 200 chassis, 20 switches: every remote port gets one tunnel flow, every
+/// local one 5 flows (0, 40, 41, 64, 65); nothing quadratic (this runs in well under a
+/// second in a debug build).
+#[test]
+fn scales_linearly() {
+    let mut inp = PhysicalInput { chassis: "hv0".into(), ..PhysicalInput::default() };
+    for dp in 1..=20u32 {
+        inp.datapaths.push(Datapath {
+            key: dp,
+            uuid: format!("{dp:08x}-0000-4000-8000-000000000000"),
+            ..Datapath::default()
+        });
+    }
+    for c in 1..200u32 {
+        inp.tunnels.push(Tunnel {
+            chassis_id: format!("hv{c}@10.0.{}.{}", c / 250, c % 250),
+            encap: Encap::Geneve,
+            ofport: 1000 + c as u16,
+            is_ipv6: false,
+        });
+    }
+    for i in 0..4000u32 {
+        let (dp, key, ch) = (i % 20 + 1, i / 20 + 1, i % 200);
+        let name = format!("p{i}");
+        inp.ports.push(pb(
+            &format!("{i:08x}-0000-4000-8000-000000000000"),
+            &name,
+            "",
+            dp,
+            key,
+            Some(&format!("hv{ch}")),
+        ));
+        if ch == 0 {
+            inp.vifs.insert(name, Vif { ofport: i as u16 + 1, mtu: 1500 });
+        }
+    }
+    let start = std::time::Instant::now();
+    let flows = compute(&inp);
+    let local = inp.vifs.len();
+    assert_eq!(flows.iter().filter(|f| f.table == REMOTE_OUTPUT && f.priority == 100).count(), 4000 - local);
+    assert_eq!(flows.iter().filter(|f| f.table == LOG_TO_PHY && f.priority == 100).count(), local);
+    eprintln!("{} flows in {:?}", flows.len(), start.elapsed());
 }
