@@ -639,7 +639,7 @@ impl<'a> Ctx<'a> {
 
     fn run(&mut self) {
         self.chassis_mac_conj_flows();
-        for pb in &self.inp.ports {
+        for pb in idl_order(&self.inp.ports) {
             self.consider_port_binding(pb);
         }
         for mc in &self.inp.mc_groups {
@@ -1447,6 +1447,42 @@ fn vlan_match(m: &mut Match, tag: u16) {
 /// chassis_get_mac(): this chassis' MAC for `network` in `net:MAC,...`.
 fn chassis_mac(mappings: &str, network: &str) -> Option<[u8; 6]> {
     mappings.split(',').filter_map(|t| t.split_once(':')).find(|(n, _)| *n == network).and_then(|(_, m)| parse_mac(m))
+}
+
+/// The order in which 23.03 walks the Port_Binding table: the IDL keeps rows in an OVS hmap
+/// hashed by the UUID's first 32 bits, so it visits buckets `hash & mask` in turn. This only
+/// decides which row wins when two rows produce the same flow (table, priority, match) with
+/// the same (static) owner, e.g. the chassis-MAC conjunction clause of two localnet ports;
+/// the winner's cookie is installed. Best effort: the mask is the one an hmap reaches by
+/// inserting this many rows (23.03's table may be larger after deletions, it never shrinks),
+/// and rows of one bucket are taken in UUID order.
+fn idl_order(ports: &[PortBinding]) -> Vec<&PortBinding> {
+    let mask = hmap_mask(ports.len()) as u64;
+    let mut v: Vec<&PortBinding> = ports.iter().collect();
+    v.sort_by(|a, b| (a.cookie() & mask, &a.uuid).cmp(&(b.cookie() & mask, &b.uuid)));
+    v
+}
+
+/// The bucket mask of an OVS hmap after `n` insertions (lib/hmap.c: expand when
+/// n / 2 > mask, to calc_mask(n)).
+fn hmap_mask(n: usize) -> usize {
+    let calc = |c: usize| {
+        let mut m = c / 2;
+        m |= m >> 1;
+        m |= m >> 2;
+        m |= m >> 4;
+        m |= m >> 8;
+        m |= m >> 16;
+        m |= m >> 32;
+        m | ((m & 1) << 1)
+    };
+    let mut mask = 0;
+    for i in 1..=n {
+        if i / 2 > mask {
+            mask = calc(i);
+        }
+    }
+    mask
 }
 
 /// get_vxlan_port_key().
