@@ -8,6 +8,8 @@
 //! `cargo test -p chassisd-tests --test physical_golden -- --ignored --test-threads=1`
 //!
 //! The files are in flowctl/tests/data/physical/; flowctl's unit tests compare against them.
+//! `localnet_rerun.txt` is `localnet.txt` of a second run (other UUIDs), kept to check the
+//! Port_Binding walk order (see `idl_order` in flowctl/src/physical).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -12,6 +12,29 @@
 //! Port_Binding or Multicast_Group carry the first 32 bits of that row's UUID as cookie;
 //! the static flows (and the tunnel flows) carry cookie 0.
 //!
+//! # Filling [`PhysicalInput`]
+//! Everything is plain data, by name or tunnel key:
+//! - `chassis`, `hostname`, `chassis_mac_mappings`, `bridge_networks`: this chassis' config
+//!   (system-id, hostname, ovn-chassis-mac-mappings, the network names of
+//!   ovn-bridge-mappings).
+//! - `datapaths`: the local datapaths (binding.rs computes them), with the Datapath_Binding
+//!   _uuid (for the `<uuid>_dnat` / `<uuid>_snat` ct zone keys) and whether
+//!   external_ids:interconn-ts is set.
+//! - `ports`: the replicated Port_Binding rows (the local datapaths' and their patch peers'
+//!   at least), references resolved: chassis / additional_chassis / requested_* to Chassis
+//!   names, encap / additional_encap to Encap ip (and chassis_name), ha_chassis_group to its
+//!   HA_Chassis members (chassis name, priority) and ref_chassis names.
+//! - `mc_groups`: Multicast_Group rows, ports by logical_port name.
+//! - `chassis_rows`: Chassis rows (_uuid, name, other_config is-vtep and
+//!   ovn-chassis-mac-mappings).
+//! - `tunnels`: br-int Ports with external_ids:ovn-chassis-id, their Interface type and
+//!   ofport; `patch_ofports`: br-int patch Interfaces whose Port has
+//!   external_ids:ovn-localnet-port / ovn-l2gateway-port (value = logical port); `vifs`:
+//!   Interfaces with external_ids:iface-id of ports bound here (ofport, mtu).
+//! - `ct_zones`: the zone allocator's map; `geneve_index`: from the installer's TLV map;
+//!   `active_tunnels` (BFD), `activated_ports` (pinctrl), `drop_debug`: empty / None until
+//!   those exist.
+//!
 //! Not here (lflow-side in 23.03, not physical.c): MAC_Binding tables 66/67, FDB 71/72,
 //! port security 73-75, LB hairpin 68-70, ECMP 76/77, LB affinity 78 and the conjunction
 //! flows of logical matches.

@@ -300,3 +300,34 @@ fn scales_linearly() {
     assert_eq!(flows.iter().filter(|f| f.table == LOG_TO_PHY && f.priority == 100).count(), local);
     eprintln!("{} flows in {:?}", flows.len(), start.elapsed());
 }
+
+#[test]
+fn vtep_chassis_get_the_ramp_encapsulation_in_multicast_groups() {
+    let mut inp = base(Encap::Vxlan);
+    inp.chassis_rows.push(ChassisInfo { name: "hv2".into(), is_vtep: true, ..ChassisInfo::default() });
+    inp.mc_groups.push(McGroup {
+        uuid: "33333333-0000-4000-8000-000000000003".into(),
+        datapath: 1,
+        tunnel_key: 32768,
+        ports: vec!["lp2".into()],
+    });
+    // No port key in the VNI for a ramp switch.
+    has(
+        &inp,
+        REMOTE_OUTPUT,
+        "cookie=0x33333333, table=39, priority=100,reg15=0x8000,metadata=0x1 actions=\
+         set_field:0x1/0xffffff->tun_id,output:9",
+    );
+}
+
+#[test]
+fn idl_order_follows_hash_buckets() {
+    assert_eq!([0, 1, 2, 3, 8, 16, 32, 46, 64].map(hmap_mask), [0, 0, 3, 3, 7, 15, 31, 31, 63]);
+    let ports: Vec<PortBinding> = ["0000000f-a", "0000000d-b", "00000010-c"]
+        .iter()
+        .map(|u| PortBinding { uuid: u.to_string(), ..PortBinding::default() })
+        .collect();
+    // Three rows: mask 3, buckets 3, 1, 0.
+    let order: Vec<&str> = idl_order(&ports).iter().map(|p| p.uuid.as_str()).collect();
+    assert_eq!(order, ["00000010-c", "0000000d-b", "0000000f-a"]);
+}
