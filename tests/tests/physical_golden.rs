@@ -555,3 +555,29 @@ fn record_bridged() {
         sb.wait_port_up("lp1");
     });
 }
+
+#[test]
+#[ignore = "regenerates flowctl/tests/data/physical; needs OVS/OVN"]
+fn record_fanout() {
+    chassisd_tests::require_ovn!();
+    // Multicast groups spanning four remote chassis: the order of the tunnel outputs.
+    record("fanout", &["hv1", "hv2", "hv3", "hv4", "hv5"], |sb| {
+        for sw in ["sw0", "sw1"] {
+            sb.nbctl(["ls-add", sw]);
+        }
+        let mut n = 1u8;
+        for hv in sb.hvs() {
+            for sw in ["sw0", "sw1"] {
+                let lp = format!("{sw}-{}", hv.chassis());
+                let addr = format!("00:00:00:00:01:{n:02x} 10.0.1.{n}");
+                hv.nbctl(["lsp-add", sw, &lp, "--", "lsp-set-addresses", &lp, &addr]);
+                hv.add_vif(&format!("vif-{lp}"), &lp);
+                n += 1;
+            }
+        }
+        for hv in sb.hvs() {
+            sb.wait_port_up(&format!("sw0-{}", hv.chassis()));
+            sb.wait_port_up(&format!("sw1-{}", hv.chassis()));
+        }
+    });
+}

@@ -14,8 +14,18 @@ use shared::openflow::text::{format_actions, format_match, parse_flow};
 
 use super::*;
 
-const TOPOLOGIES: [&str; 9] =
-    ["switch", "multi_hv", "localnet", "localnet_rerun", "ha_gateway", "vxlan", "gateways", "migration", "bridged"];
+const TOPOLOGIES: [&str; 10] = [
+    "switch",
+    "multi_hv",
+    "localnet",
+    "localnet_rerun",
+    "ha_gateway",
+    "vxlan",
+    "gateways",
+    "migration",
+    "bridged",
+    "fanout",
+];
 const TABLES: [u8; 8] = [0, 37, 38, 39, 40, 41, 64, 65];
 
 fn data_dir() -> std::path::PathBuf {

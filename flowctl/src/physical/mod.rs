@@ -1236,8 +1236,8 @@ impl<'a> Ctx<'a> {
 
         let mut local: Vec<Action> = Vec::new();
         let mut remote: Vec<Action> = Vec::new();
-        let mut remote_chassis: BTreeSet<&str> = BTreeSet::new();
-        let mut vtep_chassis: BTreeSet<&str> = BTreeSet::new();
+        let mut remote_chassis = SsetOrder::default();
+        let mut vtep_chassis = SsetOrder::default();
         for port in members {
             if port.datapath != dp {
                 continue;
@@ -1319,11 +1319,10 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// fanout_to_chassis(). 23.03 walks an sset (hash order); here chassis are in name order,
-    /// which only changes the order of the outputs.
-    fn fanout(&self, chassis: &BTreeSet<&str>, dp: u32, outport: u32, ramp: bool, acts: &mut Vec<Action>) {
+    /// fanout_to_chassis(), in the order 23.03 walks its sset.
+    fn fanout(&self, chassis: &SsetOrder<'_>, dp: u32, outport: u32, ramp: bool, acts: &mut Vec<Action>) {
         let mut prev: Option<Encap> = None;
-        for ch in chassis {
+        for ch in chassis.iter() {
             let Some(t) = self.find_tunnel(ch, None) else { continue };
             if prev != Some(t.encap) {
                 self.encapsulation(t.encap, dp, outport, ramp, acts);
@@ -1489,23 +1488,110 @@ fn idl_order(ports: &[PortBinding]) -> Vec<&PortBinding> {
 /// The bucket mask of an OVS hmap after `n` insertions (lib/hmap.c: expand when
 /// n / 2 > mask, to calc_mask(n)).
 fn hmap_mask(n: usize) -> usize {
-    let calc = |c: usize| {
-        let mut m = c / 2;
-        m |= m >> 1;
-        m |= m >> 2;
-        m |= m >> 4;
-        m |= m >> 8;
-        m |= m >> 16;
-        m |= m >> 32;
-        m | ((m & 1) << 1)
-    };
     let mut mask = 0;
     for i in 1..=n {
         if i / 2 > mask {
-            mask = calc(i);
+            mask = hmap_calc_mask(i);
         }
     }
     mask
+}
+
+/// OVS's hash_bytes() (lib/hash.c, the murmur-based variant of builds without SSE 4.2, as
+/// Debian's): words read little-endian, zero tail padding.
+fn ovs_hash_bytes(b: &[u8], basis: u32) -> u32 {
+    fn add(hash: u32, data: u32) -> u32 {
+        let hash = if data == 0 {
+            hash
+        } else {
+            hash ^ data.wrapping_mul(0xcc9e_2d51).rotate_left(15).wrapping_mul(0x1b87_3593)
+        };
+        hash.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64)
+    }
+    let mut hash = basis;
+    let mut chunks = b.chunks_exact(4);
+    for c in &mut chunks {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(c);
+        hash = add(hash, u32::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 4];
+        for (d, s) in w.iter_mut().zip(rest) {
+            *d = *s;
+        }
+        hash = add(hash, u32::from_le_bytes(w));
+    }
+    let mut h = hash ^ (b.len() as u32);
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// A set of names walked in the order of an OVS sset that got them inserted in this order
+/// (sset hash = hash_bytes(name, 0); hmap buckets walked in index order, each from its most
+/// recent node; a resize re-inserts bucket by bucket, which reverses runs). fanout_to_chassis()
+/// outputs to tunnels in this order, so ours matches ovn-controller's action for action.
+#[derive(Default)]
+struct SsetOrder<'s> {
+    buckets: Vec<Vec<(u32, &'s str)>>,
+    seen: HashSet<&'s str>,
+    n: usize,
+}
+
+impl<'s> SsetOrder<'s> {
+    fn mask(&self) -> usize {
+        self.buckets.len().saturating_sub(1)
+    }
+
+    fn insert(&mut self, name: &'s str) {
+        if !self.seen.insert(name) {
+            return;
+        }
+        if self.buckets.is_empty() {
+            self.buckets.push(Vec::new());
+        }
+        let h = ovs_hash_bytes(name.as_bytes(), 0);
+        let mask = self.mask();
+        if let Some(b) = self.buckets.get_mut(h as usize & mask) {
+            b.insert(0, (h, name));
+        }
+        self.n += 1;
+        if self.n / 2 > mask {
+            let new_mask = hmap_calc_mask(self.n);
+            if new_mask > mask {
+                let old = std::mem::replace(&mut self.buckets, vec![Vec::new(); new_mask + 1]);
+                for (h, name) in old.into_iter().flatten() {
+                    if let Some(b) = self.buckets.get_mut(h as usize & new_mask) {
+                        b.insert(0, (h, name));
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'s str> + '_ {
+        self.buckets.iter().flatten().map(|(_, n)| *n)
+    }
+}
+
+/// lib/hmap.c calc_mask().
+fn hmap_calc_mask(capacity: usize) -> usize {
+    let mut m = capacity / 2;
+    m |= m >> 1;
+    m |= m >> 2;
+    m |= m >> 4;
+    m |= m >> 8;
+    m |= m >> 16;
+    m |= m >> 32;
+    m | ((m & 1) << 1)
 }
 
 /// get_vxlan_port_key().
