@@ -136,6 +136,8 @@ pub struct PortBinding {
     pub tunnel_key: u32,
     /// `chassis` column, by Chassis name.
     pub chassis: Option<String>,
+    /// In Southbound order (the IDL sorts a set by the referenced rows' _uuid): with several
+    /// additional chassis, their tunnel outputs follow this order.
     pub additional_chassis: Vec<String>,
     /// IP of the `encap` column's Encap.
     pub encap_ip: Option<String>,
@@ -246,6 +248,12 @@ pub struct PhysicalInput {
 }
 
 // ---- 23.03 constants -----------------------------------------------------------------
+
+/// OVN's Geneve option (controller/physical.h): class, type (critical), length. The
+/// installer maps it to a tun_metadata field ([`PhysicalInput::geneve_index`]).
+pub const OVN_GENEVE_CLASS: u16 = 0x0102;
+pub const OVN_GENEVE_TYPE: u8 = 0x80;
+pub const OVN_GENEVE_LEN: u8 = 4;
 
 /// First multicast group tunnel key (lib/ovn-util.h OVN_MIN_MULTICAST).
 const OVN_MIN_MULTICAST: u32 = 32768;
