@@ -80,13 +80,27 @@ fn record(name: &str, hvs: &[&str], setup: impl FnOnce(&Sandbox)) {
 }
 
 fn record_with(name: &str, hvs: &[&str], encap: &str, setup: impl FnOnce(&Sandbox)) {
+    record_at(name, hvs, encap, 0, setup)
+}
+
+/// Records what `hvs[at]` installed.
+fn record_at(name: &str, hvs: &[&str], encap: &str, at: usize, setup: impl FnOnce(&Sandbox)) {
     let sb = Sandbox::builder().infra().hvs(hvs).encap_type(encap).controller(Controller::OvnController).start();
     for hv in sb.hvs() {
         hv.wait_chassis_registered();
     }
     setup(&sb);
     sb.ovn_nbctl_wait_hv_sync();
-    let hv: &Hv = &sb;
+    let hv: &Hv = &sb.hvs()[at];
+    // Let BFD sessions (HA gateways) come up, then let the controllers catch up.
+    let bfd_pending = || {
+        ovs_rows(hv, "Interface").iter().any(|i| {
+            map(&i["bfd"]).get("enable").map(String::as_str) == Some("true")
+                && map(&i["bfd_status"]).get("state").map(String::as_str) != Some("up")
+        })
+    };
+    let _ = chassisd_tests::try_wait_until(std::time::Duration::from_secs(10), || !bfd_pending());
+    sb.ovn_nbctl_wait_hv_sync();
     let me = hv.chassis().to_string();
 
     let mut out = String::new();
@@ -252,7 +266,10 @@ fn record_with(name: &str, hvs: &[&str], encap: &str, setup: impl FnOnce(&Sandbo
             let ids = map(&iface["external_ids"]);
             let mtu = atoms(&iface["mtu"]).first().and_then(Value::as_i64).unwrap_or(0);
             if let Some(t) = pids.get("ovn-chassis-id") {
-                lines.push(format!("tunnel\t{t}\t{kind}\t{ofport}"));
+                // bfd_calculate_active_tunnels(): BFD enabled and up.
+                let up = map(&iface["bfd"]).get("enable").map(String::as_str) == Some("true")
+                    && map(&iface["bfd_status"]).get("state").map(String::as_str) == Some("up");
+                lines.push(format!("tunnel\t{t}\t{kind}\t{ofport}\t{}", u8::from(up)));
             } else if let Some(l) = pids.get("ovn-localnet-port") {
                 lines.push(format!("patch\t{l}\t{ofport}"));
             } else if let Some(l) = pids.get("ovn-l2gateway-port") {
@@ -419,29 +436,39 @@ fn record_localnet() {
     });
 }
 
+fn ha_gateway(sb: &Sandbox) {
+    sb.nbctl(["lr-add", "lr0"]);
+    sb.nbctl(["ls-add", "sw0"]);
+    router_port(sb, "lr0", "sw0", 0);
+    vif(sb, "sw0", "lp1", 1);
+    vif(sb.hv("hv2"), "sw0", "lp2", 2);
+    sb.nbctl(["ls-add", "ext"]);
+    router_port(sb, "lr0", "ext", 5);
+    // HA gateway on hv2 (active) and hv3: a bundle on hv1.
+    sb.nbctl(["lrp-set-gateway-chassis", "lrp-ext", "hv2", "20"]);
+    sb.nbctl(["lrp-set-gateway-chassis", "lrp-ext", "hv3", "10"]);
+    // A multi-chassis port (requested on hv1 and hv2, live migration).
+    sb.nbctl(["lsp-add", "sw0", "mig", "--", "lsp-set-addresses", "mig", "00:00:00:00:00:33 10.0.0.33"]);
+    sb.nbctl(["lsp-set-options", "mig", "requested-chassis=hv1,hv2"]);
+    sb.add_vif("vif-mig", "mig");
+    sb.hv("hv2").add_vif("vif-mig", "mig");
+    sb.wait_port_up("lp1");
+    sb.wait_port_up("lp2");
+}
+
 #[test]
 #[ignore = "regenerates flowctl/tests/data/physical; needs OVS/OVN"]
 fn record_ha_gateway() {
     chassisd_tests::require_ovn!();
-    record("ha_gateway", &["hv1", "hv2", "hv3"], |sb| {
-        sb.nbctl(["lr-add", "lr0"]);
-        sb.nbctl(["ls-add", "sw0"]);
-        router_port(sb, "lr0", "sw0", 0);
-        vif(sb, "sw0", "lp1", 1);
-        vif(sb.hv("hv2"), "sw0", "lp2", 2);
-        sb.nbctl(["ls-add", "ext"]);
-        router_port(sb, "lr0", "ext", 5);
-        // HA gateway on hv2 (active) and hv3: a bundle on hv1.
-        sb.nbctl(["lrp-set-gateway-chassis", "lrp-ext", "hv2", "20"]);
-        sb.nbctl(["lrp-set-gateway-chassis", "lrp-ext", "hv3", "10"]);
-        // A multi-chassis port (requested on hv1 and hv2, live migration).
-        sb.nbctl(["lsp-add", "sw0", "mig", "--", "lsp-set-addresses", "mig", "00:00:00:00:00:33 10.0.0.33"]);
-        sb.nbctl(["lsp-set-options", "mig", "requested-chassis=hv1,hv2"]);
-        sb.add_vif("vif-mig", "mig");
-        sb.hv("hv2").add_vif("vif-mig", "mig");
-        sb.wait_port_up("lp1");
-        sb.wait_port_up("lp2");
-    });
+    record("ha_gateway", &["hv1", "hv2", "hv3"], ha_gateway);
+}
+
+/// The same, seen from hv2: the active gateway (BFD decides).
+#[test]
+#[ignore = "regenerates flowctl/tests/data/physical; needs OVS/OVN"]
+fn record_ha_gateway_hv2() {
+    chassisd_tests::require_ovn!();
+    record_at("ha_gateway_hv2", &["hv1", "hv2", "hv3"], "geneve", 1, ha_gateway);
 }
 
 #[test]
@@ -527,33 +554,43 @@ fn record_migration() {
     });
 }
 
+fn bridged(sb: &Sandbox) {
+    for (hv, mac) in [(sb.hv("hv1"), "aa:bb:cc:00:00:01"), (sb.hv("hv2"), "aa:bb:cc:00:00:02")] {
+        hv.vsctl([
+            "set",
+            "open",
+            ".",
+            "external_ids:ovn-bridge-mappings=phys:br-phys",
+            &format!("external_ids:ovn-chassis-mac-mappings=\"phys:{mac}\""),
+        ]);
+    }
+    // Gateway port on hv2 reached over the provider network (redirect-type=bridged).
+    sb.nbctl(["lr-add", "lr0"]);
+    sb.nbctl(["ls-add", "sw0"]);
+    router_port(sb, "lr0", "sw0", 0);
+    localnet(sb, "sw0", "ln0", "phys", Some("10"));
+    vif(sb, "sw0", "lp1", 1);
+    sb.nbctl(["ls-add", "ext"]);
+    router_port(sb, "lr0", "ext", 5);
+    localnet(sb, "ext", "ext-ln", "phys", Some("20"));
+    sb.nbctl(["lrp-set-gateway-chassis", "lrp-ext", "hv2", "10"]);
+    sb.nbctl(["lrp-set-redirect-type", "lrp-ext", "bridged"]);
+    sb.wait_port_up("lp1");
+}
+
 #[test]
 #[ignore = "regenerates flowctl/tests/data/physical; needs OVS/OVN"]
 fn record_bridged() {
     chassisd_tests::require_ovn!();
-    record("bridged", &["hv1", "hv2"], |sb| {
-        for (hv, mac) in [(sb.hv("hv1"), "aa:bb:cc:00:00:01"), (sb.hv("hv2"), "aa:bb:cc:00:00:02")] {
-            hv.vsctl([
-                "set",
-                "open",
-                ".",
-                "external_ids:ovn-bridge-mappings=phys:br-phys",
-                &format!("external_ids:ovn-chassis-mac-mappings=\"phys:{mac}\""),
-            ]);
-        }
-        // Gateway port on hv2 reached over the provider network (redirect-type=bridged).
-        sb.nbctl(["lr-add", "lr0"]);
-        sb.nbctl(["ls-add", "sw0"]);
-        router_port(sb, "lr0", "sw0", 0);
-        localnet(sb, "sw0", "ln0", "phys", Some("10"));
-        vif(sb, "sw0", "lp1", 1);
-        sb.nbctl(["ls-add", "ext"]);
-        router_port(sb, "lr0", "ext", 5);
-        localnet(sb, "ext", "ext-ln", "phys", Some("20"));
-        sb.nbctl(["lrp-set-gateway-chassis", "lrp-ext", "hv2", "10"]);
-        sb.nbctl(["lrp-set-redirect-type", "lrp-ext", "bridged"]);
-        sb.wait_port_up("lp1");
-    });
+    record("bridged", &["hv1", "hv2"], bridged);
+}
+
+/// The same, seen from hv2, where the bridged gateway port is.
+#[test]
+#[ignore = "regenerates flowctl/tests/data/physical; needs OVS/OVN"]
+fn record_bridged_hv2() {
+    chassisd_tests::require_ovn!();
+    record_at("bridged_hv2", &["hv1", "hv2"], "geneve", 1, bridged);
 }
 
 #[test]

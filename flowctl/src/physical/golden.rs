@@ -14,7 +14,7 @@ use shared::openflow::text::{format_actions, format_match, parse_flow};
 
 use super::*;
 
-const TOPOLOGIES: [&str; 10] = [
+const TOPOLOGIES: [&str; 12] = [
     "switch",
     "multi_hv",
     "localnet",
@@ -25,6 +25,8 @@ const TOPOLOGIES: [&str; 10] = [
     "migration",
     "bridged",
     "fanout",
+    "ha_gateway_hv2",
+    "bridged_hv2",
 ];
 const TABLES: [u8; 8] = [0, 37, 38, 39, 40, 41, 64, 65];
 
@@ -120,12 +122,17 @@ pub(super) fn load(name: &str) -> (PhysicalInput, Vec<String>) {
                 tunnel_key: g(4).parse().unwrap(),
                 ports: list(g(5)),
             }),
-            "tunnel" => inp.tunnels.push(Tunnel {
-                chassis_id: g(1).to_string(),
-                encap: Encap::from_iface_type(g(2)).unwrap(),
-                ofport: g(3).parse().unwrap(),
-                is_ipv6: g(1).contains(':'),
-            }),
+            "tunnel" => {
+                inp.tunnels.push(Tunnel {
+                    chassis_id: g(1).to_string(),
+                    encap: Encap::from_iface_type(g(2)).unwrap(),
+                    ofport: g(3).parse().unwrap(),
+                    is_ipv6: g(1).contains(':'),
+                });
+                if g(4) == "1" {
+                    inp.active_tunnels.insert(g(1).split('@').next().unwrap().to_string());
+                }
+            }
             "vif" => {
                 inp.vifs.insert(g(1).to_string(), Vif { ofport: g(2).parse().unwrap(), mtu: g(3).parse().unwrap() });
             }
