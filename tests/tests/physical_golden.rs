@@ -326,11 +326,17 @@ fn router_port(sb: &Sandbox, lr: &str, sw: &str, n: u8) {
 }
 
 fn localnet(sb: &Sandbox, sw: &str, lp: &str, network: &str, tag: Option<&str>) {
-    sb.nbctl(["lsp-add", sw, lp, "--", "lsp-set-type", lp, "localnet", "--", "lsp-set-addresses", lp, "unknown"]);
-    sb.nbctl(["lsp-set-options", lp, &format!("network_name={network}")]);
-    if let Some(t) = tag {
-        sb.nbctl(["set", "Logical_Switch_Port", lp, &format!("tag={t}")]);
+    // One transaction: 23.03 adds the chassis-MAC flows of a localnet port under a static
+    // owner, so flows of an untagged first version would outlive a later tag change (until
+    // a full recompute) and the recording would depend on timing.
+    let opt = format!("network_name={network}");
+    let mut args = vec!["lsp-add", sw, lp, "--", "lsp-set-type", lp, "localnet"];
+    args.extend(["--", "lsp-set-addresses", lp, "unknown", "--", "lsp-set-options", lp, &opt]);
+    let tag = tag.map(|t| format!("tag={t}"));
+    if let Some(t) = &tag {
+        args.extend(["--", "set", "Logical_Switch_Port", lp, t]);
     }
+    sb.nbctl(args);
 }
 
 #[test]
