@@ -13,6 +13,7 @@ mod flows;
 mod lflow;
 mod monitor;
 mod patch;
+mod physical;
 mod pinctrl_server;
 
 use shared::child;
