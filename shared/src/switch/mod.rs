@@ -91,7 +91,8 @@ impl Switch {
         let (ev_tx, ev_rx) = mpsc::channel(1024);
         let pending = Arc::new(AtomicUsize::new(0));
         let conn = Arc::new(AtomicU64::new(0));
-        let task = Task { config, rx: Some(rx), ctl: ctl_rx, events: ev_tx, pending: pending.clone(), conn: conn.clone() };
+        let task =
+            Task { config, rx: Some(rx), ctl: ctl_rx, events: ev_tx, pending: pending.clone(), conn: conn.clone() };
         tokio::spawn(task.run());
         (Switch { tx, control: ctl_tx, pending, xid: Arc::new(AtomicU32::new(1)), conn }, ev_rx)
     }

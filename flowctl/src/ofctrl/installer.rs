@@ -1,0 +1,779 @@
+//! The installer state machine (sans-IO): what the switch has vs. what flowctl wants, and the
+//! OpenFlow messages that turn one into the other.
+//!
+//! Per connection: TLV table (OVN's Geneve option), then a dump of flows, groups and meters;
+//! from then on the installed table is what the switch has, and every batch is the difference
+//! only, in ONE atomic ordered bundle followed by a barrier. Nothing is ever deleted wholesale,
+//! so neither a restart nor a reconnect dips the flow table. One batch at a time: the next one
+//! is computed when the previous barrier reply arrives (23.03 waits for an empty tx queue).
+//!
+//! Errors are attributed by xid to the flow, group or meter they concern (bundle adds carry the
+//! inner message's xid, which OVS echoes), logged, and that entry is remembered as failing: an
+//! identical mod is not sent again, so a bad flow costs one retry of its batch without it, never
+//! a reconnect (23.03 reconnects on any error).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use shared::openflow::errors::ErrorMsg;
+use shared::openflow::messages::{
+    bundle, flow_mod_command, group_command, meter, mp, BundleAdd, BundleControl, FlowMod, FlowStats, FlowStatsRequest,
+    MultipartReplyBody, MultipartRequest, MultipartRequestBody, TlvMap, TlvTableMod, OFPG_ANY, OFPP_ANY, OFPTT_ALL,
+};
+use shared::openflow::text::{format_flow_mod, parse_group_mod, parse_meter_mod};
+use shared::openflow::{Action, Match, Message, OfMessage};
+
+use crate::flows::DesiredState;
+
+/// OVN's Geneve option (class 0x0102, type 0x80, 4 bytes), mapped to a `tun_metadata` field.
+pub const OVN_GENEVE_CLASS: u16 = 0x0102;
+pub const OVN_GENEVE_TYPE: u8 = 0x80;
+pub const OVN_GENEVE_LEN: u8 = 4;
+
+/// Chunks of encoded messages handed to the connection (one write each).
+const CHUNK: usize = 1 << 16;
+
+/// A flow's identity on the switch, as ovn-controller keys it.
+pub type FlowKey = (u8, u16, Match);
+
+/// What may change in place for a key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowBody {
+    pub cookie: u64,
+    pub actions: Vec<Action>,
+}
+
+/// What the owner learns.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Everything desired up to this generation is on the switch (barrier acknowledged),
+    /// except entries that the switch rejected.
+    Installed { generation: u64 },
+    /// The tun_metadata index of OVN's Geneve option (None: Geneve unavailable).
+    Geneve(Option<u16>),
+}
+
+/// Counters of what was sent, for tests and `ofctrl` statistics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    pub connections: u64,
+    pub batches: u64,
+    pub flow_adds: u64,
+    pub flow_modifies: u64,
+    pub flow_deletes: u64,
+    pub group_mods: u64,
+    pub meter_mods: u64,
+    pub errors: u64,
+    /// Flows found on the switch by the last dump.
+    pub dumped_flows: u64,
+}
+
+impl Stats {
+    pub fn flow_mods(&self) -> u64 {
+        self.flow_adds + self.flow_modifies + self.flow_deletes
+    }
+}
+
+/// Output of one step: bytes to write (in order) and events.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub chunks: Vec<Vec<u8>>,
+    pub events: Vec<Event>,
+}
+
+impl Out {
+    fn push(&mut self, m: &OfMessage) -> bool {
+        let Ok(bytes) = m.try_encode() else {
+            return false;
+        };
+        match self.chunks.last_mut() {
+            Some(c) if c.len() + bytes.len() <= CHUNK => c.extend_from_slice(&bytes),
+            _ => {
+                let mut c = Vec::with_capacity(CHUNK);
+                c.extend_from_slice(&bytes);
+                self.chunks.push(c);
+            }
+        }
+        true
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    Disconnected,
+    TlvRequested { xid: u32 },
+    TlvModSent { modx: u32, barrier: u32, index: u16, failed: bool, retry: bool },
+    Dumping { flows: Option<u32>, groups: Option<u32>, meters: Option<u32> },
+    Ready,
+}
+
+#[derive(Debug)]
+enum Target {
+    Flow(FlowKey, Option<FlowBody>),
+    Group(u32, Option<String>),
+    Meter(u32, Option<String>),
+    BundleCommit,
+}
+
+/// The batch on the wire, until its barrier reply.
+struct Batch {
+    barrier: u32,
+    generation: u64,
+    targets: HashMap<u32, Target>,
+    failed: HashSet<u32>,
+    commit_failed: bool,
+}
+
+/// The installer.
+pub struct Installer {
+    phase: Phase,
+    xid: u32,
+    bundle_id: u32,
+    installed: HashMap<FlowKey, FlowBody>,
+    /// Installed groups/meters by id, with the spec we installed ("" when learnt from a dump).
+    groups: BTreeMap<u32, String>,
+    meters: BTreeMap<u32, String>,
+    desired: HashMap<FlowKey, FlowBody>,
+    desired_groups: BTreeMap<u32, String>,
+    desired_meters: BTreeMap<u32, (String, String)>,
+    generation: u64,
+    /// The generation whose difference has been sent (and, without a batch, acknowledged).
+    sent: Option<u64>,
+    retry: bool,
+    batch: Option<Batch>,
+    failed_flows: HashMap<FlowKey, FlowBody>,
+    failed_groups: HashMap<u32, String>,
+    failed_meters: HashMap<u32, String>,
+    dump: Vec<FlowStats>,
+    geneve: Option<u16>,
+    pub stats: Stats,
+}
+
+impl Default for Installer {
+    fn default() -> Self {
+        Installer::new()
+    }
+}
+
+fn flow_text(key: &FlowKey, body: Option<&FlowBody>) -> String {
+    format_flow_mod(&FlowMod {
+        table_id: key.0,
+        priority: key.1,
+        matches: key.2.clone(),
+        cookie: body.map_or(0, |b| b.cookie),
+        actions: body.map(|b| b.actions.clone()).unwrap_or_default(),
+        ..FlowMod::default()
+    })
+}
+
+/// Group or meter ids in a group-desc / meter-config multipart body: entries start with a
+/// 16-bit length, the id is at byte 4.
+fn entry_ids(body: &[u8]) -> Vec<u32> {
+    let mut ids = Vec::new();
+    let mut rest = body;
+    while let (Some(l), Some(id)) = (rest.get(..2), rest.get(4..8)) {
+        let len = usize::from(u16::from_be_bytes([l[0], l[1]]));
+        ids.push(u32::from_be_bytes([id[0], id[1], id[2], id[3]]));
+        if len < 8 || len > rest.len() {
+            break;
+        }
+        rest = rest.get(len..).unwrap_or_default();
+    }
+    ids
+}
+
+impl Installer {
+    pub fn new() -> Installer {
+        Installer {
+            phase: Phase::Disconnected,
+            xid: 0,
+            bundle_id: 0,
+            installed: HashMap::new(),
+            groups: BTreeMap::new(),
+            meters: BTreeMap::new(),
+            desired: HashMap::new(),
+            desired_groups: BTreeMap::new(),
+            desired_meters: BTreeMap::new(),
+            generation: 0,
+            sent: None,
+            retry: false,
+            batch: None,
+            failed_flows: HashMap::new(),
+            failed_groups: HashMap::new(),
+            failed_meters: HashMap::new(),
+            dump: Vec::new(),
+            geneve: None,
+            stats: Stats::default(),
+        }
+    }
+
+    fn next_xid(&mut self) -> u32 {
+        self.xid = self.xid.wrapping_add(1).max(1);
+        self.xid
+    }
+
+    /// Flows believed installed (what the switch has).
+    pub fn installed_len(&self) -> usize {
+        self.installed.len()
+    }
+
+    /// True while a batch awaits its barrier reply.
+    pub fn busy(&self) -> bool {
+        self.batch.is_some()
+    }
+
+    /// A new connection: start over from the TLV table; the installed state is re-read.
+    pub fn on_connected(&mut self) -> Out {
+        self.stats.connections += 1;
+        self.batch = None;
+        self.sent = None;
+        let mut out = Out::default();
+        let xid = self.next_xid();
+        out.push(&OfMessage::new(xid, Message::TlvTableRequest));
+        self.phase = Phase::TlvRequested { xid };
+        out
+    }
+
+    pub fn on_disconnected(&mut self) {
+        self.phase = Phase::Disconnected;
+        self.batch = None;
+    }
+
+    /// Replace the desired state; sent at once if the switch is ready and idle.
+    pub fn set_desired(&mut self, state: &DesiredState, generation: u64) -> Out {
+        self.desired.clear();
+        self.desired.reserve(state.flows.len());
+        for f in &state.flows {
+            let key = (f.table, f.priority, f.m.clone());
+            let body = FlowBody { cookie: f.cookie, actions: f.actions.clone() };
+            if let Some(prev) = self.desired.get(&key) {
+                if *prev != body {
+                    tracing::debug!("duplicate desired flow, keeping the first: {}", flow_text(&key, Some(&body)));
+                }
+                continue;
+            }
+            self.desired.insert(key, body);
+        }
+        self.desired_groups = state.groups.iter().map(|(id, g)| (*id, g.spec.clone())).collect();
+        self.desired_meters = state.meters.iter().map(|(id, m)| (*id, (m.name.clone(), m.spec.clone()))).collect();
+        // Failures of entries no longer wanted are forgotten; changed ones are retried.
+        let d = &self.desired;
+        self.failed_flows.retain(|k, b| d.get(k) == Some(b));
+        let dg = &self.desired_groups;
+        self.failed_groups.retain(|k, s| dg.get(k) == Some(s));
+        let dm = &self.desired_meters;
+        self.failed_meters.retain(|k, s| dm.get(k).map(|m| &m.1) == Some(s));
+        self.generation = generation;
+        self.maybe_send()
+    }
+
+    /// A message from the switch.
+    pub fn on_message(&mut self, msg: &OfMessage) -> Out {
+        if let Message::Error(e) = &msg.body {
+            return self.on_error(e);
+        }
+        match (&mut self.phase, &msg.body) {
+            (Phase::TlvRequested { xid }, Message::TlvTableReply(r)) if *xid == msg.xid => {
+                let mapped = r.maps.iter().find(|m| {
+                    m.option_class == OVN_GENEVE_CLASS
+                        && m.option_type == OVN_GENEVE_TYPE
+                        && m.option_len == OVN_GENEVE_LEN
+                });
+                if let Some(m) = mapped {
+                    return self.geneve_done(Some(m.index));
+                }
+                let used: HashSet<u16> = r.maps.iter().map(|m| m.index).collect();
+                let Some(index) = (0..r.max_fields.max(1)).find(|i| !used.contains(i)) else {
+                    tracing::warn!("no free tun_metadata field for OVN's Geneve option");
+                    return self.geneve_done(None);
+                };
+                let mut out = Out::default();
+                let modx = self.next_xid();
+                let barrier = self.next_xid();
+                let map = TlvMap {
+                    option_class: OVN_GENEVE_CLASS,
+                    option_type: OVN_GENEVE_TYPE,
+                    option_len: OVN_GENEVE_LEN,
+                    index,
+                };
+                out.push(&OfMessage::new(
+                    modx,
+                    Message::TlvTableMod(TlvTableMod {
+                        command: shared::openflow::messages::tlv_command::ADD,
+                        maps: vec![map],
+                    }),
+                ));
+                out.push(&OfMessage::new(barrier, Message::BarrierRequest));
+                self.phase = Phase::TlvModSent { modx, barrier, index, failed: false, retry: false };
+                out
+            }
+            (Phase::TlvModSent { barrier, index, failed, retry, .. }, Message::BarrierReply) if *barrier == msg.xid => {
+                if *retry {
+                    return self.on_connected_again();
+                }
+                let idx = (!*failed).then_some(*index);
+                self.geneve_done(idx)
+            }
+            (Phase::Dumping { .. }, Message::MultipartReply(r)) => {
+                let more = r.flags & mp::MORE != 0;
+                let Phase::Dumping { flows, groups, meters } = &mut self.phase else {
+                    return Out::default();
+                };
+                match &r.body {
+                    MultipartReplyBody::Flow(fs) if *flows == Some(msg.xid) => {
+                        self.dump.extend(fs.iter().cloned());
+                        if !more {
+                            *flows = None;
+                        }
+                    }
+                    MultipartReplyBody::Other { mp_type: mp::GROUP_DESC, body } if *groups == Some(msg.xid) => {
+                        for id in entry_ids(body) {
+                            self.groups.insert(id, String::new());
+                        }
+                        if !more {
+                            *groups = None;
+                        }
+                    }
+                    MultipartReplyBody::Other { mp_type: mp::METER_CONFIG, body } if *meters == Some(msg.xid) => {
+                        for id in entry_ids(body) {
+                            self.meters.insert(id, String::new());
+                        }
+                        if !more {
+                            *meters = None;
+                        }
+                    }
+                    _ => return Out::default(),
+                }
+                if matches!(self.phase, Phase::Dumping { flows: None, groups: None, meters: None }) {
+                    self.installed.clear();
+                    for fs in self.dump.drain(..) {
+                        self.installed.insert(
+                            (fs.table_id, fs.priority, fs.matches),
+                            FlowBody { cookie: fs.cookie, actions: fs.actions },
+                        );
+                    }
+                    self.stats.dumped_flows = self.installed.len() as u64;
+                    tracing::info!(
+                        "switch has {} flows, {} groups, {} meters",
+                        self.installed.len(),
+                        self.groups.len(),
+                        self.meters.len()
+                    );
+                    self.phase = Phase::Ready;
+                    return self.maybe_send();
+                }
+                Out::default()
+            }
+            (Phase::Ready, Message::BarrierReply) if self.batch.as_ref().is_some_and(|b| b.barrier == msg.xid) => {
+                self.batch_done()
+            }
+            _ => Out::default(),
+        }
+    }
+
+    fn on_connected_again(&mut self) -> Out {
+        self.stats.connections = self.stats.connections.saturating_sub(1);
+        self.on_connected()
+    }
+
+    fn geneve_done(&mut self, index: Option<u16>) -> Out {
+        self.geneve = index;
+        let mut out = Out::default();
+        out.events.push(Event::Geneve(index));
+        let flows = self.next_xid();
+        let groups = self.next_xid();
+        let meters = self.next_xid();
+        let req = FlowStatsRequest {
+            table_id: OFPTT_ALL,
+            out_port: OFPP_ANY,
+            out_group: OFPG_ANY,
+            cookie: 0,
+            cookie_mask: 0,
+            matches: Match::new(),
+        };
+        out.push(&OfMessage::new(
+            flows,
+            Message::MultipartRequest(MultipartRequest { flags: 0, body: MultipartRequestBody::Flow(req) }),
+        ));
+        // ofp15_group_desc_request / meter_multipart_request: all groups / all meters.
+        let all = |mp_type, id: u32| {
+            let mut body = id.to_be_bytes().to_vec();
+            body.extend_from_slice(&[0; 4]);
+            MultipartRequest { flags: 0, body: MultipartRequestBody::Other { mp_type, body } }
+        };
+        out.push(&OfMessage::new(groups, Message::MultipartRequest(all(mp::GROUP_DESC, 0xffff_fffc))));
+        out.push(&OfMessage::new(meters, Message::MultipartRequest(all(mp::METER_CONFIG, meter::ALL))));
+        self.groups.clear();
+        self.meters.clear();
+        self.dump.clear();
+        self.phase = Phase::Dumping { flows: Some(flows), groups: Some(groups), meters: Some(meters) };
+        out
+    }
+
+    fn on_error(&mut self, e: &ErrorMsg) -> Out {
+        self.stats.errors += 1;
+        let name = e.name().unwrap_or("unknown error");
+        let Some(xid) = e.request_header().map(|h| h.xid) else {
+            tracing::warn!("OpenFlow error {name} without the request it concerns");
+            return Out::default();
+        };
+        match &mut self.phase {
+            Phase::TlvModSent { modx, failed, retry, .. } if *modx == xid => {
+                if matches!(name, "NXTTMFC_ALREADY_MAPPED" | "NXTTMFC_DUP_ENTRY") {
+                    *retry = true; // raced with another controller: read the table again
+                } else {
+                    tracing::warn!("cannot map OVN's Geneve option: {name}; Geneve disabled");
+                    *failed = true;
+                }
+                return Out::default();
+            }
+            Phase::Dumping { flows, groups, meters } if [*flows, *groups, *meters].contains(&Some(xid)) => {
+                // An OVS without groups or meters support: treat as empty.
+                tracing::warn!("dump request failed: {name}");
+                for x in [flows, groups, meters] {
+                    if *x == Some(xid) {
+                        *x = None;
+                    }
+                }
+                return Out::default();
+            }
+            _ => {}
+        }
+        let Some(batch) = self.batch.as_mut() else {
+            tracing::warn!("OpenFlow error {name} for unknown request xid {xid}");
+            return Out::default();
+        };
+        match batch.targets.get(&xid) {
+            None => tracing::warn!("OpenFlow error {name} for unknown request xid {xid}"),
+            Some(Target::BundleCommit) => {
+                tracing::warn!("bundle commit failed ({name}); nothing of this batch was installed");
+                batch.commit_failed = true;
+            }
+            Some(Target::Flow(key, body)) => {
+                tracing::warn!("switch rejected flow ({name}): {}", flow_text(key, body.as_ref()));
+                batch.failed.insert(xid);
+            }
+            Some(Target::Group(id, spec)) => {
+                tracing::warn!("switch rejected group {id} ({name}): {}", spec.as_deref().unwrap_or("delete"));
+                batch.failed.insert(xid);
+            }
+            Some(Target::Meter(id, spec)) => {
+                tracing::warn!("switch rejected meter {id} ({name}): {}", spec.as_deref().unwrap_or("delete"));
+                batch.failed.insert(xid);
+            }
+        }
+        Out::default()
+    }
+
+    /// The barrier of the batch came back: everything before it was processed.
+    fn batch_done(&mut self) -> Out {
+        let Some(batch) = self.batch.take() else {
+            return Out::default();
+        };
+        let mut culprits = 0;
+        for (xid, t) in batch.targets {
+            let failed = batch.failed.contains(&xid);
+            // A failed commit leaves the bundle's flows and groups as they were; meters were
+            // sent outside the bundle and stand on their own.
+            let applied = !failed && (!batch.commit_failed || matches!(t, Target::Meter(..)));
+            match t {
+                Target::Flow(key, body) => {
+                    if failed {
+                        culprits += 1;
+                        if let Some(b) = body {
+                            self.failed_flows.insert(key, b);
+                        }
+                    } else if applied {
+                        match body {
+                            Some(b) => self.installed.insert(key, b),
+                            None => self.installed.remove(&key),
+                        };
+                    }
+                }
+                Target::Group(id, spec) => {
+                    if failed {
+                        culprits += 1;
+                        if let Some(s) = spec {
+                            self.failed_groups.insert(id, s);
+                        }
+                    } else if applied {
+                        match spec {
+                            Some(s) => self.groups.insert(id, s),
+                            None => self.groups.remove(&id),
+                        };
+                    }
+                }
+                Target::Meter(id, spec) => {
+                    if failed {
+                        if let Some(s) = spec {
+                            self.failed_meters.insert(id, s);
+                        }
+                    } else {
+                        match spec {
+                            Some(s) => self.meters.insert(id, s),
+                            None => self.meters.remove(&id),
+                        };
+                    }
+                }
+                Target::BundleCommit => {}
+            }
+        }
+        let mut out = Out::default();
+        if batch.commit_failed {
+            // Retry without the entries the switch named; if it named none, wait for new input
+            // instead of looping on the same failure.
+            self.retry = culprits > 0;
+            if !self.retry {
+                tracing::warn!("bundle failed without a culprit; waiting for the next change");
+            }
+        } else {
+            self.retry = false;
+            out.events.push(Event::Installed { generation: batch.generation });
+        }
+        let more = self.maybe_send();
+        out.chunks.extend(more.chunks);
+        out.events.extend(more.events);
+        out
+    }
+
+    /// Send the difference if ready, idle and there is something new.
+    fn maybe_send(&mut self) -> Out {
+        if !matches!(self.phase, Phase::Ready) || self.batch.is_some() {
+            return Out::default();
+        }
+        if self.sent == Some(self.generation) && !self.retry {
+            return Out::default();
+        }
+        self.retry = false;
+        self.sent = Some(self.generation);
+        self.build_batch()
+    }
+
+    fn build_batch(&mut self) -> Out {
+        let mut out = Out::default();
+        let mut targets = HashMap::new();
+        self.bundle_id = self.bundle_id.wrapping_add(1);
+        let bundle_id = self.bundle_id;
+        let flags = bundle::ATOMIC | bundle::ORDERED;
+
+        // Meters first (OVS does not bundle meter mods); deletes after the commit, once no
+        // flow uses them (OVS removes flows that use a deleted meter).
+        let mut meter_dels = Vec::new();
+        for (id, (_, spec)) in &self.desired_meters {
+            if self.meters.get(id) == Some(spec) || self.failed_meters.get(id) == Some(spec) {
+                continue;
+            }
+            let command = if self.meters.contains_key(id) { meter::MODIFY } else { meter::ADD };
+            match parse_meter_mod(command, &format!("meter={id},{spec}")) {
+                Ok(mut mm) => {
+                    mm.meter_id = *id;
+                    self.xid = self.xid.wrapping_add(1).max(1);
+                    let xid = self.xid;
+                    if out.push(&OfMessage::new(xid, Message::MeterMod(mm))) {
+                        self.stats.meter_mods += 1;
+                        targets.insert(xid, Target::Meter(*id, Some(spec.clone())));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("meter {id}: cannot parse {spec:?}: {e}");
+                    self.failed_meters.insert(*id, spec.clone());
+                }
+            }
+        }
+        for id in self.meters.keys() {
+            if !self.desired_meters.contains_key(id) {
+                meter_dels.push(*id);
+            }
+        }
+
+        let open = self.next_xid();
+        out.push(&OfMessage::new(
+            open,
+            Message::BundleControl(BundleControl {
+                bundle_id,
+                ctrl_type: bundle::OPEN_REQUEST,
+                flags,
+                properties: Vec::new(),
+            }),
+        ));
+        let mut n_in_bundle = 0usize;
+        let mut add = |out: &mut Out, xid: u32, body: Message| -> bool {
+            let inner = OfMessage::new(xid, body);
+            let ok = out.push(&OfMessage::new(
+                xid,
+                Message::BundleAdd(BundleAdd { bundle_id, flags, message: Box::new(inner) }),
+            ));
+            if ok {
+                n_in_bundle += 1;
+            }
+            ok
+        };
+
+        // Groups before the flows that use them, group deletes after the flows that used them.
+        let mut group_dels = Vec::new();
+        for (id, spec) in &self.desired_groups {
+            if self.groups.get(id) == Some(spec) || self.failed_groups.get(id) == Some(spec) {
+                continue;
+            }
+            let command = if self.groups.contains_key(id) { group_command::MODIFY } else { group_command::ADD };
+            match parse_group_mod(command, &format!("group_id={id},{spec}")) {
+                Ok(mut gm) => {
+                    gm.group_id = *id;
+                    gm.command = command;
+                    self.xid = self.xid.wrapping_add(1).max(1);
+                    let xid = self.xid;
+                    if add(&mut out, xid, Message::GroupMod(gm)) {
+                        self.stats.group_mods += 1;
+                        targets.insert(xid, Target::Group(*id, Some(spec.clone())));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("group {id}: cannot parse {spec:?}: {e}");
+                    self.failed_groups.insert(*id, spec.clone());
+                }
+            }
+        }
+        for id in self.groups.keys() {
+            if !self.desired_groups.contains_key(id) {
+                group_dels.push(*id);
+            }
+        }
+
+        for (key, body) in &self.desired {
+            let command = match self.installed.get(key) {
+                Some(b) if b == body => continue,
+                _ if self.failed_flows.get(key) == Some(body) => continue,
+                Some(b) if b.cookie == body.cookie => flow_mod_command::MODIFY_STRICT,
+                // New, or a cookie change (MODIFY keeps the old cookie): ADD replaces.
+                _ => flow_mod_command::ADD,
+            };
+            let fm = FlowMod {
+                cookie: body.cookie,
+                table_id: key.0,
+                command,
+                priority: key.1,
+                matches: key.2.clone(),
+                actions: body.actions.clone(),
+                ..FlowMod::default()
+            };
+            self.xid = self.xid.wrapping_add(1).max(1);
+            let xid = self.xid;
+            if add(&mut out, xid, Message::FlowMod(fm)) {
+                if command == flow_mod_command::ADD {
+                    self.stats.flow_adds += 1;
+                } else {
+                    self.stats.flow_modifies += 1;
+                }
+                targets.insert(xid, Target::Flow(key.clone(), Some(body.clone())));
+            } else {
+                tracing::warn!("flow too long for OpenFlow, not installed: {}", flow_text(key, Some(body)));
+                self.failed_flows.insert(key.clone(), body.clone());
+            }
+        }
+        for key in self.installed.keys() {
+            if self.desired.contains_key(key) {
+                continue;
+            }
+            let fm = FlowMod {
+                table_id: key.0,
+                command: flow_mod_command::DELETE_STRICT,
+                priority: key.1,
+                matches: key.2.clone(),
+                ..FlowMod::default()
+            };
+            self.xid = self.xid.wrapping_add(1).max(1);
+            let xid = self.xid;
+            if add(&mut out, xid, Message::FlowMod(fm)) {
+                self.stats.flow_deletes += 1;
+                targets.insert(xid, Target::Flow(key.clone(), None));
+            }
+        }
+        for id in group_dels {
+            let gm = shared::openflow::messages::GroupMod {
+                command: group_command::DELETE,
+                group_type: 0,
+                group_id: id,
+                command_bucket_id: 0xffff_ffff,
+                buckets: Vec::new(),
+                properties: Vec::new(),
+            };
+            self.xid = self.xid.wrapping_add(1).max(1);
+            let xid = self.xid;
+            if add(&mut out, xid, Message::GroupMod(gm)) {
+                self.stats.group_mods += 1;
+                targets.insert(xid, Target::Group(id, None));
+            }
+        }
+
+        if n_in_bundle == 0 {
+            // Nothing for the bundle: drop the OPEN (keep meter mods already queued).
+            let open_len = OfMessage::new(
+                open,
+                Message::BundleControl(BundleControl {
+                    bundle_id,
+                    ctrl_type: bundle::OPEN_REQUEST,
+                    flags,
+                    properties: Vec::new(),
+                }),
+            )
+            .encode()
+            .len();
+            if let Some(last) = out.chunks.last_mut() {
+                last.truncate(last.len().saturating_sub(open_len));
+            }
+        } else {
+            let commit = self.next_xid();
+            out.push(&OfMessage::new(
+                commit,
+                Message::BundleControl(BundleControl {
+                    bundle_id,
+                    ctrl_type: bundle::COMMIT_REQUEST,
+                    flags,
+                    properties: Vec::new(),
+                }),
+            ));
+            targets.insert(commit, Target::BundleCommit);
+        }
+        for id in meter_dels {
+            let xid = self.next_xid();
+            let mm = shared::openflow::messages::MeterMod {
+                command: meter::DELETE,
+                flags: 0,
+                meter_id: id,
+                bands: Vec::new(),
+            };
+            if out.push(&OfMessage::new(xid, Message::MeterMod(mm))) {
+                self.stats.meter_mods += 1;
+                targets.insert(xid, Target::Meter(id, None));
+            }
+        }
+        let barrier = self.next_xid();
+        out.push(&OfMessage::new(barrier, Message::BarrierRequest));
+        self.stats.batches += 1;
+        self.batch =
+            Some(Batch { barrier, generation: self.generation, targets, failed: HashSet::new(), commit_failed: false });
+        out
+    }
+
+    /// `group-table-list` as 23.03 prints it: "<name>: <id>" per installed group (the name of
+    /// a group is its spec).
+    pub fn group_table_list(&self) -> String {
+        let mut s = String::new();
+        for (id, spec) in &self.desired_groups {
+            if self.groups.contains_key(id) {
+                s.push_str(&format!("{spec}: {id}\n"));
+            }
+        }
+        s
+    }
+
+    /// `meter-table-list`: "<name>: <id>" per installed meter.
+    pub fn meter_table_list(&self) -> String {
+        let mut s = String::new();
+        for (id, (name, _)) in &self.desired_meters {
+            if self.meters.contains_key(id) {
+                s.push_str(&format!("{name}: {id}\n"));
+            }
+        }
+        s
+    }
+}
