@@ -12,12 +12,14 @@
 //! identical mod is not sent again, so a bad flow costs one retry of its batch without it, never
 //! a reconnect (23.03 reconnects on any error).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use shared::openflow::errors::ErrorMsg;
 use shared::openflow::messages::{
     bundle, flow_mod_command, group_command, meter, mp, BundleAdd, BundleControl, FlowMod, FlowStats, FlowStatsRequest,
-    MultipartReplyBody, MultipartRequest, MultipartRequestBody, TlvMap, TlvTableMod, OFPG_ANY, OFPP_ANY, OFPTT_ALL,
+    GroupMod, MeterMod, MultipartReplyBody, MultipartRequest, MultipartRequestBody, TlvMap, TlvTableMod, OFPG_ANY,
+    OFPP_ANY, OFPTT_ALL,
 };
 use shared::openflow::text::{format_flow_mod, parse_group_mod, parse_meter_mod};
 use shared::openflow::{Action, Match, Message, OfMessage};
@@ -73,28 +75,89 @@ impl Stats {
     }
 }
 
-/// Output of one step: bytes to write (in order) and events.
+/// FxHash (rustc's): the flow maps hold hundreds of thousands of keys that come from
+/// flowctl and the switch, not from an attacker; SipHash was a tenth of the install time.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut it = bytes.chunks_exact(8);
+        for c in &mut it {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        for &b in it.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i.into());
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(i.into());
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i.into());
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.write_u64(i as u64);
+        self.write_u64((i >> 64) as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Output of one step: messages to send (in order) and events. Messages are encoded by
+/// [`encode_chunks`] as they are written, so that encoding a large batch overlaps with the
+/// switch processing its start.
 #[derive(Debug, Default)]
 pub struct Out {
-    pub chunks: Vec<Vec<u8>>,
+    pub msgs: Vec<OfMessage>,
     pub events: Vec<Event>,
 }
 
 impl Out {
-    fn push(&mut self, m: &OfMessage) -> bool {
-        let Ok(bytes) = m.try_encode() else {
-            return false;
-        };
-        match self.chunks.last_mut() {
-            Some(c) if c.len() + bytes.len() <= CHUNK => c.extend_from_slice(&bytes),
-            _ => {
-                let mut c = Vec::with_capacity(CHUNK);
-                c.extend_from_slice(&bytes);
-                self.chunks.push(c);
+    fn push(&mut self, m: OfMessage) {
+        self.msgs.push(m);
+    }
+
+    /// Append another step's output.
+    pub fn extend(&mut self, o: Out) {
+        self.msgs.extend(o.msgs);
+        self.events.extend(o.events);
+    }
+}
+
+/// Encode messages into chunks of about 64 KiB; `too_long` gets the xid of each message that
+/// OpenFlow cannot carry (report it with [`Installer::unsendable`]).
+pub fn encode_chunks<'a>(
+    msgs: impl IntoIterator<Item = OfMessage> + 'a,
+    mut too_long: impl FnMut(u32) + 'a,
+) -> impl Iterator<Item = Vec<u8>> + 'a {
+    let mut msgs = msgs.into_iter();
+    std::iter::from_fn(move || {
+        let mut c = Vec::with_capacity(CHUNK + 512);
+        while c.len() < CHUNK {
+            let Some(m) = msgs.next() else { break };
+            // (The codec has no encode-into-buffer; one copy per message.)
+            match m.try_encode() {
+                Ok(b) => c.extend_from_slice(&b),
+                Err(_) => too_long(m.xid),
             }
         }
-        true
-    }
+        (!c.is_empty()).then_some(c)
+    })
 }
 
 #[derive(Debug)]
@@ -112,13 +175,46 @@ enum Target {
     Group(u32, Option<String>),
     Meter(u32, Option<String>),
     BundleCommit,
+    /// Bundle open, barrier.
+    None,
+}
+
+impl Target {
+    fn describe(&self) -> String {
+        match self {
+            Target::Flow(k, b) => flow_text(k, b.as_ref()),
+            Target::Group(id, s) => format!("group {id} {}", s.as_deref().unwrap_or("delete")),
+            Target::Meter(id, s) => format!("meter {id} {}", s.as_deref().unwrap_or("delete")),
+            Target::BundleCommit => "bundle commit".into(),
+            Target::None => "control message".into(),
+        }
+    }
+}
+
+/// A batch's requests by xid: they are consecutive from `first`.
+struct Targets {
+    first: u32,
+    v: Vec<Target>,
+}
+
+impl Targets {
+    /// Allocate the next xid for `t`.
+    fn add(&mut self, xid: &mut u32, t: Target) -> u32 {
+        *xid = xid.wrapping_add(1).max(1);
+        self.v.push(t);
+        *xid
+    }
+
+    fn get(&self, xid: u32) -> Option<&Target> {
+        self.v.get(usize::try_from(xid.wrapping_sub(self.first)).ok()?)
+    }
 }
 
 /// The batch on the wire, until its barrier reply.
 struct Batch {
     barrier: u32,
     generation: u64,
-    targets: HashMap<u32, Target>,
+    targets: Targets,
     failed: HashSet<u32>,
     commit_failed: bool,
 }
@@ -187,19 +283,19 @@ impl Installer {
             phase: Phase::Disconnected,
             xid: 0,
             bundle_id: 0,
-            installed: HashMap::new(),
+            installed: HashMap::default(),
             groups: BTreeMap::new(),
             meters: BTreeMap::new(),
-            desired: HashMap::new(),
+            desired: HashMap::default(),
             desired_groups: BTreeMap::new(),
             desired_meters: BTreeMap::new(),
             generation: 0,
             sent: None,
             retry: false,
             batch: None,
-            failed_flows: HashMap::new(),
-            failed_groups: HashMap::new(),
-            failed_meters: HashMap::new(),
+            failed_flows: HashMap::default(),
+            failed_groups: HashMap::default(),
+            failed_meters: HashMap::default(),
             dump: Vec::new(),
             geneve: None,
             stats: Stats::default(),
@@ -216,6 +312,11 @@ impl Installer {
         self.installed.len()
     }
 
+    /// The last xid used (a batch ends with its barrier).
+    pub fn last_xid(&self) -> u32 {
+        self.xid
+    }
+
     /// True while a batch awaits its barrier reply.
     pub fn busy(&self) -> bool {
         self.batch.is_some()
@@ -228,7 +329,7 @@ impl Installer {
         self.sent = None;
         let mut out = Out::default();
         let xid = self.next_xid();
-        out.push(&OfMessage::new(xid, Message::TlvTableRequest));
+        out.push(OfMessage::new(xid, Message::TlvTableRequest));
         self.phase = Phase::TlvRequested { xid };
         out
     }
@@ -295,14 +396,14 @@ impl Installer {
                     option_len: OVN_GENEVE_LEN,
                     index,
                 };
-                out.push(&OfMessage::new(
+                out.push(OfMessage::new(
                     modx,
                     Message::TlvTableMod(TlvTableMod {
                         command: shared::openflow::messages::tlv_command::ADD,
                         maps: vec![map],
                     }),
                 ));
-                out.push(&OfMessage::new(barrier, Message::BarrierRequest));
+                out.push(OfMessage::new(barrier, Message::BarrierRequest));
                 self.phase = Phase::TlvModSent { modx, barrier, index, failed: false, retry: false };
                 out
             }
@@ -390,7 +491,7 @@ impl Installer {
             cookie_mask: 0,
             matches: Match::new(),
         };
-        out.push(&OfMessage::new(
+        out.push(OfMessage::new(
             flows,
             Message::MultipartRequest(MultipartRequest { flags: 0, body: MultipartRequestBody::Flow(req) }),
         ));
@@ -400,8 +501,8 @@ impl Installer {
             body.extend_from_slice(&[0; 4]);
             MultipartRequest { flags: 0, body: MultipartRequestBody::Other { mp_type, body } }
         };
-        out.push(&OfMessage::new(groups, Message::MultipartRequest(all(mp::GROUP_DESC, 0xffff_fffc))));
-        out.push(&OfMessage::new(meters, Message::MultipartRequest(all(mp::METER_CONFIG, meter::ALL))));
+        out.push(OfMessage::new(groups, Message::MultipartRequest(all(mp::GROUP_DESC, 0xffff_fffc))));
+        out.push(OfMessage::new(meters, Message::MultipartRequest(all(mp::METER_CONFIG, meter::ALL))));
         self.groups.clear();
         self.meters.clear();
         self.dump.clear();
@@ -442,8 +543,10 @@ impl Installer {
             tracing::warn!("OpenFlow error {name} for unknown request xid {xid}");
             return Out::default();
         };
-        match batch.targets.get(&xid) {
-            None => tracing::warn!("OpenFlow error {name} for unknown request xid {xid}"),
+        match batch.targets.get(xid) {
+            None | Some(Target::None) => {
+                tracing::warn!("OpenFlow error {name} for request xid {xid} (not a flow, group or meter)")
+            }
             Some(Target::BundleCommit) => {
                 tracing::warn!("bundle commit failed ({name}); nothing of this batch was installed");
                 batch.commit_failed = true;
@@ -470,8 +573,9 @@ impl Installer {
             return Out::default();
         };
         let mut culprits = 0;
-        for (xid, t) in batch.targets {
-            let failed = batch.failed.contains(&xid);
+        let first = batch.targets.first;
+        for (i, t) in batch.targets.v.into_iter().enumerate() {
+            let failed = batch.failed.contains(&first.wrapping_add(i as u32));
             // A failed commit leaves the bundle's flows and groups as they were; meters were
             // sent outside the bundle and stand on their own.
             let applied = !failed && (!batch.commit_failed || matches!(t, Target::Meter(..)));
@@ -514,7 +618,7 @@ impl Installer {
                         };
                     }
                 }
-                Target::BundleCommit => {}
+                Target::BundleCommit | Target::None => {}
             }
         }
         let mut out = Out::default();
@@ -529,9 +633,7 @@ impl Installer {
             self.retry = false;
             out.events.push(Event::Installed { generation: batch.generation });
         }
-        let more = self.maybe_send();
-        out.chunks.extend(more.chunks);
-        out.events.extend(more.events);
+        out.extend(self.maybe_send());
         out
     }
 
@@ -550,14 +652,20 @@ impl Installer {
 
     fn build_batch(&mut self) -> Out {
         let mut out = Out::default();
-        let mut targets = HashMap::new();
+        // Targets are indexed by xid offset (a batch's xids are consecutive); restart the
+        // counter well before it wraps.
+        if self.xid > 0xf000_0000 {
+            self.xid = 0;
+        }
+        let mut targets = Targets { first: self.xid.wrapping_add(1), v: Vec::new() };
         self.bundle_id = self.bundle_id.wrapping_add(1);
         let bundle_id = self.bundle_id;
         let flags = bundle::ATOMIC | bundle::ORDERED;
+        let ctl =
+            |ctrl_type| Message::BundleControl(BundleControl { bundle_id, ctrl_type, flags, properties: Vec::new() });
 
         // Meters first (OVS does not bundle meter mods); deletes after the commit, once no
         // flow uses them (OVS removes flows that use a deleted meter).
-        let mut meter_dels = Vec::new();
         for (id, (_, spec)) in &self.desired_meters {
             if self.meters.get(id) == Some(spec) || self.failed_meters.get(id) == Some(spec) {
                 continue;
@@ -566,12 +674,9 @@ impl Installer {
             match parse_meter_mod(command, &format!("meter={id},{spec}")) {
                 Ok(mut mm) => {
                     mm.meter_id = *id;
-                    self.xid = self.xid.wrapping_add(1).max(1);
-                    let xid = self.xid;
-                    if out.push(&OfMessage::new(xid, Message::MeterMod(mm))) {
-                        self.stats.meter_mods += 1;
-                        targets.insert(xid, Target::Meter(*id, Some(spec.clone())));
-                    }
+                    let xid = targets.add(&mut self.xid, Target::Meter(*id, Some(spec.clone())));
+                    out.push(OfMessage::new(xid, Message::MeterMod(mm)));
+                    self.stats.meter_mods += 1;
                 }
                 Err(e) => {
                     tracing::warn!("meter {id}: cannot parse {spec:?}: {e}");
@@ -579,37 +684,18 @@ impl Installer {
                 }
             }
         }
-        for id in self.meters.keys() {
-            if !self.desired_meters.contains_key(id) {
-                meter_dels.push(*id);
-            }
-        }
+        let meter_dels: Vec<u32> =
+            self.meters.keys().filter(|id| !self.desired_meters.contains_key(id)).copied().collect();
 
-        let open = self.next_xid();
-        out.push(&OfMessage::new(
-            open,
-            Message::BundleControl(BundleControl {
-                bundle_id,
-                ctrl_type: bundle::OPEN_REQUEST,
-                flags,
-                properties: Vec::new(),
-            }),
-        ));
-        let mut n_in_bundle = 0usize;
-        let mut add = |out: &mut Out, xid: u32, body: Message| -> bool {
+        let open_at = out.msgs.len();
+        let open = targets.add(&mut self.xid, Target::None);
+        out.push(OfMessage::new(open, ctl(bundle::OPEN_REQUEST)));
+        let add = |out: &mut Out, xid: u32, body: Message| {
             let inner = OfMessage::new(xid, body);
-            let ok = out.push(&OfMessage::new(
-                xid,
-                Message::BundleAdd(BundleAdd { bundle_id, flags, message: Box::new(inner) }),
-            ));
-            if ok {
-                n_in_bundle += 1;
-            }
-            ok
+            out.push(OfMessage::new(xid, Message::BundleAdd(BundleAdd { bundle_id, flags, message: Box::new(inner) })));
         };
 
         // Groups before the flows that use them, group deletes after the flows that used them.
-        let mut group_dels = Vec::new();
         for (id, spec) in &self.desired_groups {
             if self.groups.get(id) == Some(spec) || self.failed_groups.get(id) == Some(spec) {
                 continue;
@@ -619,12 +705,9 @@ impl Installer {
                 Ok(mut gm) => {
                     gm.group_id = *id;
                     gm.command = command;
-                    self.xid = self.xid.wrapping_add(1).max(1);
-                    let xid = self.xid;
-                    if add(&mut out, xid, Message::GroupMod(gm)) {
-                        self.stats.group_mods += 1;
-                        targets.insert(xid, Target::Group(*id, Some(spec.clone())));
-                    }
+                    let xid = targets.add(&mut self.xid, Target::Group(*id, Some(spec.clone())));
+                    add(&mut out, xid, Message::GroupMod(gm));
+                    self.stats.group_mods += 1;
                 }
                 Err(e) => {
                     tracing::warn!("group {id}: cannot parse {spec:?}: {e}");
@@ -632,11 +715,8 @@ impl Installer {
                 }
             }
         }
-        for id in self.groups.keys() {
-            if !self.desired_groups.contains_key(id) {
-                group_dels.push(*id);
-            }
-        }
+        let group_dels: Vec<u32> =
+            self.groups.keys().filter(|id| !self.desired_groups.contains_key(id)).copied().collect();
 
         for (key, body) in &self.desired {
             let command = match self.installed.get(key) {
@@ -646,6 +726,11 @@ impl Installer {
                 // New, or a cookie change (MODIFY keeps the old cookie): ADD replaces.
                 _ => flow_mod_command::ADD,
             };
+            if command == flow_mod_command::ADD {
+                self.stats.flow_adds += 1;
+            } else {
+                self.stats.flow_modifies += 1;
+            }
             let fm = FlowMod {
                 cookie: body.cookie,
                 table_id: key.0,
@@ -655,19 +740,8 @@ impl Installer {
                 actions: body.actions.clone(),
                 ..FlowMod::default()
             };
-            self.xid = self.xid.wrapping_add(1).max(1);
-            let xid = self.xid;
-            if add(&mut out, xid, Message::FlowMod(fm)) {
-                if command == flow_mod_command::ADD {
-                    self.stats.flow_adds += 1;
-                } else {
-                    self.stats.flow_modifies += 1;
-                }
-                targets.insert(xid, Target::Flow(key.clone(), Some(body.clone())));
-            } else {
-                tracing::warn!("flow too long for OpenFlow, not installed: {}", flow_text(key, Some(body)));
-                self.failed_flows.insert(key.clone(), body.clone());
-            }
+            let xid = targets.add(&mut self.xid, Target::Flow(key.clone(), Some(body.clone())));
+            add(&mut out, xid, Message::FlowMod(fm));
         }
         for key in self.installed.keys() {
             if self.desired.contains_key(key) {
@@ -680,15 +754,12 @@ impl Installer {
                 matches: key.2.clone(),
                 ..FlowMod::default()
             };
-            self.xid = self.xid.wrapping_add(1).max(1);
-            let xid = self.xid;
-            if add(&mut out, xid, Message::FlowMod(fm)) {
-                self.stats.flow_deletes += 1;
-                targets.insert(xid, Target::Flow(key.clone(), None));
-            }
+            let xid = targets.add(&mut self.xid, Target::Flow(key.clone(), None));
+            add(&mut out, xid, Message::FlowMod(fm));
+            self.stats.flow_deletes += 1;
         }
         for id in group_dels {
-            let gm = shared::openflow::messages::GroupMod {
+            let gm = GroupMod {
                 command: group_command::DELETE,
                 group_type: 0,
                 group_id: id,
@@ -696,62 +767,41 @@ impl Installer {
                 buckets: Vec::new(),
                 properties: Vec::new(),
             };
-            self.xid = self.xid.wrapping_add(1).max(1);
-            let xid = self.xid;
-            if add(&mut out, xid, Message::GroupMod(gm)) {
-                self.stats.group_mods += 1;
-                targets.insert(xid, Target::Group(id, None));
-            }
+            let xid = targets.add(&mut self.xid, Target::Group(id, None));
+            add(&mut out, xid, Message::GroupMod(gm));
+            self.stats.group_mods += 1;
         }
 
-        if n_in_bundle == 0 {
-            // Nothing for the bundle: drop the OPEN (keep meter mods already queued).
-            let open_len = OfMessage::new(
-                open,
-                Message::BundleControl(BundleControl {
-                    bundle_id,
-                    ctrl_type: bundle::OPEN_REQUEST,
-                    flags,
-                    properties: Vec::new(),
-                }),
-            )
-            .encode()
-            .len();
-            if let Some(last) = out.chunks.last_mut() {
-                last.truncate(last.len().saturating_sub(open_len));
-            }
+        if out.msgs.len() == open_at + 1 {
+            // Nothing for the bundle: no bundle at all.
+            out.msgs.truncate(open_at);
         } else {
-            let commit = self.next_xid();
-            out.push(&OfMessage::new(
-                commit,
-                Message::BundleControl(BundleControl {
-                    bundle_id,
-                    ctrl_type: bundle::COMMIT_REQUEST,
-                    flags,
-                    properties: Vec::new(),
-                }),
-            ));
-            targets.insert(commit, Target::BundleCommit);
+            let commit = targets.add(&mut self.xid, Target::BundleCommit);
+            out.push(OfMessage::new(commit, ctl(bundle::COMMIT_REQUEST)));
         }
         for id in meter_dels {
-            let xid = self.next_xid();
-            let mm = shared::openflow::messages::MeterMod {
-                command: meter::DELETE,
-                flags: 0,
-                meter_id: id,
-                bands: Vec::new(),
-            };
-            if out.push(&OfMessage::new(xid, Message::MeterMod(mm))) {
-                self.stats.meter_mods += 1;
-                targets.insert(xid, Target::Meter(id, None));
-            }
+            let mm = MeterMod { command: meter::DELETE, flags: 0, meter_id: id, bands: Vec::new() };
+            let xid = targets.add(&mut self.xid, Target::Meter(id, None));
+            out.push(OfMessage::new(xid, Message::MeterMod(mm)));
+            self.stats.meter_mods += 1;
         }
-        let barrier = self.next_xid();
-        out.push(&OfMessage::new(barrier, Message::BarrierRequest));
+        let barrier = targets.add(&mut self.xid, Target::None);
+        out.push(OfMessage::new(barrier, Message::BarrierRequest));
         self.stats.batches += 1;
         self.batch =
             Some(Batch { barrier, generation: self.generation, targets, failed: HashSet::new(), commit_failed: false });
         out
+    }
+
+    /// A message of the current batch could not be encoded (too long for OpenFlow): it counts
+    /// as rejected.
+    pub fn unsendable(&mut self, xid: u32) {
+        if let Some(b) = self.batch.as_mut() {
+            if let Some(t) = b.targets.get(xid) {
+                tracing::warn!("message too long for OpenFlow, not sent: {}", t.describe());
+            }
+            b.failed.insert(xid);
+        }
     }
 
     /// `group-table-list` as 23.03 prints it: "<name>: <id>" per installed group (the name of

@@ -154,9 +154,7 @@ async fn drive(
         let mut out = out;
         if !inst.busy() {
             if let Some(d) = pending.take() {
-                let more = inst.set_desired(&d.0, d.1);
-                out.chunks.extend(more.chunks);
-                out.events.extend(more.events);
+                out.extend(inst.set_desired(&d.0, d.1));
             }
         }
         for ev in out.events {
@@ -166,11 +164,16 @@ async fn drive(
             };
             let _ = events.send(e);
         }
-        for chunk in out.chunks {
-            // Waits while the queue is full: a slow switch slows us, memory stays bounded.
+        // Encoded chunk by chunk while the switch works on the previous ones; send waits while
+        // the queue is full, so a slow switch slows us and memory stays bounded.
+        let mut too_long = Vec::new();
+        for chunk in installer::encode_chunks(out.msgs, |xid| too_long.push(xid)) {
             if !switch.send(conn, chunk).await {
                 return;
             }
+        }
+        for xid in too_long {
+            inst.unsendable(xid);
         }
     }
 }

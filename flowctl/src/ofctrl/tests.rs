@@ -36,7 +36,7 @@ fn k(key: &FlowKey) -> (u8, u16, String) {
 impl FakeSwitch {
     fn handle(&mut self, out: Out) -> Vec<OfMessage> {
         let mut replies = Vec::new();
-        for chunk in out.chunks {
+        for chunk in super::installer::encode_chunks(out.msgs, |x| panic!("xid {x} too long")) {
             let mut buf = chunk.as_slice();
             while let Ok(Some((frame, rest))) = split_frame(buf) {
                 buf = rest;
@@ -300,12 +300,42 @@ fn unrelated_and_truncated_input_is_ignored() {
     let mut inst = Installer::new();
     let _ = inst.on_connected();
     let junk = OfMessage::new(999, Message::BarrierReply);
-    assert!(inst.on_message(&junk).chunks.is_empty());
+    assert!(inst.on_message(&junk).msgs.is_empty());
     let e = ErrorMsg::from_name("OFPBRC_BAD_TYPE", vec![6, 0]).unwrap();
-    assert!(inst.on_message(&OfMessage::new(5, Message::Error(e))).chunks.is_empty());
+    assert!(inst.on_message(&OfMessage::new(5, Message::Error(e))).msgs.is_empty());
     let r = MultipartReply {
         flags: mp::MORE,
         body: MultipartReplyBody::Other { mp_type: mp::GROUP_DESC, body: vec![0, 3] },
     };
-    assert!(inst.on_message(&OfMessage::new(1, Message::MultipartReply(r))).chunks.is_empty());
+    assert!(inst.on_message(&OfMessage::new(1, Message::MultipartReply(r))).msgs.is_empty());
+}
+
+/// How long the installer itself takes to diff and encode 270,000 new flows (not a timed
+/// assertion): `cargo test --release -p flowctl timing_270k -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_270k() {
+    let mut inst = Installer::new();
+    let mut sw = FakeSwitch::default();
+    let first = inst.on_connected();
+    pump(&mut inst, &mut sw, first);
+    let s = state(270_000, "11");
+    let t = std::time::Instant::now();
+    let out = inst.set_desired(&s, 1);
+    let built = t.elapsed();
+    let t = std::time::Instant::now();
+    let n = out.msgs.len();
+    let bytes: usize = super::installer::encode_chunks(out.msgs, |_| ()).map(|c| c.len()).sum();
+    let encoded = t.elapsed();
+    eprintln!("TIMING encode {n} messages: {encoded:?}");
+    let reply = OfMessage::new(inst_last_xid(&inst), Message::BarrierReply);
+    let t = std::time::Instant::now();
+    let ev = inst.on_message(&reply);
+    let done = t.elapsed();
+    assert_eq!(ev.events, vec![Event::Installed { generation: 1 }]);
+    eprintln!("TIMING set_desired+diff+encode {built:?} ({bytes} bytes), barrier bookkeeping {done:?}");
+}
+
+fn inst_last_xid(inst: &Installer) -> u32 {
+    inst.last_xid()
 }

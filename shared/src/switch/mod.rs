@@ -112,17 +112,18 @@ impl Switch {
         self.conn.load(Ordering::Relaxed)
     }
 
-    /// Queue encoded bytes for connection `conn`; waits while the queue is full. Returns false
-    /// if the connection task has ended.
+    /// Queue encoded bytes for connection `conn`; waits while the queue is full (cancel-safe).
+    /// Returns false if the connection task has ended.
     pub async fn send(&self, conn: u64, bytes: Vec<u8>) -> bool {
         if bytes.is_empty() {
             return true;
         }
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send(Chunk { conn, bytes }).await.is_err() {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
+        // Reserve first so that a cancelled send leaves the count right.
+        let Ok(permit) = self.tx.reserve().await else {
             return false;
-        }
+        };
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        permit.send(Chunk { conn, bytes });
         true
     }
 
