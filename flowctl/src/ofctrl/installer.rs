@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use shared::openflow::errors::ErrorMsg;
 use shared::openflow::messages::{
@@ -171,7 +172,7 @@ enum Phase {
 
 #[derive(Debug)]
 enum Target {
-    Flow(FlowKey, Option<FlowBody>),
+    Flow(Arc<FlowKey>, Option<Arc<FlowBody>>),
     Group(u32, Option<String>),
     Meter(u32, Option<String>),
     BundleCommit,
@@ -182,7 +183,7 @@ enum Target {
 impl Target {
     fn describe(&self) -> String {
         match self {
-            Target::Flow(k, b) => flow_text(k, b.as_ref()),
+            Target::Flow(k, b) => flow_text(k, b.as_deref()),
             Target::Group(id, s) => format!("group {id} {}", s.as_deref().unwrap_or("delete")),
             Target::Meter(id, s) => format!("meter {id} {}", s.as_deref().unwrap_or("delete")),
             Target::BundleCommit => "bundle commit".into(),
@@ -224,11 +225,13 @@ pub struct Installer {
     phase: Phase,
     xid: u32,
     bundle_id: u32,
-    installed: HashMap<FlowKey, FlowBody>,
+    // Shared between desired, installed and the batch: a flow is deep-copied only into its
+    // flow mod.
+    installed: HashMap<Arc<FlowKey>, Arc<FlowBody>>,
     /// Installed groups/meters by id, with the spec we installed ("" when learnt from a dump).
     groups: BTreeMap<u32, String>,
     meters: BTreeMap<u32, String>,
-    desired: HashMap<FlowKey, FlowBody>,
+    desired: HashMap<Arc<FlowKey>, Arc<FlowBody>>,
     desired_groups: BTreeMap<u32, String>,
     desired_meters: BTreeMap<u32, (String, String)>,
     generation: u64,
@@ -236,7 +239,7 @@ pub struct Installer {
     sent: Option<u64>,
     retry: bool,
     batch: Option<Batch>,
-    failed_flows: HashMap<FlowKey, FlowBody>,
+    failed_flows: HashMap<Arc<FlowKey>, Arc<FlowBody>>,
     failed_groups: HashMap<u32, String>,
     failed_meters: HashMap<u32, String>,
     dump: Vec<FlowStats>,
@@ -347,12 +350,12 @@ impl Installer {
             let key = (f.table, f.priority, f.m.clone());
             let body = FlowBody { cookie: f.cookie, actions: f.actions.clone() };
             if let Some(prev) = self.desired.get(&key) {
-                if *prev != body {
+                if **prev != body {
                     tracing::debug!("duplicate desired flow, keeping the first: {}", flow_text(&key, Some(&body)));
                 }
                 continue;
             }
-            self.desired.insert(key, body);
+            self.desired.insert(Arc::new(key), Arc::new(body));
         }
         self.desired_groups = state.groups.iter().map(|(id, g)| (*id, g.spec.clone())).collect();
         self.desired_meters = state.meters.iter().map(|(id, m)| (*id, (m.name.clone(), m.spec.clone()))).collect();
@@ -448,8 +451,8 @@ impl Installer {
                     self.installed.clear();
                     for fs in self.dump.drain(..) {
                         self.installed.insert(
-                            (fs.table_id, fs.priority, fs.matches),
-                            FlowBody { cookie: fs.cookie, actions: fs.actions },
+                            Arc::new((fs.table_id, fs.priority, fs.matches)),
+                            Arc::new(FlowBody { cookie: fs.cookie, actions: fs.actions }),
                         );
                     }
                     self.stats.dumped_flows = self.installed.len() as u64;
@@ -552,7 +555,7 @@ impl Installer {
                 batch.commit_failed = true;
             }
             Some(Target::Flow(key, body)) => {
-                tracing::warn!("switch rejected flow ({name}): {}", flow_text(key, body.as_ref()));
+                tracing::warn!("switch rejected flow ({name}): {}", flow_text(key, body.as_deref()));
                 batch.failed.insert(xid);
             }
             Some(Target::Group(id, spec)) => {

@@ -333,7 +333,7 @@ fn timing_270k() {
     let ev = inst.on_message(&reply);
     let done = t.elapsed();
     assert_eq!(ev.events, vec![Event::Installed { generation: 1 }]);
-    eprintln!("TIMING set_desired+diff+encode {built:?} ({bytes} bytes), barrier bookkeeping {done:?}");
+    eprintln!("TIMING set_desired+diff {built:?} ({bytes} bytes encoded), barrier bookkeeping {done:?}");
 }
 
 fn inst_last_xid(inst: &Installer) -> u32 {
