@@ -12,6 +12,8 @@ mod db;
 mod flows;
 mod lflow;
 mod monitor;
+#[allow(dead_code)] // wired into the main loop by controller.rs
+mod ofctrl;
 mod patch;
 mod physical;
 mod pinctrl_server;

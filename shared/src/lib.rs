@@ -11,6 +11,7 @@ pub mod openflow;
 pub mod ovn;
 pub mod ovsdb;
 pub mod pinctrl_link;
+pub mod switch;
 pub mod unixctl;
 pub mod vlog;
 
