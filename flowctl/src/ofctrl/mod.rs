@@ -7,6 +7,7 @@
 //! [`OfctrlEvent::Installed`] to report nb_cfg / ovn-installed. Desired states are coalesced:
 //! while a batch is on the wire only the latest one is kept.
 
+pub mod ids;
 pub mod installer;
 #[cfg(test)]
 mod tests;
