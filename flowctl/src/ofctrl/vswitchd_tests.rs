@@ -231,6 +231,12 @@ fn rejected_flow_is_attributed_and_the_rest_installed() {
     assert_eq!(dumped.len(), 101, "all but the bad flow");
     assert!(dumped.iter().any(|l| l.contains("actions=group:1")));
     assert!(!dumped.iter().any(|l| l.contains("4242")));
+    // OVN's Geneve option got a tun_metadata field.
+    let tlv = sb.ofctl(["-O", "OpenFlow15", "dump-tlv-map", "br-int"]);
+    assert!(
+        tlv.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["0x102", "0x80", "4", "tun_metadata0"]),
+        "{tlv}"
+    );
     let groups = sb.ofctl(["-O", "OpenFlow15", "dump-groups", "br-int"]);
     assert!(groups.contains("group_id=1,type=select"), "{groups}");
 }
