@@ -7,6 +7,7 @@
 //! [`OfctrlEvent::Installed`] to report nb_cfg / ovn-installed. Desired states are coalesced:
 //! while a batch is on the wire only the latest one is kept.
 
+pub mod ids;
 pub mod installer;
 #[cfg(test)]
 mod tests;
@@ -35,6 +36,9 @@ pub enum OfctrlEvent {
     Geneve(Option<u16>),
 }
 
+/// The latest desired state and its generation (a watch: later ones replace earlier ones).
+type Latest = Option<Arc<(DesiredState, u64)>>;
+
 enum Query {
     GroupTableList(oneshot::Sender<String>),
     MeterTableList(oneshot::Sender<String>),
@@ -45,7 +49,7 @@ enum Query {
 /// flowctl's handle on the installer task.
 #[derive(Clone)]
 pub struct OfctrlHandle {
-    desired: Arc<watch::Sender<Option<Arc<(DesiredState, u64)>>>>,
+    desired: Arc<watch::Sender<Latest>>,
     queries: mpsc::UnboundedSender<Query>,
 }
 
@@ -108,7 +112,7 @@ impl Ofctrl {
 
 async fn drive(
     config: SwitchConfig,
-    mut desired: watch::Receiver<Option<Arc<(DesiredState, u64)>>>,
+    mut desired: watch::Receiver<Latest>,
     mut queries: mpsc::UnboundedReceiver<Query>,
     events: mpsc::UnboundedSender<OfctrlEvent>,
 ) {
@@ -116,7 +120,7 @@ async fn drive(
     let mut inst = Installer::new();
     let mut conn = 0u64;
     // The latest desired state not yet handed to the installer (kept while a batch is out).
-    let mut pending: Option<Arc<(DesiredState, u64)>> = None;
+    let mut pending: Latest = None;
     loop {
         let out = tokio::select! {
             ev = sw_events.recv() => match ev {
