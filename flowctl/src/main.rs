@@ -8,7 +8,6 @@ mod config;
 mod controller;
 mod ctzone;
 mod db;
-#[allow(dead_code)] // filled by the physical and logical flow builders, read by the installer
 mod flows;
 mod lflow;
 mod monitor;
@@ -16,6 +15,7 @@ mod monitor;
 mod ofctrl;
 mod patch;
 mod physical;
+mod physical_input;
 mod pinctrl_server;
 
 use shared::child;
