@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::procstat::Sampler;
 use super::sbconn::sb_conns;
 use super::stats::{median, percentile};
-use super::watch::SbWatch;
+use super::watch::{select_all, transact, SbWatch};
 
 const MIB: f64 = 1024.0 * 1024.0;
 /// Patience for a cold start or one change; far above anything expected.
@@ -64,17 +64,20 @@ pub fn reset(sb: &Sandbox, chassis: &str) -> Result<(), String> {
     }
     e(sb.try_vsctl(&cmds))?;
 
-    // chassis-del also deletes the Chassis_Private row in 23.03; one left over is removed after.
-    e(sb.try_sbctl(["--if-exists", "chassis-del", chassis]))?;
-    let mut sbcmds: Vec<String> = vec!["--".into(), "--if-exists".into(), "chassis-del".into(), chassis.into()];
-    let cp = e(sb.try_sbctl(["--bare", "--columns=_uuid", "find", "Chassis_Private", &format!("name=\"{chassis}\"")]))?;
-    for u in lines(&cp) {
-        sbcmds.extend(["--".into(), "destroy".into(), "Chassis_Private".into(), u]);
-    }
-    for u in lines(&e(sb.try_sbctl(["--bare", "--columns=_uuid", "find", "Port_Binding", "up=true"]))?) {
-        sbcmds.extend(["--".into(), "set".into(), "Port_Binding".into(), u, "up=false".into()]);
-    }
-    e(sb.try_sbctl(&sbcmds))?;
+    // As `ovn-sbctl chassis-del` (its Encaps go with it, being unreferenced), plus the
+    // Chassis_Private row and the up flags, in one transaction.
+    let sock = sb.sb_socket();
+    let ups: Vec<Value> = select_all(&sock, "Port_Binding", &["_uuid", "up"])?
+        .into_iter()
+        .filter(|r| r["up"] == json!(true))
+        .map(|r| json!({"op": "update", "table": "Port_Binding", "where": [["_uuid", "==", r["_uuid"]]], "row": {"up": false}}))
+        .collect();
+    let mut ops = vec![
+        json!({"op": "delete", "table": "Chassis", "where": [["name", "==", chassis]]}),
+        json!({"op": "delete", "table": "Chassis_Private", "where": [["name", "==", chassis]]}),
+    ];
+    ops.extend(ups);
+    transact(&sock, ops)?;
     e(sb.try_nbctl(["--wait=sb", "sync"]))?;
     Ok(())
 }

@@ -15,6 +15,9 @@
 use std::time::Instant;
 
 use chassisd_tests::Sandbox;
+use serde_json::{json, Value};
+
+use super::watch::{select_all, transact, uuid_of};
 
 /// A scale tier.
 #[derive(Clone, Debug)]
@@ -94,8 +97,7 @@ fn v(args: &[&str]) -> Vec<String> {
 
 /// Counts the rows of a Southbound table.
 pub fn sb_rows(sb: &Sandbox, table: &str) -> Result<usize, String> {
-    let out = sb.try_sbctl(["--bare", "--columns=_uuid", "list", table]).map_err(|e| e.to_string())?;
-    Ok(out.lines().filter(|l| !l.trim().is_empty()).count())
+    Ok(select_all(&sb.sb_socket(), table, &["_uuid"])?.len())
 }
 
 /// Builds the topology and waits for northd to have computed it.
@@ -146,9 +148,9 @@ pub fn build(sb: &Sandbox, tier: &Tier, progress: &dyn Fn(&str)) -> Result<Facts
         }
     }
     let total = cmds.len();
-    // One batch per ~50 switches (a DHCP_Options @id must stay in the batch that uses it).
+    // One batch per 150 switches (a DHCP_Options @id must stay in the batch that uses it).
     let per_switch = 8 + 2 * tier.ports + tier.ports.min(2);
-    let per_call = per_switch * 50;
+    let per_call = per_switch * 150;
     let head = 4;
     batched(sb, "ovn-nbctl", &[], cmds[..head].to_vec(), head)?;
     let body: Vec<Vec<String>> = cmds[head..].to_vec();
@@ -180,14 +182,24 @@ pub fn build(sb: &Sandbox, tier: &Tier, progress: &dyn Fn(&str)) -> Result<Facts
 
     // The remote chassis and the ports bound to it.
     e(sb.try_sbctl(["chassis-add", FAKE_CHASSIS, "geneve", "192.168.0.2"]))?;
-    let mut binds = Vec::new();
-    for i in 0..tier.switches {
-        for j in 1..tier.ports {
-            binds.push(vec!["lsp-bind".to_string(), format!("p{i}-{j}"), FAKE_CHASSIS.into()]);
-        }
-    }
-    batched(sb, "ovn-sbctl", &[], binds, 2000)?;
-    progress(&format!("  SB: ports bound to {FAKE_CHASSIS} at {:.1}s", started.elapsed().as_secs_f64()));
+    let sock = sb.sb_socket();
+    let fake = select_all(&sock, "Chassis", &["_uuid", "name"])?
+        .iter()
+        .find(|r| r["name"] == FAKE_CHASSIS)
+        .map(|r| uuid_of(&r["_uuid"]))
+        .ok_or("chassis-add did not add the chassis")?;
+    let local: std::collections::HashSet<String> = (0..tier.switches).map(|i| format!("p{i}-0")).collect();
+    let binds: Vec<Value> = select_all(&sock, "Port_Binding", &["_uuid", "logical_port", "type"])?
+        .iter()
+        .filter(|r| r["type"] == "" && !local.contains(r["logical_port"].as_str().unwrap_or_default()))
+        .map(|r| {
+            json!({"op": "update", "table": "Port_Binding", "where": [["_uuid", "==", r["_uuid"]]],
+                   "row": {"chassis": ["uuid", fake]}})
+        })
+        .collect();
+    let nbinds = binds.len();
+    transact(&sock, binds)?;
+    progress(&format!("  SB: {nbinds} ports bound to {FAKE_CHASSIS} at {:.1}s", started.elapsed().as_secs_f64()));
     // The local VIFs, without pcap files (nothing is sent).
     let vifs: Vec<Vec<String>> = (0..tier.switches)
         .flat_map(|i| {

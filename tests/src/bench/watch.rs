@@ -213,3 +213,47 @@ impl Drop for SbWatch {
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }
+
+/// One OVSDB transaction on the Southbound database at `socket`, on a connection of its own;
+/// returns the array of operation results. ovn-sbctl downloads the whole database on every
+/// invocation (seconds with 75,000 logical flows), so the benchmark's own Southbound reads and
+/// writes go through this instead.
+pub fn transact(socket: &Path, ops: Vec<Value>) -> Result<Vec<Value>, String> {
+    let mut stream = UnixStream::connect(socket).map_err(|e| format!("connecting to {socket:?}: {e}"))?;
+    let mut params = vec![json!("OVN_Southbound")];
+    params.extend(ops);
+    let req = json!({"id": "txn", "method": "transact", "params": params});
+    stream.write_all(req.to_string().as_bytes()).map_err(|e| e.to_string())?;
+    let reader = stream.try_clone().map_err(|e| e.to_string())?;
+    for msg in serde_json::Deserializer::from_reader(std::io::BufReader::new(reader)).into_iter::<Value>() {
+        let msg = msg.map_err(|e| format!("transact: {e}"))?;
+        if msg.get("method").and_then(Value::as_str) == Some("echo") {
+            let reply = json!({"id": msg["id"], "result": msg["params"], "error": null});
+            stream.write_all(reply.to_string().as_bytes()).map_err(|e| e.to_string())?;
+            continue;
+        }
+        if msg.get("id") != Some(&json!("txn")) {
+            continue;
+        }
+        if !msg["error"].is_null() {
+            return Err(format!("transact: {}", msg["error"]));
+        }
+        let results = msg["result"].as_array().cloned().unwrap_or_default();
+        if let Some(err) = results.iter().find(|r| r.get("error").is_some()) {
+            return Err(format!("transact: {err}"));
+        }
+        return Ok(results);
+    }
+    Err("transact: connection closed".into())
+}
+
+/// `select` of `columns` from every row of `table`.
+pub fn select_all(socket: &Path, table: &str, columns: &[&str]) -> Result<Vec<Value>, String> {
+    let r = transact(socket, vec![json!({"op": "select", "table": table, "where": [], "columns": columns})])?;
+    Ok(r.first().and_then(|r| r["rows"].as_array()).cloned().unwrap_or_default())
+}
+
+/// The UUID string of an `["uuid", "..."]` value.
+pub fn uuid_of(v: &Value) -> String {
+    row_str(v)
+}
