@@ -20,7 +20,6 @@ pub struct Figure {
 /// latency, recompute time, ...) is one more entry here and one more key in the run's map.
 pub const FIGURES: &[Figure] = &[
     Figure { key: "cold_start_s", label: "cold start: start → Chassis_Private.nb_cfg = bumped nb_cfg", unit: "s" },
-    Figure { key: "wait_hv_s", label: "cold start: start → `ovn-nbctl --wait=hv sync` returned", unit: "s" },
     Figure { key: "cpu_s", label: "CPU to sync, all processes summed", unit: "s" },
     Figure { key: "peak_rss_mib", label: "peak RSS (VmHWM) at sync, summed", unit: "MiB" },
     Figure { key: "sb_conns", label: "Southbound connections", unit: "" },

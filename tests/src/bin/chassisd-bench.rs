@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use chassisd_tests::{chassisd_bin, missing_binaries, Controller, Keep, Sandbox};
+use chassisd_tests::{chassisd_bin, missing_binaries, wait_for, Controller, Keep, Sandbox};
 use clap::Parser;
 use serde_json::json;
 
@@ -139,13 +139,42 @@ fn run(args: &Args) -> Result<(), String> {
             .keep(if args.keep { Keep::Always } else { Keep::OnFailure })
             .try_start()?;
         // A TCP remote on the SB, so that the controllers' connections carry TCP_INFO counters.
+        // It is a Connection row (as `ovn-sbctl set-connection` makes) so that the server's
+        // inactivity probe can be turned off, as large deployments do: a controller busy
+        // computing for more than the default 5 s would otherwise be disconnected, reconnect,
+        // download everything again, and never finish. The controllers' own probes (SB and
+        // OpenFlow) are off too; both controllers get the same settings.
         let port = free_port()?;
         let ctl = sb.central_dir().join("ovnsb_db.ctl");
         let ctl = ctl.to_string_lossy().into_owned();
-        sb.try_run_central("ovs-appctl", ["-t", &ctl, "ovsdb-server/add-remote", &format!("ptcp:{port}:127.0.0.1")])
-            .map_err(|e| e.to_string())?;
-        sb.try_vsctl(["set", "Open_vSwitch", ".", &format!("external_ids:ovn-remote=\"tcp:127.0.0.1:{port}\"")])
-            .map_err(|e| e.to_string())?;
+        sb.try_run_central(
+            "ovs-appctl",
+            ["-t", &ctl, "ovsdb-server/add-remote", "db:OVN_Southbound,SB_Global,connections"],
+        )
+        .map_err(|e| e.to_string())?;
+        sb.try_nbctl(["--wait=sb", "sync"]).map_err(|e| e.to_string())?;
+        sb.try_sbctl([
+            "set-connection",
+            &format!("ptcp:{port}:127.0.0.1"),
+            "--",
+            "set",
+            "Connection",
+            ".",
+            "inactivity_probe=0",
+        ])
+        .map_err(|e| e.to_string())?;
+        sb.try_vsctl([
+            "set",
+            "Open_vSwitch",
+            ".",
+            &format!("external_ids:ovn-remote=\"tcp:127.0.0.1:{port}\""),
+            "external_ids:ovn-remote-probe-interval=0",
+            "external_ids:ovn-openflow-probe-interval=0",
+        ])
+        .map_err(|e| e.to_string())?;
+        wait_for(Duration::from_secs(30), format!("SB listening on 127.0.0.1:{port}"), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
         progress(&format!("tier {}: building the topology", tier.name));
         let facts = topo::build(&sb, tier, &progress)?;
         progress(&format!(
