@@ -83,9 +83,8 @@ pub fn reset(sb: &Sandbox, chassis: &str) -> Result<(), String> {
 }
 
 pub struct Outcome {
-    /// Figure key -> value (see `report::FIGURES`).
-    pub values: BTreeMap<&'static str, f64>,
-    /// Everything measured, raw, for the run's JSON file.
+    /// Everything measured, for the run's JSON file; `figures` holds the values of
+    /// `report::FIGURES` by key.
     pub json: Value,
 }
 
@@ -292,5 +291,5 @@ pub fn run(
             "clean_stop": report.is_clean(),
         },
     });
-    Ok(Outcome { values, json })
+    Ok(Outcome { json })
 }

@@ -46,6 +46,26 @@ pub struct RunFigures {
     pub logical_flows: usize,
     pub controller: &'static str,
     pub values: BTreeMap<&'static str, f64>,
+    /// Per-change latencies, ms: VIF add → Port_Binding.up.
+    pub up_ms: Vec<f64>,
+}
+
+impl RunFigures {
+    /// Reads back a run's JSON file (as `chassisd-bench` writes it).
+    pub fn from_json(doc: &serde_json::Value) -> Option<RunFigures> {
+        let res = &doc["result"];
+        let controller = CONTROLLERS.iter().copied().find(|c| res["controller"] == *c)?;
+        let figs = res["figures"].as_object()?;
+        let values = FIGURES.iter().filter_map(|f| Some((f.key, figs.get(f.key)?.as_f64()?))).collect();
+        let up_ms = res["changes"]["up_ms"].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).collect());
+        Some(RunFigures {
+            tier: doc["tier"].as_str()?.to_string(),
+            logical_flows: doc["topology"]["logical_flows"].as_u64()? as usize,
+            controller,
+            values,
+            up_ms: up_ms.unwrap_or_default(),
+        })
+    }
 }
 
 pub const CONTROLLERS: [&str; 2] = ["ovn-controller", "chassisd"];
@@ -153,6 +173,66 @@ pub fn plot(path: &Path, runs: &[RunFigures], tiers: &[(String, usize, String)])
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Latency distributions: per tier, the empirical CDF of "VIF added → Port_Binding.up" over
+/// every change of every run, one line per controller.
+pub fn plot_latency(path: &Path, runs: &[RunFigures], tiers: &[(String, usize, String)]) -> Result<(), String> {
+    let n = tiers.len().max(1);
+    let root = SVGBackend::new(path, (600 * n as u32, 450)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let root = root
+        .titled("VIF added → Port_Binding.up=true: latency CDF (all changes, all runs)", ("sans-serif", 20))
+        .map_err(|e| e.to_string())?;
+    let colors = [RGBColor(200, 60, 40), RGBColor(30, 90, 200)];
+    for (area, (tier, lflows, _)) in root.split_evenly((1, n)).iter().zip(tiers) {
+        let cdfs: Vec<Vec<(f64, f64)>> = CONTROLLERS
+            .iter()
+            .map(|c| {
+                let mut xs: Vec<f64> = runs
+                    .iter()
+                    .filter(|r| &r.tier == tier && r.controller == *c)
+                    .flat_map(|r| r.up_ms.iter().copied())
+                    .collect();
+                xs.sort_by(|a, b| a.total_cmp(b));
+                let len = xs.len() as f64;
+                xs.iter().enumerate().map(|(i, x)| (*x, (i + 1) as f64 / len)).collect()
+            })
+            .collect();
+        let xmax = cdfs.iter().flatten().map(|p| p.0).fold(0.0, f64::max).max(1.0) * 1.05;
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("{tier} ({lflows} logical flows)"), ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..xmax, 0.0..1.0)
+            .map_err(|e| e.to_string())?;
+        chart.configure_mesh().x_desc("ms").y_desc("fraction").draw().map_err(|e| e.to_string())?;
+        for ((name, pts), color) in CONTROLLERS.iter().zip(&cdfs).zip(colors) {
+            // A step line: each sample raises the curve.
+            let mut steps = Vec::new();
+            let mut prev = 0.0;
+            for (x, y) in pts {
+                steps.push((*x, prev));
+                steps.push((*x, *y));
+                prev = *y;
+            }
+            chart
+                .draw_series(LineSeries::new(steps, color.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()

@@ -11,8 +11,9 @@
 //! SB ovsdb-server a TCP remote that the controller's ovn-remote points at, and then, `--runs`
 //! times, starts each controller in turn on the same databases (order alternating per run),
 //! measures (`bench/measure.rs`) and stops it. Output in `--out` (default `bench-out/`): one
-//! JSON file per run and controller, `summary.json`, `results.md` (also printed) and
-//! `scale.svg`.
+//! JSON file per run and controller, `summary.json`, `results.md` (also printed), `scale.svg`
+//! (figures against logical flows) and `latency.svg` (VIF-add latency CDFs). `--from DIR...`
+//! rebuilds those from the run files of earlier invocations without measuring.
 //!
 //! Not a test: `cargo test` does not run it.
 
@@ -20,7 +21,7 @@
 mod bench;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,10 @@ struct Args {
     /// Keep the sandbox directories (for debugging).
     #[arg(long)]
     keep: bool,
+    /// Measure nothing: rebuild the table and plots in --out from the run files in these
+    /// directories (e.g. the outputs of several invocations).
+    #[arg(long, num_args = 1..)]
+    from: Vec<PathBuf>,
 }
 
 fn sh(prog: &str, args: &[&str]) -> String {
@@ -100,6 +105,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if !args.from.is_empty() {
+        let docs = load_runs(&args.from)?;
+        let started = Instant::now();
+        let progress = |msg: &str| eprintln!("[{:7.1}s] {msg}", started.elapsed().as_secs_f64());
+        let dirs: Vec<String> = args.from.iter().map(|d| d.display().to_string()).collect();
+        return write_reports(&docs, &args.out, &format!("--from {}", dirs.join(" ")), &progress);
+    }
     let missing = missing_binaries();
     if !missing.is_empty() {
         return Err(format!("OVS/OVN binaries missing: {missing:?}"));
@@ -127,9 +139,7 @@ fn run(args: &Args) -> Result<(), String> {
     progress(&format!("chassisd: {}", bin.display()));
     let machine = machine();
 
-    let mut all: Vec<RunFigures> = Vec::new();
-    let mut tier_rows: Vec<(String, usize, String)> = Vec::new();
-    let mut summary_tiers = Vec::new();
+    let mut docs: Vec<serde_json::Value> = Vec::new();
     for tier in &tiers {
         progress(&format!("tier {}: {} switches x {} ports: starting OVS/OVN", tier.name, tier.switches, tier.ports));
         let mut sb = Sandbox::builder()
@@ -196,8 +206,6 @@ fn run(args: &Args) -> Result<(), String> {
             continue;
         }
         let watch = SbWatch::connect(&sb.sb_socket())?;
-        let desc = format!("{} switches × {} ports, {} port bindings", tier.switches, tier.ports, facts.port_bindings);
-        tier_rows.push((tier.name.clone(), facts.logical_flows, desc));
         let facts_json = json!({
             "switches": tier.switches, "ports_per_switch": tier.ports, "logical_flows": facts.logical_flows,
             "port_bindings": facts.port_bindings, "datapaths": facts.datapaths, "local_vifs": facts.local_vifs,
@@ -220,15 +228,9 @@ fn run(args: &Args) -> Result<(), String> {
                 });
                 let path = args.out.join(format!("{tag}.json"));
                 fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).map_err(|e| format!("{path:?}: {e}"))?;
-                all.push(RunFigures {
-                    tier: tier.name.clone(),
-                    logical_flows: facts.logical_flows,
-                    controller: c.name(),
-                    values: out.values,
-                });
+                docs.push(doc);
             }
         }
-        summary_tiers.push(facts_json);
         drop(watch);
         let report = sb.shutdown();
         if !report.is_clean() {
@@ -236,33 +238,89 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
 
+    let command = format!("--tiers {} --runs {} --changes {}", args.tiers, args.runs, args.changes);
+    write_reports(&docs, &args.out, &command, &progress)
+}
+
+/// Reads the run files (`*-run*.json`) in `dirs` (and their subdirectories).
+fn load_runs(dirs: &[PathBuf]) -> Result<Vec<serde_json::Value>, String> {
+    let mut files = Vec::new();
+    let mut todo: Vec<PathBuf> = dirs.to_vec();
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).map_err(|e| format!("{d:?}: {e}"))?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "json") && p.to_string_lossy().contains("-run") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut docs = Vec::new();
+    for f in files {
+        let text = fs::read_to_string(&f).map_err(|e| format!("{f:?}: {e}"))?;
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{f:?}: {e}"))?;
+        if doc.get("result").is_some() {
+            docs.push(doc);
+        }
+    }
+    Ok(docs)
+}
+
+/// results.md (also printed), scale.svg, latency.svg and summary.json in `out`, from the runs.
+fn write_reports(docs: &[serde_json::Value], out: &Path, command: &str, progress: &dyn Fn(&str)) -> Result<(), String> {
+    fs::create_dir_all(out).map_err(|e| format!("{out:?}: {e}"))?;
+    let all: Vec<RunFigures> = docs.iter().filter_map(RunFigures::from_json).collect();
+    if all.is_empty() {
+        return Err("no runs to report".into());
+    }
+    // Tiers in order of size, described by their topology.
+    let mut tiers: Vec<(String, usize, String)> = Vec::new();
+    let mut topologies = Vec::new();
+    for d in docs {
+        let name = d["tier"].as_str().unwrap_or("?").to_string();
+        if tiers.iter().any(|t| t.0 == name) {
+            continue;
+        }
+        let t = &d["topology"];
+        let desc = format!(
+            "{} switches × {} ports, {} port bindings",
+            t["switches"], t["ports_per_switch"], t["port_bindings"]
+        );
+        tiers.push((name, t["logical_flows"].as_u64().unwrap_or(0) as usize, desc));
+        topologies.push(json!({"tier": d["tier"], "topology": t}));
+    }
+    tiers.sort_by_key(|t| t.1);
+    let machine = &docs[0]["machine"];
     let mut md = String::from("## chassisd vs ovn-controller 23.03\n\n");
     md.push_str(&format!(
-        "Machine: {} CPUs ({}), {} kB RAM, kernel {}; {}; chassisd at git {}. Command: `chassisd-bench --tiers {} \
-         --runs {} --changes {}`.\n",
+        "Machine: {} CPUs ({}), {} kB RAM, kernel {}; {}; chassisd at git {}. `chassisd-bench {command}`. \
+         chassisd installs no OpenFlow flows yet: the cold-start figures compare the Southbound initial sync and \
+         database work of chassisd with the whole of ovn-controller's (which includes computing and installing \
+         the flows).\n",
         machine["cpus"],
         machine["cpu_model"].as_str().unwrap_or("?"),
         machine["mem_total_kb"].as_str().unwrap_or("?"),
         machine["kernel"].as_str().unwrap_or("?"),
         machine["ovn_controller"].as_str().unwrap_or("?"),
         machine["git_commit"].as_str().unwrap_or("?"),
-        args.tiers,
-        args.runs,
-        args.changes
     ));
-    md.push_str(&report::markdown(&all, &tier_rows));
+    md.push_str(&report::markdown(&all, &tiers));
     println!("{md}");
-    let md_path = args.out.join("results.md");
+    let md_path = out.join("results.md");
     fs::write(&md_path, &md).map_err(|e| format!("{md_path:?}: {e}"))?;
-    let svg = args.out.join("scale.svg");
-    report::plot(&svg, &all, &tier_rows)?;
+    let svg = out.join("scale.svg");
+    report::plot(&svg, &all, &tiers)?;
+    let lat = out.join("latency.svg");
+    report::plot_latency(&lat, &all, &tiers)?;
     let summary = json!({
         "machine": machine,
-        "tiers": summary_tiers,
+        "tiers": topologies,
         "runs": all.iter().map(|r| json!({"tier": r.tier, "controller": r.controller, "logical_flows": r.logical_flows, "figures": r.values})).collect::<Vec<_>>(),
     });
-    let sp = args.out.join("summary.json");
+    let sp = out.join("summary.json");
     fs::write(&sp, serde_json::to_string_pretty(&summary).unwrap()).map_err(|e| format!("{sp:?}: {e}"))?;
-    progress(&format!("done: {} , {} , {}", md_path.display(), svg.display(), sp.display()));
+    progress(&format!("done: {}, {}, {}, {}", md_path.display(), svg.display(), lat.display(), sp.display()));
     Ok(())
 }
