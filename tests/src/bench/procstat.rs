@@ -68,7 +68,12 @@ impl Seen {
         ids.sort_by_key(|p| p.pid);
         ids.dedup();
         for id in ids {
-            if let Some(u) = read(&id, tps) {
+            if let Some(mut u) = read(&id, tps) {
+                // The kernel updates its high-water mark lazily, so a later VmHWM can read a
+                // little lower than an earlier one; keep the highest seen.
+                if let Some(old) = self.last.get(&id) {
+                    u.hwm = u.hwm.max(old.hwm);
+                }
                 self.last.insert(id, u);
             }
         }
