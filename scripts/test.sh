@@ -59,10 +59,10 @@ fi
 # The tests start the built binaries (chassisd, flowctl, pinctrl).
 if run build cargo build --workspace --all-targets; then
     run packaging packaging/verify.sh target/debug/chassisd || true
-    # The unit under a real systemd (container), with ovn-controller standing
-    # in for chassisd until chassisd sends READY=1 (then: --controller chassisd).
+    # The unit under a real systemd (container), running the chassisd just built.
     if [[ $(id -u) -eq 0 ]]; then
-        run systemd-unit packaging/systemd-test.sh --controller ovn-controller || true
+        run systemd-unit env CHASSISD_BIN_DIR="$CHASSISD_REPO/target/debug" \
+            packaging/systemd-test.sh --controller chassisd || true
     else
         step "systemd-unit: skipped (needs root for systemd-nspawn)"
     fi
