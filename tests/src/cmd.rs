@@ -21,6 +21,26 @@ pub fn missing_binaries() -> Vec<&'static str> {
     OVS_BINARIES.iter().chain(OVN_BINARIES.iter()).copied().filter(|b| find_bin(b).is_none()).collect()
 }
 
+/// Runs each named scenario `fn name(c: Controller)` as two tests, `name::ovn_controller` and
+/// `name::chassisd`: the real ovn-controller proves the test, then chassisd must pass it.
+#[macro_export]
+macro_rules! both_controllers {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[test]
+            fn ovn_controller() {
+                $crate::require_ovn!();
+                super::$name($crate::Controller::OvnController);
+            }
+            #[test]
+            fn chassisd() {
+                $crate::require_ovn!();
+                super::$name($crate::Controller::Chassisd);
+            }
+        })*
+    };
+}
+
 /// Returns early from a test, with a message, when OVS/OVN are not installed. With
 /// `CHASSISD_REQUIRE_OVN=1` (for CI) a missing binary is a failure instead of a skip.
 #[macro_export]

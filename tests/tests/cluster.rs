@@ -6,26 +6,8 @@
 use std::time::Duration;
 
 use chassisd_tests::wait::wait_for;
-use chassisd_tests::{wait_until, Controller, Sandbox, TIMEOUT};
+use chassisd_tests::{both_controllers, wait_until, Controller, Sandbox, TIMEOUT};
 use nix::sys::signal::Signal;
-
-/// Runs a scenario once per controller, as two tests.
-macro_rules! both_controllers {
-    ($($name:ident),* $(,)?) => {
-        $(mod $name {
-            #[test]
-            fn ovn_controller() {
-                chassisd_tests::require_ovn!();
-                super::$name(chassisd_tests::Controller::OvnController);
-            }
-            #[test]
-            fn chassisd() {
-                chassisd_tests::require_ovn!();
-                super::$name(chassisd_tests::Controller::Chassisd);
-            }
-        })*
-    };
-}
 
 both_controllers!(fails_over_to_a_live_member, member_cut_off_from_the_cluster_is_not_used);
 

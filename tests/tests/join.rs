@@ -4,25 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use chassisd_tests::{wait_until, Controller, Sandbox};
-
-/// Runs a scenario once per controller, as two tests.
-macro_rules! both_controllers {
-    ($($name:ident),* $(,)?) => {
-        $(mod $name {
-            #[test]
-            fn ovn_controller() {
-                chassisd_tests::require_ovn!();
-                super::$name(chassisd_tests::Controller::OvnController);
-            }
-            #[test]
-            fn chassisd() {
-                chassisd_tests::require_ovn!();
-                super::$name(chassisd_tests::Controller::Chassisd);
-            }
-        })*
-    };
-}
+use chassisd_tests::{both_controllers, wait_until, Controller, Sandbox};
 
 both_controllers!(
     registers_chassis_and_creates_br_int,

@@ -6,24 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use chassisd_tests::{wait_until, Controller, Sandbox};
-
-macro_rules! both_controllers {
-    ($($name:ident),* $(,)?) => {
-        $(mod $name {
-            #[test]
-            fn ovn_controller() {
-                chassisd_tests::require_ovn!();
-                super::$name(chassisd_tests::Controller::OvnController);
-            }
-            #[test]
-            fn chassisd() {
-                chassisd_tests::require_ovn!();
-                super::$name(chassisd_tests::Controller::Chassisd);
-            }
-        })*
-    };
-}
+use chassisd_tests::{both_controllers, wait_until, Controller, Sandbox};
 
 both_controllers!(southbound_over_ssl_with_the_ovs_ssl_table);
 
