@@ -1,0 +1,1006 @@
+//! The action language of `Logical_Flow.actions`, as OVN 23.03 defines it (lib/actions.c,
+//! include/ovn/actions.h): a parser to a typed [`OvnAction`] list (with the prerequisites the
+//! actions add to the flow's match), and an encoder to OpenFlow [`Action`]s given an
+//! [`EncodeCtx`].
+//!
+//! Tokens come from the expression lexer; fields and subfields (`reg9[4]`, `ct_mark.blocked`,
+//! `outport`) resolve through the expression symbol table, as `expr_resolve_field` does.
+//! Actions that need the controller put `controller(userdata=...)` bytes built by
+//! [`shared::ovn::controller_ops`].
+//!
+//! Covered: `next`, `output`, `drop`, `f = c`, `f = g`, `f <-> g`, `ip.ttl--`, `ct_next`,
+//! `ct_commit` (`{...}` and v1 `(...)`), `ct_dnat`/`ct_snat` and their `_in_czone` forms,
+//! `ct_commit_nat`, `ct_clear`, `ct_lb`/`ct_lb_mark` (backends, `hash_fields`, skip/force
+//! SNAT), `clone{}` and the nested controller actions (`arp`, `nd_ns`, `nd_na`,
+//! `nd_na_router`, `icmp4`, `icmp4_error`, `icmp6`, `icmp6_error`, `tcp_reset`,
+//! `sctp_abort`, `reject`), `get_arp`/`put_arp`, `get_nd`/`put_nd`, `log(...)`, `igmp`.
+//! Other 23.03 actions are recognised by name and rejected with an "unsupported" error, so
+//! a caller can tell them from syntax errors.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use shared::openflow::actions::{
+    Controller, Ct, CtZone, Nat, NatAddrs, Subfield, NX_CT_F_COMMIT, NX_CT_RECIRC_NONE, NX_NAT_F_DST, NX_NAT_F_SRC,
+};
+use shared::openflow::{Action, Field};
+use shared::ovn::controller_ops::{severity, verdict, ControllerOp, Opcode, Payload};
+use shared::ovn::tables;
+
+use super::expr::lexer::{tokenize, NumFormat, Number, Spanned, Token};
+use super::expr::symtab::{SymbolKind, Symtab};
+
+#[cfg(test)]
+mod golden;
+#[cfg(test)]
+mod tests;
+
+/// Why an action string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionError(pub String);
+
+impl std::fmt::Display for ActionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ActionError {}
+
+type R<T> = Result<T, ActionError>;
+
+fn err<T>(msg: impl Into<String>) -> R<T> {
+    Err(ActionError(msg.into()))
+}
+
+/// A field or subfield named in an action, resolved to its OpenFlow subfield.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldRef {
+    /// As written (`reg9[4]`, `outport`).
+    pub text: String,
+    pub sf: Subfield,
+    /// A logical port name field (`inport`, `outport`): assigned from a string.
+    pub is_port: bool,
+}
+
+/// A constant on the right of `=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Const {
+    Num(Number),
+    Str(String),
+}
+
+/// `ct_dnat`/`ct_snat` flavours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatKind {
+    Dnat,
+    Snat,
+    DnatInCzone,
+    SnatInCzone,
+}
+
+/// ct_lb flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LbFlag {
+    None,
+    SkipSnat,
+    ForceSnat,
+}
+
+/// One parsed OVN action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OvnAction {
+    /// `next;`, `next(N);`, `next(pipeline=P, table=N);`: `ingress`, logical table.
+    Next { ingress: bool, table: u8 },
+    Output,
+    Load { dst: FieldRef, value: Const },
+    Move { dst: FieldRef, src: FieldRef },
+    Exchange { a: FieldRef, b: FieldRef },
+    DecTtl,
+    CtNext { table: u8 },
+    CtCommit(Vec<OvnAction>),
+    CtCommitV1 { mark: Option<(u32, u32)>, label: Option<(u128, u128)> },
+    CtNat { kind: NatKind, table: u8, ip: Option<IpAddr>, ports: Option<(u16, u16)> },
+    CtCommitNat { table: u8 },
+    CtClear,
+    CtLb { mark: bool, table: u8, backends: Vec<(IpAddr, u16)>, hash_fields: Option<String>, flag: LbFlag },
+    Clone(Vec<OvnAction>),
+    /// A controller action with nested actions (`arp {...}`, `reject {...}`, ...).
+    Nested { opcode: Opcode, actions: Vec<OvnAction> },
+    GetMac { nd: bool, port: FieldRef, ip: FieldRef },
+    PutMac { nd: bool, port: FieldRef, ip: FieldRef, mac: FieldRef },
+    Log { name: Option<String>, verdict: u8, severity: u8, meter: Option<String> },
+    /// A controller action with no payload (`igmp`).
+    SimpleController(Opcode),
+}
+
+/// Parsed actions and the prerequisites they add to the match.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    pub actions: Vec<OvnAction>,
+    /// Prerequisite expressions (each a match expression such as `ip4`), to be ANDed with
+    /// the flow's match (see [`Parsed::prereqs_text`]).
+    pub prereqs: BTreeSet<String>,
+}
+
+impl Parsed {
+    /// The prerequisites as one expression for `expr::parse_prereqs`, or `None`.
+    pub fn prereqs_text(&self) -> Option<String> {
+        if self.prereqs.is_empty() {
+            return None;
+        }
+        Some(self.prereqs.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(" && "))
+    }
+}
+
+/// Where the flow sits (what `ovnact_parse_params` gives the parser).
+#[derive(Debug, Clone, Copy)]
+pub struct ParseCtx {
+    pub ingress: bool,
+    /// The flow's logical table.
+    pub table: u8,
+    /// Tables in the pipeline ([`tables::LOG_PIPELINE_LEN`] for real flows).
+    pub n_tables: u8,
+}
+
+/// Names of 23.03 actions this module does not encode yet.
+const UNSUPPORTED: [&str; 30] = [
+    "put_dhcp_opts",
+    "put_dhcpv6_opts",
+    "dns_lookup",
+    "put_nd_ra_opts",
+    "lookup_arp",
+    "lookup_arp_ip",
+    "lookup_nd",
+    "lookup_nd_ip",
+    "trigger_event",
+    "bind_vport",
+    "handle_svc_check",
+    "check_pkt_larger",
+    "set_queue",
+    "set_meter",
+    "fwd_group",
+    "put_fdb",
+    "get_fdb",
+    "lookup_fdb",
+    "check_in_port_sec",
+    "check_out_port_sec",
+    "select",
+    "chk_lb_hairpin",
+    "chk_lb_hairpin_reply",
+    "ct_snat_to_vip",
+    "commit_ecmp_nh",
+    "chk_ecmp_nh_mac",
+    "chk_ecmp_nh",
+    "commit_lb_aff",
+    "chk_lb_aff",
+    "sample",
+];
+
+struct Parser<'a> {
+    toks: &'a [Spanned],
+    pos: usize,
+    ctx: ParseCtx,
+    prereqs: BTreeSet<String>,
+    depth: usize,
+}
+
+/// Parses an action string.
+pub fn parse(text: &str, ctx: ParseCtx) -> R<Parsed> {
+    let toks = tokenize(text).map_err(|e| ActionError(e.msg))?;
+    let mut p = Parser { toks: &toks, pos: 0, ctx, prereqs: BTreeSet::new(), depth: 0 };
+    let actions = p.action_list(false)?;
+    Ok(Parsed { actions, prereqs: p.prereqs })
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.toks.get(self.pos).map(|s| &s.tok)
+    }
+    fn peek_at(&self, n: usize) -> Option<&Token> {
+        self.toks.get(self.pos + n).map(|s| &s.tok)
+    }
+    fn bump(&mut self) -> Option<&Token> {
+        let t = self.toks.get(self.pos).map(|s| &s.tok);
+        self.pos += 1;
+        t
+    }
+    fn eat(&mut self, t: &Token) -> bool {
+        if self.peek() == Some(t) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, t: &Token) -> R<()> {
+        if self.eat(t) {
+            Ok(())
+        } else {
+            err(format!("Syntax error at `{}' expecting `{t}'.", self.here()))
+        }
+    }
+    fn here(&self) -> String {
+        self.peek().map_or_else(|| "end of input".into(), |t| t.to_string())
+    }
+    fn eat_id(&mut self, id: &str) -> bool {
+        if matches!(self.peek(), Some(Token::Id(s)) if s == id) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn id(&mut self) -> R<String> {
+        match self.bump() {
+            Some(Token::Id(s)) => Ok(s.clone()),
+            _ => err("Syntax error: expecting identifier."),
+        }
+    }
+    fn num(&mut self) -> R<Number> {
+        match self.bump() {
+            Some(Token::Num(n)) => Ok(*n),
+            _ => err("Syntax error: expecting constant."),
+        }
+    }
+    fn int(&mut self) -> R<u128> {
+        let n = self.num()?;
+        if n.mask.is_some() {
+            return err("Syntax error: expecting integer.");
+        }
+        Ok(n.value)
+    }
+    fn string(&mut self) -> R<String> {
+        match self.bump() {
+            Some(Token::Str(s)) => Ok(s.clone()),
+            _ => err("Syntax error: expecting string."),
+        }
+    }
+    fn prereq(&mut self, p: &str) {
+        self.prereqs.insert(p.to_string());
+    }
+    fn next_table(&self, name: &str) -> R<u8> {
+        if u16::from(self.ctx.table) + 1 >= u16::from(self.ctx.n_tables) {
+            return err(format!("\"{name}\" action not allowed in last table."));
+        }
+        Ok(self.ctx.table + 1)
+    }
+
+    /// `action; action; ...` up to end of input, or `}` when `nested`.
+    fn action_list(&mut self, nested: bool) -> R<Vec<OvnAction>> {
+        let mut out = Vec::new();
+        let mut dropped = false;
+        loop {
+            match self.peek() {
+                None if !nested => break,
+                None => return err("Syntax error at end of input expecting `}'."),
+                Some(Token::RCurly) if nested => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => {}
+            }
+            if self.eat_id("drop") {
+                dropped = true;
+                self.expect(&Token::Semicolon)?;
+                continue;
+            }
+            if dropped {
+                return err("Syntax error: \"drop\" must be the last action.");
+            }
+            self.action(&mut out)?;
+            self.expect(&Token::Semicolon)?;
+        }
+        if dropped && !out.is_empty() {
+            return err("Syntax error: \"drop\" must be the only action.");
+        }
+        Ok(out)
+    }
+
+    fn nested(&mut self, prereq: Option<&str>) -> R<Vec<OvnAction>> {
+        if let Some(p) = prereq {
+            self.prereq(p);
+        }
+        self.expect(&Token::LCurly)?;
+        self.depth += 1;
+        if self.depth > 16 {
+            return err("Actions nested too deeply.");
+        }
+        let v = self.action_list(true);
+        self.depth -= 1;
+        v
+    }
+
+    fn action(&mut self, out: &mut Vec<OvnAction>) -> R<()> {
+        let Some(Token::Id(name)) = self.peek().cloned() else {
+            return err(format!("Syntax error at `{}' expecting action.", self.here()));
+        };
+        // Assignments: `f = ...`, `f <-> g`, `f[..] = ...`, `ip.ttl--`.
+        if matches!(self.peek_at(1), Some(Token::Equals | Token::Exchange | Token::LSquare | Token::Decrement)) {
+            return self.assignment(out);
+        }
+        self.pos += 1;
+        let a = match name.as_str() {
+            "next" => self.next_action()?,
+            "output" => OvnAction::Output,
+            "ct_next" => {
+                self.prereq("ip");
+                OvnAction::CtNext { table: self.next_table("ct_next")? }
+            }
+            "ct_commit" => self.ct_commit()?,
+            "ct_dnat" => self.ct_nat(NatKind::Dnat, &name)?,
+            "ct_snat" => self.ct_nat(NatKind::Snat, &name)?,
+            "ct_dnat_in_czone" => self.ct_nat(NatKind::DnatInCzone, &name)?,
+            "ct_snat_in_czone" => self.ct_nat(NatKind::SnatInCzone, &name)?,
+            "ct_commit_nat" => {
+                self.prereq("ip");
+                OvnAction::CtCommitNat { table: self.next_table(&name)? }
+            }
+            "ct_clear" => OvnAction::CtClear,
+            "ct_lb" => self.ct_lb(false)?,
+            "ct_lb_mark" => self.ct_lb(true)?,
+            "clone" => OvnAction::Clone(self.nested(None)?),
+            "arp" => self.nested_op(Opcode::Arp, "ip4")?,
+            "nd_ns" => self.nested_op(Opcode::NdNs, "ip6")?,
+            "nd_na" => self.nested_op(Opcode::NdNa, "nd_ns")?,
+            "nd_na_router" => self.nested_op(Opcode::NdNaRouter, "nd_ns")?,
+            "icmp4" => self.nested_op(Opcode::Icmp, "ip4")?,
+            "icmp4_error" => self.nested_op(Opcode::Icmp4Error, "ip4")?,
+            "icmp6" => self.nested_op(Opcode::Icmp, "ip6")?,
+            "icmp6_error" => self.nested_op(Opcode::Icmp6Error, "ip6")?,
+            "tcp_reset" => self.nested_op(Opcode::TcpReset, "tcp")?,
+            "sctp_abort" => self.nested_op(Opcode::SctpAbort, "sctp")?,
+            "reject" => OvnAction::Nested { opcode: Opcode::Reject, actions: self.nested(None)? },
+            "get_arp" => self.get_mac(false)?,
+            "get_nd" => self.get_mac(true)?,
+            "put_arp" => self.put_mac(false)?,
+            "put_nd" => self.put_mac(true)?,
+            "log" => self.log()?,
+            "igmp" => OvnAction::SimpleController(Opcode::Igmp),
+            n if UNSUPPORTED.contains(&n) => return err(format!("\"{n}\" action unsupported by this translator.")),
+            n => return err(format!("Syntax error at `{n}' expecting action.")),
+        };
+        out.push(a);
+        Ok(())
+    }
+
+    fn nested_op(&mut self, opcode: Opcode, prereq: &str) -> R<OvnAction> {
+        Ok(OvnAction::Nested { opcode, actions: self.nested(Some(prereq))? })
+    }
+
+    fn next_action(&mut self) -> R<OvnAction> {
+        let mut ingress = self.ctx.ingress;
+        let mut table = u128::from(self.ctx.table) + 1;
+        if self.eat(&Token::LParen) {
+            if matches!(self.peek(), Some(Token::Num(_))) {
+                table = self.int()?;
+            } else {
+                loop {
+                    if self.eat_id("pipeline") {
+                        self.expect(&Token::Equals)?;
+                        if self.eat_id("ingress") {
+                            ingress = true;
+                        } else if self.eat_id("egress") {
+                            ingress = false;
+                        } else {
+                            return err("Syntax error: expecting \"ingress\" or \"egress\".");
+                        }
+                    } else if self.eat_id("table") {
+                        self.expect(&Token::Equals)?;
+                        table = self.int()?;
+                    } else {
+                        return err("Syntax error: expecting \"pipeline\" or \"table\".");
+                    }
+                    if !self.eat(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+            self.expect(&Token::RParen)?;
+        }
+        match u8::try_from(table) {
+            Ok(t) if t < self.ctx.n_tables => Ok(OvnAction::Next { ingress, table: t }),
+            _ => err(format!("\"next\" action cannot advance beyond table {}.", self.ctx.n_tables.saturating_sub(1))),
+        }
+    }
+
+    /// A field reference: `name` or `name[i]` or `name[lo..hi]`.
+    fn field(&mut self) -> R<FieldRef> {
+        let name = self.id()?;
+        let symtab = Symtab::ovn();
+        let id = symtab.lookup(&name).ok_or_else(|| ActionError(format!("Syntax error at `{name}' expecting field name.")))?;
+        let sym = symtab.get(id).ok_or_else(|| ActionError(format!("Unknown symbol {name}.")))?;
+        if let Some(p) = sym.prereqs {
+            self.prereq(p);
+        }
+        let (mut sf, is_port) = resolve(symtab, id)?;
+        let mut text = name.clone();
+        if self.eat(&Token::LSquare) {
+            let lo = self.int()?;
+            let hi = if self.eat(&Token::Ellipsis) { self.int()? } else { lo };
+            self.expect(&Token::RSquare)?;
+            let width = u128::from(sf.n_bits);
+            if is_port || lo > hi || hi >= width {
+                return err(format!("Invalid subfield {name}[{lo}..{hi}]."));
+            }
+            // lo, hi < width <= 128 here.
+            sf.ofs += lo as u16;
+            sf.n_bits = (hi - lo + 1) as u16;
+            text = if lo == hi { format!("{name}[{lo}]") } else { format!("{name}[{lo}..{hi}]") };
+        }
+        Ok(FieldRef { text, sf, is_port })
+    }
+
+    fn assignment(&mut self, out: &mut Vec<OvnAction>) -> R<()> {
+        let dst = self.field()?;
+        if self.eat(&Token::Decrement) {
+            if dst.text != "ip.ttl" {
+                return err(format!("Syntax error at `--' (only ip.ttl can be decremented, not {}).", dst.text));
+            }
+            self.prereq("ip");
+            out.push(OvnAction::DecTtl);
+            return Ok(());
+        }
+        if self.eat(&Token::Exchange) {
+            let src = self.field()?;
+            check_widths(&dst, &src)?;
+            out.push(OvnAction::Exchange { a: dst, b: src });
+            return Ok(());
+        }
+        self.expect(&Token::Equals)?;
+        match self.peek().cloned() {
+            Some(Token::Num(n)) => {
+                self.pos += 1;
+                if dst.is_port {
+                    return err(format!("Cannot assign an integer to string field {}.", dst.text));
+                }
+                let width = u32::from(dst.sf.n_bits);
+                let fits = |v: u128| width >= 128 || v >> width == 0;
+                if !fits(n.value) || !n.mask.is_none_or(fits) {
+                    return err(format!("Constant too wide for {}-bit field {}.", width, dst.text));
+                }
+                out.push(OvnAction::Load { dst, value: Const::Num(n) });
+            }
+            Some(Token::Str(s)) => {
+                self.pos += 1;
+                if !dst.is_port {
+                    return err(format!("Cannot assign a string to integer field {}.", dst.text));
+                }
+                out.push(OvnAction::Load { dst, value: Const::Str(s) });
+            }
+            Some(Token::Id(f)) => {
+                if matches!(self.peek_at(1), Some(Token::LParen)) || UNSUPPORTED.contains(&f.as_str()) {
+                    return err(format!("\"{f}\" action unsupported by this translator."));
+                }
+                let src = self.field()?;
+                check_widths(&dst, &src)?;
+                out.push(OvnAction::Move { dst, src });
+            }
+            _ => return err(format!("Syntax error at `{}' expecting constant or field.", self.here())),
+        }
+        Ok(())
+    }
+
+    fn ct_commit(&mut self) -> R<OvnAction> {
+        self.prereq("ip");
+        if matches!(self.peek(), Some(Token::LCurly)) {
+            return Ok(OvnAction::CtCommit(self.nested(None)?));
+        }
+        if !self.eat(&Token::LParen) {
+            return Ok(OvnAction::CtCommit(Vec::new()));
+        }
+        let (mut mark, mut label) = (None, None);
+        while !self.eat(&Token::RParen) {
+            let which = self.id()?;
+            self.expect(&Token::Equals)?;
+            let n = self.num()?;
+            match which.as_str() {
+                "ct_mark" => {
+                    let v = u32::try_from(n.value).map_err(|_| ActionError("ct_mark too wide.".into()))?;
+                    let m = match n.mask {
+                        Some(m) => u32::try_from(m).map_err(|_| ActionError("ct_mark mask too wide.".into()))?,
+                        None => u32::MAX,
+                    };
+                    mark = Some((v, m));
+                }
+                "ct_label" => label = Some((n.value, n.mask.unwrap_or(u128::MAX))),
+                _ => return err(format!("Syntax error at `{which}'.")),
+            }
+            self.eat(&Token::Comma);
+        }
+        Ok(OvnAction::CtCommitV1 { mark, label })
+    }
+
+    fn ct_nat(&mut self, kind: NatKind, name: &str) -> R<OvnAction> {
+        self.prereq("ip");
+        let table = self.next_table(name)?;
+        let (mut ip, mut ports) = (None, None);
+        if self.eat(&Token::LParen) {
+            let n = self.num()?;
+            ip = Some(number_ip(&n).ok_or_else(|| ActionError("Syntax error: expecting IPv4 or IPv6 address.".into()))?);
+            if self.eat(&Token::Comma) {
+                let lo = self.int()?;
+                let lo = u16::try_from(lo).ok().filter(|l| *l != 0).ok_or(ActionError("range can't be 0".into()))?;
+                let mut hi = 0;
+                if self.eat(&Token::Hyphen) {
+                    hi = u16::try_from(self.int()?)
+                        .ok()
+                        .filter(|h| *h > lo)
+                        .ok_or(ActionError("range high should be greater than range low".into()))?;
+                }
+                ports = Some((lo, hi));
+            }
+            self.expect(&Token::RParen)?;
+        }
+        Ok(OvnAction::CtNat { kind, table, ip, ports })
+    }
+
+    fn ct_lb(&mut self, mark: bool) -> R<OvnAction> {
+        self.prereq("ip");
+        let table = self.next_table(if mark { "ct_lb_mark" } else { "ct_lb" })?;
+        let mut backends = Vec::new();
+        let mut hash_fields = None;
+        let mut flag = LbFlag::None;
+        if self.eat(&Token::LParen) {
+            if self.eat_id("backends") {
+                self.expect(&Token::Equals)?;
+                loop {
+                    let bracketed = self.eat(&Token::LSquare);
+                    let n = self.num()?;
+                    let ip = number_ip(&n).ok_or(ActionError("Syntax error: expecting IP address.".into()))?;
+                    if bracketed {
+                        if !ip.is_ipv6() {
+                            return err("Syntax error: expecting IPv6 address.");
+                        }
+                        self.expect(&Token::RSquare)?;
+                    }
+                    let mut port = 0;
+                    if self.eat(&Token::Colon) {
+                        port = u16::try_from(self.int()?)
+                            .map_err(|_| ActionError("Syntax error: expecting port number.".into()))?;
+                    }
+                    backends.push((ip, port));
+                    if !self.eat(&Token::Comma) {
+                        break;
+                    }
+                    if !matches!(self.peek(), Some(Token::Num(_) | Token::LSquare)) {
+                        break;
+                    }
+                }
+                self.eat(&Token::Semicolon);
+            }
+            if self.eat_id("hash_fields") {
+                self.expect(&Token::Equals)?;
+                hash_fields = Some(self.string()?);
+                self.eat(&Token::Semicolon);
+            }
+            if self.eat_id("skip_snat") {
+                flag = LbFlag::SkipSnat;
+            } else if self.eat_id("force_snat") {
+                flag = LbFlag::ForceSnat;
+            }
+            self.expect(&Token::RParen)?;
+        }
+        Ok(OvnAction::CtLb { mark, table, backends, hash_fields, flag })
+    }
+
+    fn get_mac(&mut self, nd: bool) -> R<OvnAction> {
+        self.expect(&Token::LParen)?;
+        let port = self.field()?;
+        self.expect(&Token::Comma)?;
+        let ip = self.field()?;
+        self.expect(&Token::RParen)?;
+        check_arg(&port, 32, true)?;
+        check_arg(&ip, if nd { 128 } else { 32 }, false)?;
+        Ok(OvnAction::GetMac { nd, port, ip })
+    }
+
+    fn put_mac(&mut self, nd: bool) -> R<OvnAction> {
+        self.expect(&Token::LParen)?;
+        let port = self.field()?;
+        self.expect(&Token::Comma)?;
+        let ip = self.field()?;
+        self.expect(&Token::Comma)?;
+        let mac = self.field()?;
+        self.expect(&Token::RParen)?;
+        check_arg(&port, 32, true)?;
+        check_arg(&ip, if nd { 128 } else { 32 }, false)?;
+        check_arg(&mac, 48, false)?;
+        Ok(OvnAction::PutMac { nd, port, ip, mac })
+    }
+
+    fn log(&mut self) -> R<OvnAction> {
+        let (mut name, mut meter) = (None, None);
+        let (mut v, mut sev) = (None, severity::INFO);
+        if self.eat(&Token::LParen) {
+            while !self.eat(&Token::RParen) {
+                let key = self.id()?;
+                self.expect(&Token::Equals)?;
+                match key.as_str() {
+                    "name" => name = Some(self.string()?),
+                    "meter" => meter = Some(self.string()?),
+                    "verdict" => {
+                        v = Some(match self.id()?.as_str() {
+                            "allow" => verdict::ALLOW,
+                            "drop" => verdict::DROP,
+                            "reject" => verdict::REJECT,
+                            o => return err(format!("Syntax error at `{o}' unknown verdict.")),
+                        })
+                    }
+                    "severity" => {
+                        sev = match self.id()?.as_str() {
+                            "alert" => severity::ALERT,
+                            "warning" => severity::WARNING,
+                            "notice" => severity::NOTICE,
+                            "info" => severity::INFO,
+                            "debug" => severity::DEBUG,
+                            o => return err(format!("Syntax error at `{o}' unknown severity.")),
+                        }
+                    }
+                    o => return err(format!("Syntax error at `{o}'.")),
+                }
+                self.eat(&Token::Comma);
+            }
+        }
+        let verdict = v.ok_or(ActionError("Syntax error: expecting verdict.".into()))?;
+        Ok(OvnAction::Log { name, verdict, severity: sev, meter })
+    }
+}
+
+fn check_widths(a: &FieldRef, b: &FieldRef) -> R<()> {
+    if a.sf.n_bits != b.sf.n_bits {
+        return err(format!(
+            "Can't assign {}-bit value to {}-bit destination ({} vs {}).",
+            b.sf.n_bits, a.sf.n_bits, b.text, a.text
+        ));
+    }
+    Ok(())
+}
+
+fn check_arg(f: &FieldRef, width: u16, port: bool) -> R<()> {
+    if f.is_port != port || (!port && f.sf.n_bits != width) {
+        return err(format!("{} is not a {width}-bit {}.", f.text, if port { "string field" } else { "field" }));
+    }
+    Ok(())
+}
+
+/// The OpenFlow subfield of a symbol (`expr_resolve_field`): subfields add their offset
+/// up to the whole field; string fields are their 32-bit register.
+fn resolve(symtab: &Symtab, mut id: usize) -> R<(Subfield, bool)> {
+    let width = symtab.get(id).map_or(0, |s| s.width);
+    let mut ofs: u32 = 0;
+    for _ in 0..8 {
+        let sym = symtab.get(id).ok_or_else(|| ActionError("bad symbol".into()))?;
+        match &sym.kind {
+            SymbolKind::Field(f) => {
+                let n_bits = u16::try_from(width).map_err(|_| ActionError("field too wide".into()))?;
+                let ofs = u16::try_from(ofs).map_err(|_| ActionError("field offset too large".into()))?;
+                return Ok((Subfield { field: *f, ofs, n_bits }, false));
+            }
+            SymbolKind::Str(f) => return Ok((Subfield::whole(*f), true)),
+            SymbolKind::Subfield { parent, ofs: o } => {
+                ofs += o;
+                id = *parent;
+            }
+            SymbolKind::Predicate(_) => return err(format!("Predicate symbol {} used where field required.", sym.name)),
+            SymbolKind::OvnField => return err(format!("\"{}\" action unsupported by this translator.", sym.name)),
+        }
+    }
+    err("Symbol nesting too deep.")
+}
+
+fn number_ip(n: &Number) -> Option<IpAddr> {
+    if n.mask.is_some() {
+        return None;
+    }
+    match n.format {
+        NumFormat::Ipv4 => Some(IpAddr::V4(u32::try_from(n.value).ok()?.into())),
+        NumFormat::Ipv6 => Some(IpAddr::V6(n.value.into())),
+        _ => None,
+    }
+}
+
+/// What the encoder needs to know (`ovnact_encode_params`).
+pub struct EncodeCtx<'a> {
+    /// The flow's pipeline.
+    pub ingress: bool,
+    /// The flow's datapath is a logical switch (conntrack zone reg13, else reg11/reg12).
+    pub is_switch: bool,
+    /// The datapath's external_ids has `snat-ct-zone` (the `_in_czone` actions then use the
+    /// SNAT zone, else the DNAT zone).
+    pub snat_ct_zone_set: bool,
+    /// Meter for controller actions (`ctrl_meter_id`); `None` = no meter.
+    pub ctrl_meter: Option<u32>,
+    /// A logical port's tunnel key on this datapath.
+    pub port_key: &'a dyn Fn(&str) -> Option<u32>,
+    /// A group id for a group description (`type=select,...` as ovs-ofctl text), allocated
+    /// once per distinct description (23.03's extend table).
+    pub group_id: &'a mut dyn FnMut(&str) -> u32,
+    /// A meter id for a named meter.
+    pub meter_id: &'a mut dyn FnMut(&str) -> u32,
+}
+
+impl EncodeCtx<'_> {
+    fn first_table(&self, ingress: bool) -> u8 {
+        if ingress {
+            tables::LOG_INGRESS_PIPELINE
+        } else {
+            tables::LOG_EGRESS_PIPELINE
+        }
+    }
+    fn ct_zone(&self) -> CtZone {
+        CtZone::Field(Subfield { field: if self.is_switch { Field::REG13 } else { Field::REG11 }, ofs: 0, n_bits: 16 })
+    }
+}
+
+fn resubmit(table: u8) -> Action {
+    Action::Resubmit { in_port: shared::openflow::actions::ports::IN_PORT, table, ct: false }
+}
+
+fn controller(ctx: &EncodeCtx<'_>, op: ControllerOp, pause: bool, meter: Option<u32>) -> Action {
+    Action::Controller(Controller {
+        userdata: op.encode(),
+        pause,
+        meter_id: meter.or(ctx.ctrl_meter).unwrap_or(0),
+        ..Controller::default()
+    })
+}
+
+/// `set_field` of `value` (and `mask`, both right-aligned to the subfield) into `sf`.
+fn set_subfield(sf: &Subfield, value: u128, mask: Option<u128>) -> Action {
+    let n_bytes = sf.field.n_bytes();
+    let n_bits = u32::from(sf.n_bits);
+    let ones = if n_bits >= 128 { u128::MAX } else { (1u128 << n_bits) - 1 };
+    let ofs = u32::from(sf.ofs);
+    let shift = |v: u128| v.checked_shl(ofs).unwrap_or(0);
+    let (v, m) = (shift(value & ones), shift(mask.unwrap_or(ones) & ones));
+    let bytes = |x: u128| {
+        let b = x.to_be_bytes();
+        b.get(16usize.saturating_sub(n_bytes)..).unwrap_or(&b).to_vec()
+    };
+    let full = sf.ofs == 0 && usize::from(sf.n_bits) == sf.field.n_bits() && mask.is_none();
+    Action::SetField { field: sf.field, value: bytes(v), mask: (!full).then(|| bytes(m)) }
+}
+
+fn whole(f: Field) -> Subfield {
+    Subfield::whole(f)
+}
+
+/// Saves, loads and restores arguments the way `encode_setup_args` does.
+fn setup_args(args: &[(Subfield, Field)], out: &mut Vec<Action>) {
+    let differs = |(src, dst): &&(Subfield, Field)| !(src.field == *dst && src.ofs == 0);
+    for (_, dst) in args.iter().filter(differs) {
+        out.push(Action::StackPush(whole(*dst)));
+    }
+    for (src, _) in args.iter().rev().filter(differs) {
+        out.push(Action::StackPush(*src));
+    }
+    for (_, dst) in args.iter().filter(differs) {
+        out.push(Action::StackPop(whole(*dst)));
+    }
+}
+
+fn restore_args(args: &[(Subfield, Field)], out: &mut Vec<Action>) {
+    let differs = |(src, dst): &&(Subfield, Field)| !(src.field == *dst && src.ofs == 0);
+    for (_, dst) in args.iter().rev().filter(differs) {
+        out.push(Action::StackPop(whole(*dst)));
+    }
+}
+
+/// Encodes parsed actions to OpenFlow.
+pub fn encode(actions: &[OvnAction], ctx: &mut EncodeCtx<'_>) -> Vec<Action> {
+    let mut out = Vec::new();
+    for a in actions {
+        encode_one(a, ctx, &mut out);
+    }
+    out
+}
+
+fn ip_nat(ip: IpAddr) -> NatAddrs {
+    match ip {
+        IpAddr::V4(a) => NatAddrs::V4(a.into(), 0),
+        IpAddr::V6(a) => NatAddrs::V6(a.into(), 0),
+    }
+}
+
+fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
+    match a {
+        OvnAction::Next { ingress, table } => out.push(resubmit(ctx.first_table(*ingress) + table)),
+        OvnAction::Output => {
+            out.push(resubmit(if ctx.ingress { tables::OUTPUT_LARGE_PKT_DETECT } else { tables::SAVE_INPORT }))
+        }
+        OvnAction::Load { dst, value } => match value {
+            Const::Num(n) => out.push(set_subfield(&dst.sf, n.value, n.mask)),
+            Const::Str(s) => out.push(set_subfield(&dst.sf, u128::from((ctx.port_key)(s).unwrap_or(0)), None)),
+        },
+        OvnAction::Move { dst, src } => out.push(Action::Move { src: src.sf, dst: dst.sf }),
+        OvnAction::Exchange { a, b } => {
+            out.push(Action::StackPush(b.sf));
+            out.push(Action::StackPush(a.sf));
+            out.push(Action::StackPop(b.sf));
+            out.push(Action::StackPop(a.sf));
+        }
+        OvnAction::DecTtl => out.push(Action::DecTtl(None)),
+        OvnAction::CtNext { table } => out.push(Action::Ct(Ct {
+            flags: 0,
+            zone: ctx.ct_zone(),
+            table: ctx.first_table(ctx.ingress) + table,
+            alg: 0,
+            actions: Vec::new(),
+        })),
+        OvnAction::CtCommit(nested) => {
+            let mut acts = vec![Action::Nat(Nat { flags: NX_NAT_F_SRC, addrs: None, proto_min: 0, proto_max: 0 })];
+            acts.extend(encode(nested, ctx));
+            out.push(Action::Ct(Ct {
+                flags: NX_CT_F_COMMIT,
+                zone: ctx.ct_zone(),
+                table: NX_CT_RECIRC_NONE,
+                alg: 0,
+                actions: acts,
+            }));
+        }
+        OvnAction::CtCommitV1 { mark, label } => {
+            let mut acts = vec![Action::Nat(Nat { flags: NX_NAT_F_SRC, addrs: None, proto_min: 0, proto_max: 0 })];
+            if let Some((v, m)) = mark {
+                acts.push(set_subfield(&whole(Field::CT_MARK), u128::from(*v), Some(u128::from(*m))));
+            }
+            if let Some((v, m)) = label {
+                acts.push(set_subfield(&whole(Field::CT_LABEL), *v, Some(*m)));
+            }
+            let zone = CtZone::Field(Subfield { field: Field::REG13, ofs: 0, n_bits: 16 });
+            out.push(Action::Ct(Ct { flags: NX_CT_F_COMMIT, zone, table: NX_CT_RECIRC_NONE, alg: 0, actions: acts }));
+        }
+        OvnAction::CtNat { kind, table, ip, ports } => {
+            let zone_reg = match kind {
+                NatKind::Dnat => Field::REG11,
+                NatKind::Snat => Field::REG12,
+                // `get_common_nat_zone`: the SNAT zone if the datapath sets snat-ct-zone.
+                NatKind::DnatInCzone | NatKind::SnatInCzone => {
+                    if ctx.snat_ct_zone_set {
+                        Field::REG12
+                    } else {
+                        Field::REG11
+                    }
+                }
+            };
+            let flags = match (kind, ip) {
+                (_, None) => 0,
+                (NatKind::Dnat | NatKind::DnatInCzone, Some(_)) => NX_NAT_F_DST,
+                (NatKind::Snat | NatKind::SnatInCzone, Some(_)) => NX_NAT_F_SRC,
+            };
+            let (proto_min, proto_max) = ports.unwrap_or((0, 0));
+            let nat = Nat { flags, addrs: ip.map(ip_nat), proto_min, proto_max };
+            out.push(Action::Ct(Ct {
+                flags: if ip.is_some() { NX_CT_F_COMMIT } else { 0 },
+                zone: CtZone::Field(Subfield { field: zone_reg, ofs: 0, n_bits: 16 }),
+                table: ctx.first_table(ctx.ingress) + table,
+                alg: 0,
+                actions: vec![Action::Nat(nat)],
+            }));
+        }
+        OvnAction::CtCommitNat { table } => {
+            let zone = if ctx.is_switch { Field::REG13 } else { Field::REG11 };
+            out.push(Action::Ct(Ct {
+                flags: NX_CT_F_COMMIT,
+                zone: CtZone::Field(Subfield { field: zone, ofs: 0, n_bits: 16 }),
+                table: ctx.first_table(ctx.ingress) + table,
+                alg: 0,
+                actions: vec![Action::Nat(Nat { flags: 0, addrs: None, proto_min: 0, proto_max: 0 })],
+            }));
+        }
+        OvnAction::CtClear => out.push(Action::CtClear),
+        OvnAction::CtLb { mark, table, backends, hash_fields, flag } => {
+            let recirc = ctx.first_table(ctx.ingress) + table;
+            if backends.is_empty() {
+                out.push(Action::Ct(Ct {
+                    flags: 0,
+                    zone: ctx.ct_zone(),
+                    table: recirc,
+                    alg: 0,
+                    actions: vec![Action::Nat(Nat { flags: 0, addrs: None, proto_min: 0, proto_max: 0 })],
+                }));
+                return;
+            }
+            let desc = ct_lb_group(ctx, *mark, recirc, backends, hash_fields.as_deref(), *flag);
+            out.push(Action::Group((ctx.group_id)(&desc)));
+        }
+        OvnAction::Clone(nested) => {
+            let inner = encode(nested, ctx);
+            out.push(Action::Clone(inner));
+        }
+        OvnAction::Nested { opcode, actions } => {
+            let inner = encode(actions, ctx);
+            out.push(controller(ctx, ControllerOp::new(*opcode, Payload::Nested(inner)), false, None));
+        }
+        OvnAction::GetMac { nd, port, ip } => {
+            let args = [(port.sf, Field::REG15), (ip.sf, if *nd { Field::XXREG0 } else { Field::REG0 })];
+            setup_args(&args, out);
+            out.push(set_subfield(&whole(Field::ETH_DST), 0, None));
+            out.push(resubmit(tables::MAC_BINDING));
+            restore_args(&args, out);
+        }
+        OvnAction::PutMac { nd, port, ip, mac } => {
+            let args = [
+                (port.sf, Field::REG14),
+                (ip.sf, if *nd { Field::XXREG0 } else { Field::REG0 }),
+                (mac.sf, Field::ETH_SRC),
+            ];
+            setup_args(&args, out);
+            let op = if *nd { Opcode::PutNd } else { Opcode::PutArp };
+            out.push(controller(ctx, ControllerOp::new(op, Payload::Empty), false, None));
+            restore_args(&args, out);
+        }
+        OvnAction::Log { name, verdict, severity, meter } => {
+            let meter_id = meter.as_deref().map(|m| (ctx.meter_id)(m));
+            let payload =
+                Payload::Log { verdict: *verdict, severity: *severity, name: name.clone().unwrap_or_default().into_bytes() };
+            // A log without a meter has no meter (not the controller meter).
+            out.push(Action::Controller(Controller {
+                userdata: ControllerOp::new(Opcode::Log, payload).encode(),
+                meter_id: meter_id.unwrap_or(0),
+                ..Controller::default()
+            }));
+        }
+        OvnAction::SimpleController(op) => out.push(controller(ctx, ControllerOp::new(*op, Payload::Empty), false, None)),
+    }
+}
+
+/// The select group of `ct_lb`/`ct_lb_mark`, as ovs-ofctl text (what 23.03 hands its group
+/// table).
+fn ct_lb_group(
+    ctx: &EncodeCtx<'_>,
+    mark: bool,
+    recirc: u8,
+    backends: &[(IpAddr, u16)],
+    hash_fields: Option<&str>,
+    flag: LbFlag,
+) -> String {
+    let zone_reg = if ctx.is_switch { 13 } else { 11 };
+    let flag_reg = if mark { "ct_mark" } else { "ct_label" };
+    let mut s = format!("type=select,selection_method={}", if hash_fields.is_some() { "hash" } else { "dp_hash" });
+    if let Some(h) = hash_fields {
+        s.push_str(&format!(",fields({h})"));
+    }
+    for (i, (ip, port)) in backends.iter().enumerate() {
+        let addr = match (ip, port) {
+            (IpAddr::V6(a), p) if *p != 0 => format!("[{a}]"),
+            (a, _) => a.to_string(),
+        };
+        let port = if *port != 0 { format!(":{port}") } else { String::new() };
+        s.push_str(&format!(
+            ",bucket=bucket_id={i},weight:100,actions=ct(nat(dst={addr}{port}),commit,table={recirc},\
+             zone=NXM_NX_REG{zone_reg}[0..15],exec(set_field:2/2->{flag_reg}"
+        ));
+        match flag {
+            LbFlag::SkipSnat => s.push_str(&format!(",set_field:4/4->{flag_reg}")),
+            LbFlag::ForceSnat => s.push_str(&format!(",set_field:8/8->{flag_reg}")),
+            LbFlag::None => {}
+        }
+        s.push_str("))");
+    }
+    s
+}
+
+/// The fuzz target's body (replayed by a unit test): parsing arbitrary text never panics,
+/// and whatever parses encodes without panicking.
+#[doc(hidden)]
+pub fn fuzz_one(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    for (ingress, table) in [(true, 0), (false, 5), (true, tables::LOG_PIPELINE_LEN - 1)] {
+        if let Ok(p) = parse(text, ParseCtx { ingress, table, n_tables: tables::LOG_PIPELINE_LEN }) {
+            let mut g = |_: &str| 1;
+            let mut m = |_: &str| 1;
+            let mut ctx = EncodeCtx {
+                ingress,
+                is_switch: table == 0,
+                snat_ct_zone_set: false,
+                ctrl_meter: None,
+                port_key: &|_| Some(1),
+                group_id: &mut g,
+                meter_id: &mut m,
+            };
+            let _ = encode(&p.actions, &mut ctx);
+            let _ = p.prereqs_text();
+        }
+    }
+}
