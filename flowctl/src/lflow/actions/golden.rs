@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use shared::openflow::text::{format_actions, parse_actions};
 
+use super::super::expr::lexer::expand_templates;
 use super::*;
 
 #[derive(Default)]
@@ -18,6 +19,8 @@ struct Topology {
     switches: HashSet<u32>,
     /// (datapath, name) -> key; multicast groups too.
     ports: HashMap<(u32, String), u32>,
+    /// Chassis_Template_Var variables of this chassis.
+    tvars: HashMap<String, String>,
 }
 
 struct LFlow {
@@ -46,6 +49,9 @@ fn load(text: &str) -> (Topology, Vec<LFlow>) {
             "mcgroup" => {
                 t.ports.insert((num(2), get(1).into()), num(3));
             }
+            "tvar" => {
+                t.tvars.insert(get(1).into(), get(2).into());
+            }
             "lflow" => flows.push(LFlow {
                 uuid: get(1).into(),
                 dp: num(2),
@@ -66,9 +72,6 @@ fn load(text: &str) -> (Topology, Vec<LFlow>) {
 }
 
 fn canon(text: &str) -> String {
-    if text == "drop" {
-        return String::new();
-    }
     match parse_actions(text) {
         Ok(a) => format_actions(&a),
         Err(e) => format!("UNPARSEABLE({text}: {})", e.0),
@@ -107,7 +110,9 @@ fn check(t: &Topology, l: &LFlow) -> Outcome {
         return Outcome::NotInstalled;
     }
     let ctx = ParseCtx { ingress: l.ingress, table: l.table, n_tables: tables::LOG_PIPELINE_LEN };
-    let parsed = match parse(&l.actions, ctx) {
+    // As for matches, ovn-controller expands ^templates before parsing.
+    let (text, _) = expand_templates(&l.actions, &|n| t.tvars.get(n).cloned());
+    let parsed = match parse(&text, ctx) {
         Ok(p) => p,
         Err(e) if e.0.contains("unsupported") => return Outcome::Unsupported(e.0),
         Err(e) => return Outcome::Fail(format!("{} [{}]: error {e}", l.uuid, l.actions)),

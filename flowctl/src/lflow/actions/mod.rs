@@ -91,25 +91,72 @@ pub enum LbFlag {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OvnAction {
     /// `next;`, `next(N);`, `next(pipeline=P, table=N);`: `ingress`, logical table.
-    Next { ingress: bool, table: u8 },
+    Next {
+        ingress: bool,
+        table: u8,
+    },
     Output,
-    Load { dst: FieldRef, value: Const },
-    Move { dst: FieldRef, src: FieldRef },
-    Exchange { a: FieldRef, b: FieldRef },
+    Load {
+        dst: FieldRef,
+        value: Const,
+    },
+    Move {
+        dst: FieldRef,
+        src: FieldRef,
+    },
+    Exchange {
+        a: FieldRef,
+        b: FieldRef,
+    },
     DecTtl,
-    CtNext { table: u8 },
+    CtNext {
+        table: u8,
+    },
     CtCommit(Vec<OvnAction>),
-    CtCommitV1 { mark: Option<(u32, u32)>, label: Option<(u128, u128)> },
-    CtNat { kind: NatKind, table: u8, ip: Option<IpAddr>, ports: Option<(u16, u16)> },
-    CtCommitNat { table: u8 },
+    CtCommitV1 {
+        mark: Option<(u32, u32)>,
+        label: Option<(u128, u128)>,
+    },
+    CtNat {
+        kind: NatKind,
+        table: u8,
+        ip: Option<IpAddr>,
+        ports: Option<(u16, u16)>,
+    },
+    CtCommitNat {
+        table: u8,
+    },
     CtClear,
-    CtLb { mark: bool, table: u8, backends: Vec<(IpAddr, u16)>, hash_fields: Option<String>, flag: LbFlag },
+    CtLb {
+        mark: bool,
+        table: u8,
+        backends: Vec<(IpAddr, u16)>,
+        hash_fields: Option<String>,
+        flag: LbFlag,
+    },
     Clone(Vec<OvnAction>),
     /// A controller action with nested actions (`arp {...}`, `reject {...}`, ...).
-    Nested { opcode: Opcode, actions: Vec<OvnAction> },
-    GetMac { nd: bool, port: FieldRef, ip: FieldRef },
-    PutMac { nd: bool, port: FieldRef, ip: FieldRef, mac: FieldRef },
-    Log { name: Option<String>, verdict: u8, severity: u8, meter: Option<String> },
+    Nested {
+        opcode: Opcode,
+        actions: Vec<OvnAction>,
+    },
+    GetMac {
+        nd: bool,
+        port: FieldRef,
+        ip: FieldRef,
+    },
+    PutMac {
+        nd: bool,
+        port: FieldRef,
+        ip: FieldRef,
+        mac: FieldRef,
+    },
+    Log {
+        name: Option<String>,
+        verdict: u8,
+        severity: u8,
+        meter: Option<String>,
+    },
     /// A controller action with no payload (`igmp`).
     SimpleController(Opcode),
 }
@@ -357,6 +404,7 @@ impl Parser<'_> {
             "put_nd" => self.put_mac(true)?,
             "log" => self.log()?,
             "igmp" => OvnAction::SimpleController(Opcode::Igmp),
+            "handle_dhcpv6_reply" => OvnAction::SimpleController(Opcode::Dhcp6Server),
             n if UNSUPPORTED.contains(&n) => return err(format!("\"{n}\" action unsupported by this translator.")),
             n => return err(format!("Syntax error at `{n}' expecting action.")),
         };
@@ -408,7 +456,9 @@ impl Parser<'_> {
     fn field(&mut self) -> R<FieldRef> {
         let name = self.id()?;
         let symtab = Symtab::ovn();
-        let id = symtab.lookup(&name).ok_or_else(|| ActionError(format!("Syntax error at `{name}' expecting field name.")))?;
+        let id = symtab
+            .lookup(&name)
+            .ok_or_else(|| ActionError(format!("Syntax error at `{name}' expecting field name.")))?;
         let sym = symtab.get(id).ok_or_else(|| ActionError(format!("Unknown symbol {name}.")))?;
         if let Some(p) = sym.prereqs {
             self.prereq(p);
@@ -517,7 +567,8 @@ impl Parser<'_> {
         let (mut ip, mut ports) = (None, None);
         if self.eat(&Token::LParen) {
             let n = self.num()?;
-            ip = Some(number_ip(&n).ok_or_else(|| ActionError("Syntax error: expecting IPv4 or IPv6 address.".into()))?);
+            ip =
+                Some(number_ip(&n).ok_or_else(|| ActionError("Syntax error: expecting IPv4 or IPv6 address.".into()))?);
             if self.eat(&Token::Comma) {
                 let lo = self.int()?;
                 let lo = u16::try_from(lo).ok().filter(|l| *l != 0).ok_or(ActionError("range can't be 0".into()))?;
@@ -682,7 +733,9 @@ fn resolve(symtab: &Symtab, mut id: usize) -> R<(Subfield, bool)> {
                 ofs += o;
                 id = *parent;
             }
-            SymbolKind::Predicate(_) => return err(format!("Predicate symbol {} used where field required.", sym.name)),
+            SymbolKind::Predicate(_) => {
+                return err(format!("Predicate symbol {} used where field required.", sym.name))
+            }
             SymbolKind::OvnField => return err(format!("\"{}\" action unsupported by this translator.", sym.name)),
         }
     }
@@ -932,8 +985,11 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
         }
         OvnAction::Log { name, verdict, severity, meter } => {
             let meter_id = meter.as_deref().map(|m| (ctx.meter_id)(m));
-            let payload =
-                Payload::Log { verdict: *verdict, severity: *severity, name: name.clone().unwrap_or_default().into_bytes() };
+            let payload = Payload::Log {
+                verdict: *verdict,
+                severity: *severity,
+                name: name.clone().unwrap_or_default().into_bytes(),
+            };
             // A log without a meter has no meter (not the controller meter).
             out.push(Action::Controller(Controller {
                 userdata: ControllerOp::new(Opcode::Log, payload).encode(),
@@ -941,7 +997,9 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
                 ..Controller::default()
             }));
         }
-        OvnAction::SimpleController(op) => out.push(controller(ctx, ControllerOp::new(*op, Payload::Empty), false, None)),
+        OvnAction::SimpleController(op) => {
+            out.push(controller(ctx, ControllerOp::new(*op, Payload::Empty), false, None))
+        }
     }
 }
 
