@@ -17,7 +17,7 @@
 //! [`decode`] takes arbitrary bytes and never panics.
 
 use crate::openflow::actions::{decode_actions, encode_actions};
-use crate::openflow::Action;
+use crate::openflow::{Action, Field};
 
 /// `enum action_opcode` of 23.03. The wire values are stable across OVN releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -153,7 +153,10 @@ pub enum UserdataError {
     Short(usize),
     UnknownOpcode(u32),
     /// The payload of `opcode` is malformed.
-    BadPayload { opcode: Opcode, what: &'static str },
+    BadPayload {
+        opcode: Opcode,
+        what: &'static str,
+    },
 }
 
 impl std::fmt::Display for UserdataError {
@@ -172,6 +175,21 @@ impl std::error::Error for UserdataError {}
 pub fn header(opcode: Opcode) -> Vec<u8> {
     let mut v = (opcode as u32).to_be_bytes().to_vec();
     v.extend_from_slice(&[0; 4]);
+    v
+}
+
+/// The NXM/OXM header of `f` (OpenFlow 1.5 code point, unmasked, payload the field's
+/// width), as `nx_put_header` writes it for the result field of `put_dhcp_opts`,
+/// `dns_lookup`, ...
+pub fn field_header(f: Field) -> Vec<u8> {
+    let Some(h) = f.of15_header() else { return Vec::new() };
+    let exp = if h.class == 0xffff { 4 } else { 0 };
+    let mut v = h.class.to_be_bytes().to_vec();
+    v.push(h.field << 1);
+    v.push(u8::try_from(f.n_bytes() + exp).unwrap_or(u8::MAX));
+    if h.class == 0xffff {
+        v.extend_from_slice(&h.vendor.to_be_bytes());
+    }
     v
 }
 
@@ -247,8 +265,7 @@ impl ControllerOp {
                     let hl = nxm_header_len(rest).ok_or(bad("field header"))?;
                     let (dst_header, r) = rest.split_at(hl);
                     let dst_ofs = be32(r).ok_or(bad("offset"))?;
-                    let offer_ip: [u8; 4] =
-                        r.get(4..8).and_then(|s| s.try_into().ok()).ok_or(bad("offer address"))?;
+                    let offer_ip: [u8; 4] = r.get(4..8).and_then(|s| s.try_into().ok()).ok_or(bad("offer address"))?;
                     let mut r = r.get(8..).unwrap_or(&[]);
                     let mut options = Vec::new();
                     while let [code, len, tail @ ..] = r {
@@ -300,7 +317,6 @@ pub fn fuzz_one(data: &[u8]) {
 mod tests {
     use super::*;
     use crate::openflow::actions::Subfield;
-    use crate::openflow::Field;
 
     #[test]
     fn opcodes_keep_their_wire_values() {
@@ -310,6 +326,12 @@ mod tests {
         }
         assert_eq!(Opcode::ActivationStrategyRarp as u32, 26);
         assert_eq!(Opcode::from_u32(27), None);
+    }
+
+    #[test]
+    fn field_headers_as_nx_put_header() {
+        // reg0[3] resolves to xxreg0: NXM_NX_XXREG0, 16 bytes (23.03's put_dhcp_opts).
+        assert_eq!(field_header(Field::XXREG0), [0x00, 0x01, 0xde, 0x10]);
     }
 
     #[test]

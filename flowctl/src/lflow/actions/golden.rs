@@ -126,6 +126,8 @@ fn check(t: &Topology, l: &LFlow) -> Outcome {
         is_switch: t.switches.contains(&l.dp),
         snat_ct_zone_set: false,
         ctrl_meter: None,
+        output_table: output_table(l.ingress),
+        features: Features::OVS_3_1,
         port_key: &port_key,
         group_id: &mut g,
         meter_id: &mut m,

@@ -24,7 +24,8 @@ use shared::openflow::actions::{
     Controller, Ct, CtZone, Nat, NatAddrs, Subfield, NX_CT_F_COMMIT, NX_CT_RECIRC_NONE, NX_NAT_F_DST, NX_NAT_F_SRC,
 };
 use shared::openflow::{Action, Field};
-use shared::ovn::controller_ops::{severity, verdict, ControllerOp, Opcode, Payload};
+use shared::ovn::controller_ops::{field_header, severity, verdict, ControllerOp, Opcode, Payload};
+use shared::ovn::logical_fields::flags;
 use shared::ovn::tables;
 
 use super::expr::lexer::{tokenize, NumFormat, Number, Spanned, Token};
@@ -159,6 +160,105 @@ pub enum OvnAction {
     },
     /// A controller action with no payload (`igmp`).
     SimpleController(Opcode),
+    /// `dst = check_in_port_sec();` and the other 1-bit lookups through a table.
+    Result {
+        kind: ResultKind,
+        dst: FieldRef,
+    },
+    /// `dst = lookup_arp(port, ip, mac);` / `lookup_nd`.
+    LookupMac {
+        nd: bool,
+        dst: FieldRef,
+        port: FieldRef,
+        ip: FieldRef,
+        mac: FieldRef,
+    },
+    /// `dst = lookup_arp_ip(port, ip);` / `lookup_nd_ip`.
+    LookupMacIp {
+        nd: bool,
+        dst: FieldRef,
+        port: FieldRef,
+        ip: FieldRef,
+    },
+    /// `dst = get_fdb(mac);`
+    GetFdb {
+        dst: FieldRef,
+        mac: FieldRef,
+    },
+    /// `dst = lookup_fdb(port, mac);`
+    LookupFdb {
+        dst: FieldRef,
+        port: FieldRef,
+        mac: FieldRef,
+    },
+    /// `put_fdb(port, mac);`
+    PutFdb {
+        port: FieldRef,
+        mac: FieldRef,
+    },
+    /// `handle_svc_check(port);`
+    HandleSvcCheck {
+        port: FieldRef,
+    },
+    /// `bind_vport("vport", parent);`
+    BindVport {
+        vport: String,
+        parent: FieldRef,
+    },
+    /// `ct_snat_to_vip;`
+    CtSnatToVip,
+    /// `dst = dns_lookup();`
+    DnsLookup {
+        dst: FieldRef,
+    },
+    /// `dst = select(id=weight, ...);`: (id, weight) members, next table.
+    Select {
+        dst: FieldRef,
+        members: Vec<(u16, u16)>,
+        table: u8,
+    },
+}
+
+/// The `dst = name();` actions that resubmit to a table and copy one flag bit back
+/// (`encode_result_action__`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultKind {
+    CheckInPortSec,
+    CheckOutPortSec,
+    ChkLbHairpin,
+    ChkLbHairpinReply,
+    ChkEcmpNhMac,
+    ChkEcmpNh,
+    ChkLbAff,
+}
+
+impl ResultKind {
+    fn from_name(name: &str) -> Option<ResultKind> {
+        Some(match name {
+            "check_in_port_sec" => ResultKind::CheckInPortSec,
+            "check_out_port_sec" => ResultKind::CheckOutPortSec,
+            "chk_lb_hairpin" => ResultKind::ChkLbHairpin,
+            "chk_lb_hairpin_reply" => ResultKind::ChkLbHairpinReply,
+            "chk_ecmp_nh_mac" => ResultKind::ChkEcmpNhMac,
+            "chk_ecmp_nh" => ResultKind::ChkEcmpNh,
+            "chk_lb_aff" => ResultKind::ChkLbAff,
+            _ => return None,
+        })
+    }
+
+    /// (table, MLF_* bit of reg10)
+    fn table_bit(self) -> (u8, u16) {
+        let bit = flag_bit;
+        match self {
+            ResultKind::CheckInPortSec => (tables::CHK_IN_PORT_SEC, bit(flags::CHECK_PORT_SEC)),
+            ResultKind::CheckOutPortSec => (tables::CHK_OUT_PORT_SEC, bit(flags::CHECK_PORT_SEC)),
+            ResultKind::ChkLbHairpin => (tables::CHK_LB_HAIRPIN, bit(flags::LOOKUP_LB_HAIRPIN)),
+            ResultKind::ChkLbHairpinReply => (tables::CHK_LB_HAIRPIN_REPLY, bit(flags::LOOKUP_LB_HAIRPIN)),
+            ResultKind::ChkEcmpNhMac => (tables::ECMP_NH_MAC, bit(flags::LOOKUP_COMMIT_ECMP_NH)),
+            ResultKind::ChkEcmpNh => (tables::ECMP_NH, bit(flags::LOOKUP_COMMIT_ECMP_NH)),
+            ResultKind::ChkLbAff => (tables::CHK_LB_AFFINITY, bit(flags::USE_LB_AFF_SESSION)),
+        }
+    }
 }
 
 /// Parsed actions and the prerequisites they add to the match.
@@ -191,36 +291,17 @@ pub struct ParseCtx {
 }
 
 /// Names of 23.03 actions this module does not encode yet.
-const UNSUPPORTED: [&str; 30] = [
+const UNSUPPORTED: [&str; 11] = [
     "put_dhcp_opts",
     "put_dhcpv6_opts",
-    "dns_lookup",
     "put_nd_ra_opts",
-    "lookup_arp",
-    "lookup_arp_ip",
-    "lookup_nd",
-    "lookup_nd_ip",
     "trigger_event",
-    "bind_vport",
-    "handle_svc_check",
     "check_pkt_larger",
     "set_queue",
     "set_meter",
     "fwd_group",
-    "put_fdb",
-    "get_fdb",
-    "lookup_fdb",
-    "check_in_port_sec",
-    "check_out_port_sec",
-    "select",
-    "chk_lb_hairpin",
-    "chk_lb_hairpin_reply",
-    "ct_snat_to_vip",
     "commit_ecmp_nh",
-    "chk_ecmp_nh_mac",
-    "chk_ecmp_nh",
     "commit_lb_aff",
-    "chk_lb_aff",
     "sample",
 ];
 
@@ -404,6 +485,33 @@ impl Parser<'_> {
             "put_nd" => self.put_mac(true)?,
             "log" => self.log()?,
             "igmp" => OvnAction::SimpleController(Opcode::Igmp),
+            "ct_snat_to_vip" => OvnAction::CtSnatToVip,
+            "put_fdb" => {
+                self.expect(&Token::LParen)?;
+                let port = self.field()?;
+                self.expect(&Token::Comma)?;
+                let mac = self.field()?;
+                self.expect(&Token::RParen)?;
+                check_arg(&port, 32, true)?;
+                check_arg(&mac, 48, false)?;
+                OvnAction::PutFdb { port, mac }
+            }
+            "handle_svc_check" => {
+                self.expect(&Token::LParen)?;
+                let port = self.field()?;
+                self.expect(&Token::RParen)?;
+                check_arg(&port, 32, true)?;
+                OvnAction::HandleSvcCheck { port }
+            }
+            "bind_vport" => {
+                self.expect(&Token::LParen)?;
+                let vport = self.string()?;
+                self.expect(&Token::Comma)?;
+                let parent = self.field()?;
+                self.expect(&Token::RParen)?;
+                check_arg(&parent, 32, true)?;
+                OvnAction::BindVport { vport, parent }
+            }
             "handle_dhcpv6_reply" => OvnAction::SimpleController(Opcode::Dhcp6Server),
             n if UNSUPPORTED.contains(&n) => return err(format!("\"{n}\" action unsupported by this translator.")),
             n => return err(format!("Syntax error at `{n}' expecting action.")),
@@ -518,8 +626,12 @@ impl Parser<'_> {
                 }
                 out.push(OvnAction::Load { dst, value: Const::Str(s) });
             }
+            Some(Token::Id(f)) if matches!(self.peek_at(1), Some(Token::LParen)) => {
+                self.pos += 2;
+                out.push(self.result_action(&f, dst)?);
+            }
             Some(Token::Id(f)) => {
-                if matches!(self.peek_at(1), Some(Token::LParen)) || UNSUPPORTED.contains(&f.as_str()) {
+                if UNSUPPORTED.contains(&f.as_str()) {
                     return err(format!("\"{f}\" action unsupported by this translator."));
                 }
                 let src = self.field()?;
@@ -529,6 +641,108 @@ impl Parser<'_> {
             _ => return err(format!("Syntax error at `{}' expecting constant or field.", self.here())),
         }
         Ok(())
+    }
+
+    /// `dst = name(...)`, with `dst = name(` consumed.
+    fn result_action(&mut self, name: &str, dst: FieldRef) -> R<OvnAction> {
+        let one_bit = |dst: &FieldRef| {
+            if dst.is_port || dst.sf.n_bits != 1 {
+                return err(format!(
+                    "Cannot use {}-bit field {} where 1-bit field is required.",
+                    dst.sf.n_bits, dst.text
+                ));
+            }
+            Ok(())
+        };
+        if let Some(kind) = ResultKind::from_name(name) {
+            if !self.eat(&Token::RParen) {
+                return err(format!("{name} doesn't take any parameters"));
+            }
+            one_bit(&dst)?;
+            return Ok(OvnAction::Result { kind, dst });
+        }
+        match name {
+            "lookup_arp" | "lookup_nd" => {
+                one_bit(&dst)?;
+                let nd = name == "lookup_nd";
+                let port = self.field()?;
+                self.expect(&Token::Comma)?;
+                let ip = self.field()?;
+                self.expect(&Token::Comma)?;
+                let mac = self.field()?;
+                self.expect(&Token::RParen)?;
+                check_arg(&port, 32, true)?;
+                check_arg(&ip, if nd { 128 } else { 32 }, false)?;
+                check_arg(&mac, 48, false)?;
+                Ok(OvnAction::LookupMac { nd, dst, port, ip, mac })
+            }
+            "lookup_arp_ip" | "lookup_nd_ip" => {
+                one_bit(&dst)?;
+                let nd = name == "lookup_nd_ip";
+                let port = self.field()?;
+                self.expect(&Token::Comma)?;
+                let ip = self.field()?;
+                self.expect(&Token::RParen)?;
+                check_arg(&port, 32, true)?;
+                check_arg(&ip, if nd { 128 } else { 32 }, false)?;
+                Ok(OvnAction::LookupMacIp { nd, dst, port, ip })
+            }
+            "get_fdb" => {
+                if !dst.is_port && dst.sf.n_bits != 32 {
+                    return err(format!(
+                        "Cannot use {}-bit field {} where 32-bit field is required.",
+                        dst.sf.n_bits, dst.text
+                    ));
+                }
+                let mac = self.field()?;
+                self.expect(&Token::RParen)?;
+                check_arg(&mac, 48, false)?;
+                Ok(OvnAction::GetFdb { dst, mac })
+            }
+            "lookup_fdb" => {
+                one_bit(&dst)?;
+                let port = self.field()?;
+                self.expect(&Token::Comma)?;
+                let mac = self.field()?;
+                self.expect(&Token::RParen)?;
+                check_arg(&port, 32, true)?;
+                check_arg(&mac, 48, false)?;
+                Ok(OvnAction::LookupFdb { dst, port, mac })
+            }
+            "dns_lookup" => {
+                if !self.eat(&Token::RParen) {
+                    return err("dns_lookup doesn't take any parameters");
+                }
+                one_bit(&dst)?;
+                self.prereq("udp");
+                Ok(OvnAction::DnsLookup { dst })
+            }
+            "select" => {
+                let table = self.next_table("select")?;
+                if dst.is_port {
+                    return err(format!("Cannot use string field {} for select.", dst.text));
+                }
+                let mut members = Vec::new();
+                while !self.eat(&Token::RParen) {
+                    let id =
+                        u16::try_from(self.int()?).map_err(|_| ActionError("Syntax error: expecting id.".into()))?;
+                    let mut weight = 100;
+                    if self.eat(&Token::Equals) {
+                        weight = u16::try_from(self.int()?)
+                            .ok()
+                            .filter(|w| *w != 0)
+                            .ok_or(ActionError("Syntax error: weight can't be 0".into()))?;
+                    }
+                    self.eat(&Token::Comma);
+                    members.push((id, weight));
+                }
+                if members.len() <= 1 {
+                    return err("Syntax error: expecting at least 2 group members.");
+                }
+                Ok(OvnAction::Select { dst, members, table })
+            }
+            n => err(format!("\"{n}\" action unsupported by this translator.")),
+        }
     }
 
     fn ct_commit(&mut self) -> R<OvnAction> {
@@ -764,6 +978,11 @@ pub struct EncodeCtx<'a> {
     pub snat_ct_zone_set: bool,
     /// Meter for controller actions (`ctrl_meter_id`); `None` = no meter.
     pub ctrl_meter: Option<u32>,
+    /// Where `output` resubmits: [`tables::OUTPUT_INIT`] in ingress, [`tables::SAVE_INPORT`]
+    /// in egress (see [`output_table`]).
+    pub output_table: u8,
+    /// OVS features that change the encoding (23.03 probes them at run time).
+    pub features: Features,
     /// A logical port's tunnel key on this datapath.
     pub port_key: &'a dyn Fn(&str) -> Option<u32>,
     /// A group id for a group description (`type=select,...` as ovs-ofctl text), allocated
@@ -771,6 +990,33 @@ pub struct EncodeCtx<'a> {
     pub group_id: &'a mut dyn FnMut(&str) -> u32,
     /// A meter id for a named meter.
     pub meter_id: &'a mut dyn FnMut(&str) -> u32,
+}
+
+/// The OVS datapath features 23.03's encoder asks about (`ovs_feature_is_supported`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// OVS_CT_ZERO_SNAT_SUPPORT: `ct_commit` adds `nat(src)` (all-zero SNAT).
+    pub ct_zero_snat: bool,
+    /// OVS_DP_METER_SUPPORT: controller actions carry their meter.
+    pub dp_meter: bool,
+    /// OVS_DP_HASH_L4_SYM_SUPPORT: `select` groups ask for symmetric L4 dp_hash.
+    pub dp_hash_l4_sym: bool,
+}
+
+impl Features {
+    /// What OVS 3.1 (userspace and kernel datapaths) supports.
+    pub const OVS_3_1: Features = Features { ct_zero_snat: true, dp_meter: true, dp_hash_l4_sym: true };
+    /// None of them (what OVN's test-ovn assumes).
+    pub const NONE: Features = Features { ct_zero_snat: false, dp_meter: false, dp_hash_l4_sym: false };
+}
+
+/// The table `output` resubmits to in a pipeline (lflow.c `output_ptable`).
+pub fn output_table(ingress: bool) -> u8 {
+    if ingress {
+        tables::OUTPUT_INIT
+    } else {
+        tables::SAVE_INPORT
+    }
 }
 
 impl EncodeCtx<'_> {
@@ -791,12 +1037,16 @@ fn resubmit(table: u8) -> Action {
 }
 
 fn controller(ctx: &EncodeCtx<'_>, op: ControllerOp, pause: bool, meter: Option<u32>) -> Action {
-    Action::Controller(Controller {
-        userdata: op.encode(),
-        pause,
-        meter_id: meter.or(ctx.ctrl_meter).unwrap_or(0),
-        ..Controller::default()
-    })
+    let meter_id = if ctx.features.dp_meter { meter.unwrap_or(0) } else { 0 };
+    Action::Controller(Controller { userdata: op.encode(), pause, meter_id, ..Controller::default() })
+}
+
+fn zero_snat(ctx: &EncodeCtx<'_>) -> Vec<Action> {
+    if ctx.features.ct_zero_snat {
+        vec![Action::Nat(Nat { flags: NX_NAT_F_SRC, addrs: None, proto_min: 0, proto_max: 0 })]
+    } else {
+        Vec::new()
+    }
 }
 
 /// `set_field` of `value` (and `mask`, both right-aligned to the subfield) into `sf`.
@@ -840,6 +1090,18 @@ fn restore_args(args: &[(Subfield, Field)], out: &mut Vec<Action>) {
     }
 }
 
+fn flag_bit(f: u32) -> u16 {
+    f.trailing_zeros() as u16
+}
+
+/// `encode_result_action__`: clear the flag bit, look up, copy the bit to `dst`.
+fn result_lookup(dst: &FieldRef, table: u8, bit: u16, out: &mut Vec<Action>) {
+    let flag = Subfield { field: Field::REG10, ofs: bit, n_bits: 1 };
+    out.push(set_subfield(&flag, 0, None));
+    out.push(resubmit(table));
+    out.push(Action::Move { src: flag, dst: dst.sf });
+}
+
 /// Encodes parsed actions to OpenFlow.
 pub fn encode(actions: &[OvnAction], ctx: &mut EncodeCtx<'_>) -> Vec<Action> {
     let mut out = Vec::new();
@@ -859,9 +1121,7 @@ fn ip_nat(ip: IpAddr) -> NatAddrs {
 fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
     match a {
         OvnAction::Next { ingress, table } => out.push(resubmit(ctx.first_table(*ingress) + table)),
-        OvnAction::Output => {
-            out.push(resubmit(if ctx.ingress { tables::OUTPUT_LARGE_PKT_DETECT } else { tables::SAVE_INPORT }))
-        }
+        OvnAction::Output => out.push(resubmit(ctx.output_table)),
         OvnAction::Load { dst, value } => match value {
             Const::Num(n) => out.push(set_subfield(&dst.sf, n.value, n.mask)),
             Const::Str(s) => out.push(set_subfield(&dst.sf, u128::from((ctx.port_key)(s).unwrap_or(0)), None)),
@@ -882,7 +1142,7 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             actions: Vec::new(),
         })),
         OvnAction::CtCommit(nested) => {
-            let mut acts = vec![Action::Nat(Nat { flags: NX_NAT_F_SRC, addrs: None, proto_min: 0, proto_max: 0 })];
+            let mut acts = zero_snat(ctx);
             acts.extend(encode(nested, ctx));
             out.push(Action::Ct(Ct {
                 flags: NX_CT_F_COMMIT,
@@ -893,7 +1153,7 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             }));
         }
         OvnAction::CtCommitV1 { mark, label } => {
-            let mut acts = vec![Action::Nat(Nat { flags: NX_NAT_F_SRC, addrs: None, proto_min: 0, proto_max: 0 })];
+            let mut acts = zero_snat(ctx);
             if let Some((v, m)) = mark {
                 acts.push(set_subfield(&whole(Field::CT_MARK), u128::from(*v), Some(u128::from(*m))));
             }
@@ -963,7 +1223,7 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
         }
         OvnAction::Nested { opcode, actions } => {
             let inner = encode(actions, ctx);
-            out.push(controller(ctx, ControllerOp::new(*opcode, Payload::Nested(inner)), false, None));
+            out.push(controller(ctx, ControllerOp::new(*opcode, Payload::Nested(inner)), false, ctx.ctrl_meter));
         }
         OvnAction::GetMac { nd, port, ip } => {
             let args = [(port.sf, Field::REG15), (ip.sf, if *nd { Field::XXREG0 } else { Field::REG0 })];
@@ -980,7 +1240,7 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             ];
             setup_args(&args, out);
             let op = if *nd { Opcode::PutNd } else { Opcode::PutArp };
-            out.push(controller(ctx, ControllerOp::new(op, Payload::Empty), false, None));
+            out.push(controller(ctx, ControllerOp::new(op, Payload::Empty), false, ctx.ctrl_meter));
             restore_args(&args, out);
         }
         OvnAction::Log { name, verdict, severity, meter } => {
@@ -997,8 +1257,97 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
                 ..Controller::default()
             }));
         }
+        OvnAction::Result { kind, dst } => {
+            let (table, bit) = kind.table_bit();
+            result_lookup(dst, table, bit, out);
+        }
+        OvnAction::LookupMac { nd, dst, port, ip, mac } => {
+            let args = [
+                (port.sf, Field::REG14),
+                (ip.sf, if *nd { Field::XXREG0 } else { Field::REG0 }),
+                (mac.sf, Field::ETH_SRC),
+            ];
+            setup_args(&args, out);
+            result_lookup(dst, tables::MAC_LOOKUP, flag_bit(flags::LOOKUP_MAC), out);
+            restore_args(&args, out);
+        }
+        OvnAction::LookupMacIp { nd, dst, port, ip } => {
+            let args = [(port.sf, Field::REG15), (ip.sf, if *nd { Field::XXREG0 } else { Field::REG0 })];
+            setup_args(&args, out);
+            out.push(Action::StackPush(whole(Field::ETH_DST)));
+            result_lookup(dst, tables::MAC_BINDING, flag_bit(flags::LOOKUP_MAC), out);
+            out.push(Action::StackPop(whole(Field::ETH_DST)));
+            restore_args(&args, out);
+        }
+        OvnAction::GetFdb { dst, mac } => {
+            let args = [(mac.sf, Field::ETH_DST)];
+            setup_args(&args, out);
+            out.push(set_subfield(&whole(Field::REG15), 0, None));
+            out.push(resubmit(tables::GET_FDB));
+            restore_args(&args, out);
+            if dst.sf.field != Field::REG15 {
+                out.push(Action::Move { src: whole(Field::REG15), dst: dst.sf });
+            }
+        }
+        OvnAction::LookupFdb { dst, port, mac } => {
+            let args = [(port.sf, Field::REG14), (mac.sf, Field::ETH_SRC)];
+            setup_args(&args, out);
+            let bit = flag_bit(flags::LOOKUP_FDB);
+            out.push(set_subfield(&Subfield { field: Field::REG10, ofs: bit, n_bits: 1 }, 0, None));
+            out.push(resubmit(tables::LOOKUP_FDB));
+            restore_args(&args, out);
+            out.push(Action::Move { src: Subfield { field: Field::REG10, ofs: bit, n_bits: 1 }, dst: dst.sf });
+        }
+        OvnAction::PutFdb { port, mac } => {
+            let args = [(port.sf, Field::REG14), (mac.sf, Field::ETH_SRC)];
+            setup_args(&args, out);
+            out.push(controller(ctx, ControllerOp::new(Opcode::PutFdb, Payload::Empty), false, ctx.ctrl_meter));
+            restore_args(&args, out);
+        }
+        OvnAction::HandleSvcCheck { port } => {
+            let args = [(port.sf, Field::REG14)];
+            setup_args(&args, out);
+            out.push(controller(ctx, ControllerOp::new(Opcode::HandleSvcCheck, Payload::Empty), false, ctx.ctrl_meter));
+            restore_args(&args, out);
+        }
+        OvnAction::BindVport { vport, parent } => {
+            // Nothing when the virtual port is unknown, as 23.03 does.
+            let Some(key) = (ctx.port_key)(vport) else { return };
+            let args = [(parent.sf, Field::REG14)];
+            setup_args(&args, out);
+            let op = ControllerOp::new(Opcode::BindVport, Payload::Raw(key.to_be_bytes().to_vec()));
+            out.push(controller(ctx, op, false, ctx.ctrl_meter));
+            restore_args(&args, out);
+        }
+        OvnAction::CtSnatToVip => out.push(resubmit(tables::CT_SNAT_HAIRPIN)),
+        OvnAction::DnsLookup { dst } => {
+            let mut payload = field_header(dst.sf.field);
+            payload.extend_from_slice(&u32::from(dst.sf.ofs).to_be_bytes());
+            out.push(controller(
+                ctx,
+                ControllerOp::new(Opcode::DnsLookup, Payload::Raw(payload)),
+                true,
+                ctx.ctrl_meter,
+            ));
+        }
+        OvnAction::Select { dst, members, table } => {
+            let recirc = ctx.first_table(ctx.ingress) + table;
+            let mut d = String::from("type=select,selection_method=dp_hash");
+            if ctx.features.dp_hash_l4_sym {
+                // l4_symmetric: the upper 32 bits of selection_method_param set to 1.
+                d.push_str(",selection_method_param=0x100000000");
+            }
+            let name = dst.sf.field.name();
+            let (lo, hi) = (dst.sf.ofs, dst.sf.ofs + dst.sf.n_bits.saturating_sub(1));
+            for (i, (id, weight)) in members.iter().enumerate() {
+                d.push_str(&format!(
+                    ",bucket=bucket_id={i},weight:{weight},actions=load:{id}->{name}[{lo}..{hi}],resubmit(,{recirc})"
+                ));
+            }
+            out.push(Action::Group((ctx.group_id)(&d)));
+        }
         OvnAction::SimpleController(op) => {
-            out.push(controller(ctx, ControllerOp::new(*op, Payload::Empty), false, None))
+            out.push(controller(ctx, ControllerOp::new(*op, Payload::Empty), false, ctx.ctrl_meter))
         }
     }
 }
@@ -1053,6 +1402,8 @@ pub fn fuzz_one(data: &[u8]) {
                 is_switch: table == 0,
                 snat_ct_zone_set: false,
                 ctrl_meter: None,
+                output_table: output_table(ingress),
+                features: Features::OVS_3_1,
                 port_key: &|_| Some(1),
                 group_id: &mut g,
                 meter_id: &mut m,

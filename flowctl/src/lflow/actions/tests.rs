@@ -23,6 +23,17 @@ struct Run {
 
 impl Run {
     fn encode(&mut self, text: &str, ctx: ParseCtx, is_switch: bool) -> Result<(Vec<Action>, Parsed), ActionError> {
+        self.encode_with(text, ctx, is_switch, output_table(ctx.ingress), Features::OVS_3_1)
+    }
+
+    fn encode_with(
+        &mut self,
+        text: &str,
+        ctx: ParseCtx,
+        is_switch: bool,
+        output: u8,
+        features: Features,
+    ) -> Result<(Vec<Action>, Parsed), ActionError> {
         let parsed = parse(text, ctx)?;
         let ports: HashMap<&str, u32> = [("eth0", 5), ("eth1", 6), ("LOCAL", 0xfffe), ("lsp1", 0x11)].into();
         let n = self.groups.len() as u32;
@@ -36,6 +47,8 @@ impl Run {
             is_switch,
             snat_ct_zone_set: false,
             ctrl_meter: None,
+            output_table: output,
+            features,
             port_key: &|p| ports.get(p).copied(),
             group_id: &mut g,
             meter_id: &mut m,
@@ -73,7 +86,8 @@ fn ovn_testsuite_action_parsing() {
         let error = expect.iter().find(|e| {
             !["formats as", "encodes as", "has prereqs", "uses group", "uses meter"].iter().any(|p| e.starts_with(p))
         });
-        let got = run.encode(line, ctx, true);
+        // test-ovn: output to table 64 even in ingress, and no OVS features.
+        let got = run.encode_with(line, ctx, true, tables::SAVE_INPORT, Features::NONE);
         match (encodes, error, got) {
             (Some(enc), _, Ok((acts, _))) => {
                 let (want, have) = (canon(enc), format_actions(&acts));
