@@ -29,7 +29,7 @@ use shared::ovn::logical_fields::flags;
 use shared::ovn::tables;
 
 use super::expr::lexer::{tokenize, NumFormat, Number, Spanned, Token};
-use super::expr::symtab::{SymbolKind, Symtab};
+use super::expr::symtab::{Level, SymbolKind, Symtab};
 
 #[cfg(test)]
 mod golden;
@@ -207,6 +207,9 @@ pub enum OvnAction {
     },
     /// `ct_snat_to_vip;`
     CtSnatToVip,
+    /// `push(f);` / `pop(f);`
+    Push(FieldRef),
+    Pop(FieldRef),
     /// `dst = dns_lookup();`
     DnsLookup {
         dst: FieldRef,
@@ -311,12 +314,14 @@ struct Parser<'a> {
     ctx: ParseCtx,
     prereqs: BTreeSet<String>,
     depth: usize,
+    /// Inside `ct_commit { }`: only ct_mark and ct_label may be written (WR_CT_COMMIT).
+    ct_commit_scope: bool,
 }
 
 /// Parses an action string.
 pub fn parse(text: &str, ctx: ParseCtx) -> R<Parsed> {
     let toks = tokenize(text).map_err(|e| ActionError(e.msg))?;
-    let mut p = Parser { toks: &toks, pos: 0, ctx, prereqs: BTreeSet::new(), depth: 0 };
+    let mut p = Parser { toks: &toks, pos: 0, ctx, prereqs: BTreeSet::new(), depth: 0, ct_commit_scope: false };
     let actions = p.action_list(false)?;
     Ok(Parsed { actions, prereqs: p.prereqs })
 }
@@ -513,6 +518,25 @@ impl Parser<'_> {
                 OvnAction::BindVport { vport, parent }
             }
             "handle_dhcpv6_reply" => OvnAction::SimpleController(Opcode::Dhcp6Server),
+            "handle_bfd_msg" => {
+                self.expect(&Token::LParen)?;
+                self.expect(&Token::RParen)?;
+                OvnAction::SimpleController(Opcode::BfdMsg)
+            }
+            "push" | "pop" => {
+                self.expect(&Token::LParen)?;
+                let f = self.field()?;
+                self.expect(&Token::RParen)?;
+                if f.is_port {
+                    return err(format!("Cannot use string field {} where numeric field is required.", f.text));
+                }
+                if name == "pop" {
+                    self.check_writable(&f)?;
+                    OvnAction::Pop(f)
+                } else {
+                    OvnAction::Push(f)
+                }
+            }
             n if UNSUPPORTED.contains(&n) => return err(format!("\"{n}\" action unsupported by this translator.")),
             n => return err(format!("Syntax error at `{n}' expecting action.")),
         };
@@ -573,6 +597,14 @@ impl Parser<'_> {
         }
         let (mut sf, is_port) = resolve(symtab, id)?;
         let mut text = name.clone();
+        if matches!(self.peek(), Some(Token::LSquare)) {
+            if is_port {
+                return err(format!("Cannot select subfield of string field {name}."));
+            }
+            if sym.level == Level::Nominal {
+                return err(format!("Cannot select subfield of nominal field {name}."));
+            }
+        }
         if self.eat(&Token::LSquare) {
             let lo = self.int()?;
             let hi = if self.eat(&Token::Ellipsis) { self.int()? } else { lo };
@@ -589,8 +621,23 @@ impl Parser<'_> {
         Ok(FieldRef { text, sf, is_port })
     }
 
+    /// `expr_type_check`'s write check: ct_mark and ct_label only inside `ct_commit {}`,
+    /// other fields only outside it, and only those OVS can modify.
+    fn check_writable(&self, f: &FieldRef) -> R<()> {
+        let ct = matches!(f.sf.field, Field::CT_MARK | Field::CT_LABEL);
+        let ok = if self.ct_commit_scope { ct } else { !ct && (f.is_port || f.sf.field.def().writable) };
+        if ok {
+            Ok(())
+        } else {
+            err(format!("Field {} is not modifiable.", f.text.split('[').next().unwrap_or(&f.text)))
+        }
+    }
+
     fn assignment(&mut self, out: &mut Vec<OvnAction>) -> R<()> {
         let dst = self.field()?;
+        if !matches!(self.peek(), Some(Token::Decrement)) {
+            self.check_writable(&dst)?;
+        }
         if self.eat(&Token::Decrement) {
             if dst.text != "ip.ttl" {
                 return err(format!("Syntax error at `--' (only ip.ttl can be decremented, not {}).", dst.text));
@@ -601,7 +648,16 @@ impl Parser<'_> {
         }
         if self.eat(&Token::Exchange) {
             let src = self.field()?;
+            if dst.is_port != src.is_port {
+                let (d, s) = (&dst.text, &src.text);
+                return err(if dst.is_port {
+                    format!("Can't exchange string field ({d}) with integer field ({s}).")
+                } else {
+                    format!("Can't exchange integer field ({d}) with string field ({s}).")
+                });
+            }
             check_widths(&dst, &src)?;
+            self.check_writable(&src)?;
             out.push(OvnAction::Exchange { a: dst, b: src });
             return Ok(());
         }
@@ -635,6 +691,14 @@ impl Parser<'_> {
                     return err(format!("\"{f}\" action unsupported by this translator."));
                 }
                 let src = self.field()?;
+                if dst.is_port != src.is_port {
+                    let (d, s) = (&dst.text, &src.text);
+                    return err(if dst.is_port {
+                        format!("Can't assign integer field ({s}) to string field ({d}).")
+                    } else {
+                        format!("Can't assign string field ({s}) to integer field ({d}).")
+                    });
+                }
                 check_widths(&dst, &src)?;
                 out.push(OvnAction::Move { dst, src });
             }
@@ -719,8 +783,11 @@ impl Parser<'_> {
             }
             "select" => {
                 let table = self.next_table("select")?;
-                if dst.is_port {
-                    return err(format!("Cannot use string field {} for select.", dst.text));
+                if dst.is_port || dst.sf.n_bits < 16 {
+                    return err(format!(
+                        "cannot use {}-bit field {} for \"select\", which requires at least 16 bits.",
+                        dst.sf.n_bits, dst.text
+                    ));
                 }
                 let mut members = Vec::new();
                 while !self.eat(&Token::RParen) {
@@ -748,7 +815,10 @@ impl Parser<'_> {
     fn ct_commit(&mut self) -> R<OvnAction> {
         self.prereq("ip");
         if matches!(self.peek(), Some(Token::LCurly)) {
-            return Ok(OvnAction::CtCommit(self.nested(None)?));
+            let outer = std::mem::replace(&mut self.ct_commit_scope, true);
+            let nested = self.nested(None);
+            self.ct_commit_scope = outer;
+            return Ok(OvnAction::CtCommit(nested?));
         }
         if !self.eat(&Token::LParen) {
             return Ok(OvnAction::CtCommit(Vec::new()));
@@ -1251,11 +1321,7 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
                 name: name.clone().unwrap_or_default().into_bytes(),
             };
             // A log without a meter has no meter (not the controller meter).
-            out.push(Action::Controller(Controller {
-                userdata: ControllerOp::new(Opcode::Log, payload).encode(),
-                meter_id: meter_id.unwrap_or(0),
-                ..Controller::default()
-            }));
+            out.push(controller(ctx, ControllerOp::new(Opcode::Log, payload), false, meter_id));
         }
         OvnAction::Result { kind, dst } => {
             let (table, bit) = kind.table_bit();
@@ -1320,6 +1386,8 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             restore_args(&args, out);
         }
         OvnAction::CtSnatToVip => out.push(resubmit(tables::CT_SNAT_HAIRPIN)),
+        OvnAction::Push(f) => out.push(Action::StackPush(f.sf)),
+        OvnAction::Pop(f) => out.push(Action::StackPop(f.sf)),
         OvnAction::DnsLookup { dst } => {
             let mut payload = field_header(dst.sf.field);
             payload.extend_from_slice(&u32::from(dst.sf.ofs).to_be_bytes());

@@ -123,8 +123,9 @@ fn ovn_testsuite_action_parsing() {
     assert!(failures.len() <= MAX_OVN_AT_DIFFERENCES, "{} cases differ from OVN (see stderr)", failures.len());
 }
 
-/// Known differences with the ovn.at cases (reported by the test; see the branch report).
-const MAX_OVN_AT_DIFFERENCES: usize = 1000;
+/// Known differences with the ovn.at cases: `ct_commit(ct_label=0x1817...01)` (a hex
+/// constant over 128 bits, which 23.03's lexer truncates and the expression lexer rejects).
+const MAX_OVN_AT_DIFFERENCES: usize = 1;
 
 fn enc(text: &str, ingress: bool, table: u8, is_switch: bool) -> String {
     let mut run = Run { groups: HashMap::new(), meters: HashMap::new() };
