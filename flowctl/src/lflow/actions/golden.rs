@@ -109,7 +109,8 @@ fn check(t: &Topology, l: &LFlow) -> Outcome {
     if l.expect.is_empty() {
         return Outcome::NotInstalled;
     }
-    let ctx = ParseCtx { ingress: l.ingress, table: l.table, n_tables: tables::LOG_PIPELINE_LEN };
+    let options = OptionTables::ovn_23_03();
+    let ctx = ParseCtx { ingress: l.ingress, table: l.table, n_tables: tables::LOG_PIPELINE_LEN, options: &options };
     // As for matches, ovn-controller expands ^templates before parsing.
     let (text, _) = expand_templates(&l.actions, &|n| t.tvars.get(n).cloned());
     let parsed = match parse(&text, ctx) {

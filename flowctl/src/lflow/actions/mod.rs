@@ -30,7 +30,9 @@ use shared::ovn::tables;
 
 use super::expr::lexer::{tokenize, NumFormat, Number, Spanned, Token};
 use super::expr::symtab::{Level, SymbolKind, Symtab};
+use dhcp::{GenOption, OptionTables};
 
+pub mod dhcp;
 #[cfg(test)]
 mod golden;
 #[cfg(test)]
@@ -207,6 +209,12 @@ pub enum OvnAction {
     },
     /// `ct_snat_to_vip;`
     CtSnatToVip,
+    /// `dst = put_dhcp_opts(...)` (`v6` false) / `put_dhcpv6_opts(...)`.
+    PutDhcpOpts {
+        v6: bool,
+        dst: FieldRef,
+        options: Vec<GenOption>,
+    },
     /// `push(f);` / `pop(f);`
     Push(FieldRef),
     Pop(FieldRef),
@@ -283,20 +291,20 @@ impl Parsed {
     }
 }
 
-/// Where the flow sits (what `ovnact_parse_params` gives the parser).
+/// Where the flow sits and the option tables (what `ovnact_parse_params` gives the parser).
 #[derive(Debug, Clone, Copy)]
-pub struct ParseCtx {
+pub struct ParseCtx<'a> {
     pub ingress: bool,
     /// The flow's logical table.
     pub table: u8,
     /// Tables in the pipeline ([`tables::LOG_PIPELINE_LEN`] for real flows).
     pub n_tables: u8,
+    /// DHCPv4/DHCPv6 options by name (Southbound DHCP_Options / DHCPv6_Options).
+    pub options: &'a OptionTables,
 }
 
 /// Names of 23.03 actions this module does not encode yet.
-const UNSUPPORTED: [&str; 11] = [
-    "put_dhcp_opts",
-    "put_dhcpv6_opts",
+const UNSUPPORTED: [&str; 9] = [
     "put_nd_ra_opts",
     "trigger_event",
     "check_pkt_larger",
@@ -311,7 +319,7 @@ const UNSUPPORTED: [&str; 11] = [
 struct Parser<'a> {
     toks: &'a [Spanned],
     pos: usize,
-    ctx: ParseCtx,
+    ctx: ParseCtx<'a>,
     prereqs: BTreeSet<String>,
     depth: usize,
     /// Inside `ct_commit { }`: only ct_mark and ct_label may be written (WR_CT_COMMIT).
@@ -319,7 +327,7 @@ struct Parser<'a> {
 }
 
 /// Parses an action string.
-pub fn parse(text: &str, ctx: ParseCtx) -> R<Parsed> {
+pub fn parse(text: &str, ctx: ParseCtx<'_>) -> R<Parsed> {
     let toks = tokenize(text).map_err(|e| ActionError(e.msg))?;
     let mut p = Parser { toks: &toks, pos: 0, ctx, prereqs: BTreeSet::new(), depth: 0, ct_commit_scope: false };
     let actions = p.action_list(false)?;
@@ -773,6 +781,32 @@ impl Parser<'_> {
                 check_arg(&mac, 48, false)?;
                 Ok(OvnAction::LookupFdb { dst, port, mac })
             }
+            "put_dhcp_opts" | "put_dhcpv6_opts" => {
+                one_bit(&dst)?;
+                let v6 = name == "put_dhcpv6_opts";
+                let (table, kind) =
+                    if v6 { (&self.ctx.options.dhcpv6, "DHCPv6") } else { (&self.ctx.options.dhcpv4, "DHCPv4") };
+                let mut options = Vec::new();
+                while !self.eat(&Token::RParen) {
+                    let oname = match self.bump() {
+                        Some(Token::Id(n)) => n.clone(),
+                        _ => return err("Syntax error: expecting option name."),
+                    };
+                    let def = table.get(&oname).cloned().ok_or_else(|| {
+                        ActionError(format!("Syntax error at `{oname}' expecting {kind} option name."))
+                    })?;
+                    self.expect(&Token::Equals)?;
+                    let values = self.constant_set()?;
+                    let o = GenOption { name: oname, def, values };
+                    dhcp::check_values(kind, &o)?;
+                    options.push(o);
+                    self.eat(&Token::Comma);
+                }
+                if !v6 && !options.iter().any(|o| o.def.code == 0) {
+                    return err("put_dhcp_opts requires offerip to be specified.");
+                }
+                Ok(OvnAction::PutDhcpOpts { v6, dst, options })
+            }
             "dns_lookup" => {
                 if !self.eat(&Token::RParen) {
                     return err("dns_lookup doesn't take any parameters");
@@ -810,6 +844,35 @@ impl Parser<'_> {
             }
             n => err(format!("\"{n}\" action unsupported by this translator.")),
         }
+    }
+
+    /// One constant or `{c, c, ...}` (`expr_constant_set_parse`), all of one type.
+    fn constant_set(&mut self) -> R<Vec<Const>> {
+        let one = |p: &mut Self| -> R<Const> {
+            match p.bump() {
+                Some(Token::Num(n)) => Ok(Const::Num(*n)),
+                Some(Token::Str(s)) => Ok(Const::Str(s.clone())),
+                _ => err("Syntax error: expecting constant."),
+            }
+        };
+        let v = if self.eat(&Token::LCurly) {
+            let mut v = Vec::new();
+            while !self.eat(&Token::RCurly) {
+                v.push(one(self)?);
+                self.eat(&Token::Comma);
+            }
+            v
+        } else {
+            vec![one(self)?]
+        };
+        let strings = v.iter().filter(|c| matches!(c, Const::Str(_))).count();
+        if strings != 0 && strings != v.len() {
+            return err("Syntax error: constants must all be integers or all strings.");
+        }
+        if v.is_empty() {
+            return err("Syntax error: empty constant set.");
+        }
+        Ok(v)
     }
 
     fn ct_commit(&mut self) -> R<OvnAction> {
@@ -1386,6 +1449,32 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             restore_args(&args, out);
         }
         OvnAction::CtSnatToVip => out.push(resubmit(tables::CT_SNAT_HAIRPIN)),
+        OvnAction::PutDhcpOpts { v6, dst, options } => {
+            let dst_header = field_header(dst.sf.field);
+            let dst_ofs = u32::from(dst.sf.ofs);
+            let payload = if *v6 {
+                let options = options.iter().map(|o| (o.def.code, dhcp::dhcpv6_value(o))).collect();
+                Payload::PutDhcpv6Opts { dst_header, dst_ofs, options }
+            } else {
+                // offerip first (as the address, no TLV), then bootfile_name (67),
+                // bootfile_name_alt (254) and next_server (253), then the rest in order.
+                let find = |code: u16| options.iter().find(|o| o.def.code == code);
+                let offer = find(0).map(dhcp::dhcpv4_value).unwrap_or_default();
+                let offer_ip: [u8; 4] = offer.get(..4).and_then(|s| s.try_into().ok()).unwrap_or([0; 4]);
+                let mut tlvs = Vec::new();
+                for code in [67, 254, 253] {
+                    if let Some(o) = find(code) {
+                        tlvs.push((code as u8, dhcp::dhcpv4_value(o)));
+                    }
+                }
+                for o in options.iter().filter(|o| ![0, 67, 254, 253].contains(&o.def.code)) {
+                    tlvs.push((u8::try_from(o.def.code).unwrap_or(u8::MAX), dhcp::dhcpv4_value(o)));
+                }
+                Payload::PutDhcpOpts { dst_header, dst_ofs, offer_ip, options: tlvs }
+            };
+            let op = if *v6 { Opcode::PutDhcpv6Opts } else { Opcode::PutDhcpOpts };
+            out.push(controller(ctx, ControllerOp::new(op, payload), true, ctx.ctrl_meter));
+        }
         OvnAction::Push(f) => out.push(Action::StackPush(f.sf)),
         OvnAction::Pop(f) => out.push(Action::StackPop(f.sf)),
         OvnAction::DnsLookup { dst } => {
@@ -1462,7 +1551,9 @@ fn ct_lb_group(
 pub fn fuzz_one(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     for (ingress, table) in [(true, 0), (false, 5), (true, tables::LOG_PIPELINE_LEN - 1)] {
-        if let Ok(p) = parse(text, ParseCtx { ingress, table, n_tables: tables::LOG_PIPELINE_LEN }) {
+        let options = OptionTables::ovn_23_03();
+        let pctx = ParseCtx { ingress, table, n_tables: tables::LOG_PIPELINE_LEN, options: &options };
+        if let Ok(p) = parse(text, pctx) {
             let mut g = |_: &str| 1;
             let mut m = |_: &str| 1;
             let mut ctx = EncodeCtx {

@@ -22,14 +22,14 @@ struct Run {
 }
 
 impl Run {
-    fn encode(&mut self, text: &str, ctx: ParseCtx, is_switch: bool) -> Result<(Vec<Action>, Parsed), ActionError> {
+    fn encode(&mut self, text: &str, ctx: ParseCtx<'_>, is_switch: bool) -> Result<(Vec<Action>, Parsed), ActionError> {
         self.encode_with(text, ctx, is_switch, output_table(ctx.ingress), Features::OVS_3_1)
     }
 
     fn encode_with(
         &mut self,
         text: &str,
-        ctx: ParseCtx,
+        ctx: ParseCtx<'_>,
         is_switch: bool,
         output: u8,
         features: Features,
@@ -60,7 +60,8 @@ impl Run {
 #[test]
 fn ovn_testsuite_action_parsing() {
     let data = include_str!("../../../tests/data/actions/ovn_at_action_parsing.txt");
-    let ctx = ParseCtx { ingress: true, table: 10, n_tables: 24 };
+    let options = OptionTables::ovn_23_03();
+    let ctx = ParseCtx { ingress: true, table: 10, n_tables: 24, options: &options };
     let mut run = Run { groups: HashMap::new(), meters: HashMap::new() };
     let (mut ok, mut rejected_ok, mut unsupported, mut total) = (0, 0, 0, 0);
     let mut failures = Vec::new();
@@ -129,7 +130,8 @@ const MAX_OVN_AT_DIFFERENCES: usize = 1;
 
 fn enc(text: &str, ingress: bool, table: u8, is_switch: bool) -> String {
     let mut run = Run { groups: HashMap::new(), meters: HashMap::new() };
-    let ctx = ParseCtx { ingress, table, n_tables: tables::LOG_PIPELINE_LEN };
+    let options = OptionTables::ovn_23_03();
+    let ctx = ParseCtx { ingress, table, n_tables: tables::LOG_PIPELINE_LEN, options: &options };
     match run.encode(text, ctx, is_switch) {
         Ok((a, _)) => format_actions(&a),
         Err(e) => format!("ERROR {e}"),
@@ -152,13 +154,14 @@ fn basic_encodings() {
     assert!(enc("ct_next;", true, tables::LOG_PIPELINE_LEN - 1, true).starts_with("ERROR"));
     assert!(enc("next; drop;", true, 0, true).starts_with("ERROR"));
     assert!(enc("reg0 = 0x1ffffffff;", true, 0, true).starts_with("ERROR"));
-    assert!(enc("put_dhcp_opts(offerip = 1.2.3.4);", true, 0, true).contains("unsupported"));
+    assert!(enc("reg0[0] = put_dhcp_opts(netmask = 255.255.255.0);", true, 0, true).contains("requires offerip"));
 }
 
 #[test]
 fn controller_actions_carry_ovn_userdata() {
     let mut run = Run { groups: HashMap::new(), meters: HashMap::new() };
-    let ctx = ParseCtx { ingress: true, table: 3, n_tables: tables::LOG_PIPELINE_LEN };
+    let options = OptionTables::ovn_23_03();
+    let ctx = ParseCtx { ingress: true, table: 3, n_tables: tables::LOG_PIPELINE_LEN, options: &options };
     let Ok((acts, parsed)) = run.encode("arp { eth.dst = ff:ff:ff:ff:ff:ff; output; };", ctx, false) else {
         panic!("arp did not parse");
     };

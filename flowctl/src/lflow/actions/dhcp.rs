@@ -1,0 +1,232 @@
+//! DHCPv4/DHCPv6 options of `put_dhcp_opts` / `put_dhcpv6_opts`: the option tables (from
+//! the Southbound DHCP_Options / DHCPv6_Options rows, or 23.03's built-in list in
+//! lib/ovn-l7.h that ovn-northd writes there) and the option value encodings of
+//! lib/actions.c `encode_put_dhcpv4_option` / `encode_put_dhcpv6_option`.
+
+use std::collections::HashMap;
+
+use super::super::expr::lexer::Number;
+use super::{ActionError, Const, R};
+
+/// One option: code and OVN type name (`ipv4`, `str`, `uint8`, `static_routes`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptDef {
+    pub code: u16,
+    pub typ: String,
+}
+
+/// Option tables by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OptionTables {
+    pub dhcpv4: HashMap<String, OptDef>,
+    pub dhcpv6: HashMap<String, OptDef>,
+}
+
+/// 23.03's DHCPv4 options (lib/ovn-l7.h), as ovn-northd writes them to DHCP_Options.
+const DHCPV4: [(&str, u16, &str); 38] = [
+    ("offerip", 0, "ipv4"),
+    ("netmask", 1, "ipv4"),
+    ("router", 3, "ipv4"),
+    ("dns_server", 6, "ipv4"),
+    ("log_server", 7, "ipv4"),
+    ("lpr_server", 9, "ipv4"),
+    ("hostname", 12, "str"),
+    ("domain_name", 15, "str"),
+    ("swap_server", 16, "ipv4"),
+    ("policy_filter", 21, "ipv4"),
+    ("router_solicitation", 32, "ipv4"),
+    ("nis_server", 41, "ipv4"),
+    ("ntp_server", 42, "ipv4"),
+    ("server_id", 54, "ipv4"),
+    ("tftp_server", 66, "host_id"),
+    ("classless_static_route", 121, "static_routes"),
+    ("ms_classless_static_route", 249, "static_routes"),
+    ("ip_forward_enable", 19, "bool"),
+    ("router_discovery", 31, "bool"),
+    ("ethernet_encap", 36, "bool"),
+    ("default_ttl", 23, "uint8"),
+    ("tcp_ttl", 37, "uint8"),
+    ("mtu", 26, "uint16"),
+    ("lease_time", 51, "uint32"),
+    ("T1", 58, "uint32"),
+    ("T2", 59, "uint32"),
+    ("bootfile_name", 67, "str"),
+    ("wpad", 252, "str"),
+    ("path_prefix", 210, "str"),
+    ("tftp_server_address", 150, "ipv4"),
+    ("domain_search_list", 119, "domains"),
+    ("broadcast_address", 28, "ipv4"),
+    ("netbios_name_server", 44, "ipv4"),
+    ("netbios_node_type", 46, "uint8"),
+    ("arp_cache_timeout", 35, "uint32"),
+    ("tcp_keepalive_interval", 38, "uint32"),
+    ("bootfile_name_alt", 254, "str"),
+    ("next_server", 253, "ipv4"),
+];
+
+/// 23.03's DHCPv6 options.
+const DHCPV6: [(&str, u16, &str); 4] =
+    [("server_id", 2, "mac"), ("ia_addr", 5, "ipv6"), ("dns_server", 23, "ipv6"), ("domain_search", 24, "str")];
+
+impl OptionTables {
+    /// 23.03's built-in options (what the Southbound tables hold unless edited).
+    pub fn ovn_23_03() -> OptionTables {
+        let table = |l: &[(&str, u16, &str)]| {
+            l.iter().map(|(n, c, t)| (n.to_string(), OptDef { code: *c, typ: t.to_string() })).collect()
+        };
+        OptionTables { dhcpv4: table(&DHCPV4), dhcpv6: table(&DHCPV6) }
+    }
+}
+
+/// A parsed option: its definition and its value (one constant or a `{...}` set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenOption {
+    pub name: String,
+    pub def: OptDef,
+    pub values: Vec<Const>,
+}
+
+/// Checks a value set against the option type (`parse_gen_opt`).
+pub fn check_values(kind: &str, o: &GenOption) -> R<()> {
+    if o.def.typ == "host_id" {
+        return Ok(());
+    }
+    let strings = o.values.iter().all(|v| matches!(v, Const::Str(_)));
+    let ints = o.values.iter().all(|v| matches!(v, Const::Num(_)));
+    if o.def.typ == "str" || o.def.typ == "domains" {
+        if !strings {
+            return Err(ActionError(format!("{kind} option {} requires string value.", o.name)));
+        }
+    } else if !ints {
+        return Err(ActionError(format!("{kind} option {} requires numeric value.", o.name)));
+    }
+    Ok(())
+}
+
+fn low_bytes(v: u128, n: usize) -> Vec<u8> {
+    let b = v.to_be_bytes();
+    b.get(16usize.saturating_sub(n)..).unwrap_or(&b).to_vec()
+}
+
+fn nums(o: &GenOption) -> impl Iterator<Item = &Number> {
+    o.values.iter().filter_map(|v| match v {
+        Const::Num(n) => Some(n),
+        Const::Str(_) => None,
+    })
+}
+
+fn first_str(o: &GenOption) -> &str {
+    o.values
+        .iter()
+        .find_map(|v| match v {
+            Const::Str(s) => Some(s.as_str()),
+            Const::Num(_) => None,
+        })
+        .unwrap_or("")
+}
+
+/// DHCPv4 value bytes (`encode_put_dhcpv4_option`, without the code/length header).
+pub fn dhcpv4_value(o: &GenOption) -> Vec<u8> {
+    let first = nums(o).next().map_or(0, |n| n.value);
+    match o.def.typ.as_str() {
+        "bool" | "uint8" => low_bytes(first, 1),
+        "uint16" => low_bytes(first, 2),
+        "uint32" => low_bytes(first, 4),
+        "ipv4" => nums(o).flat_map(|n| low_bytes(n.value, 4)).collect(),
+        "static_routes" => {
+            let v: Vec<&Number> = nums(o).collect();
+            let mut out = Vec::new();
+            for pair in v.chunks_exact(2) {
+                let (net, gw) = match pair {
+                    [a, b] => (a, b),
+                    _ => continue,
+                };
+                let plen = net.mask.map_or(32, |m| (m as u32).count_ones().min(32)) as u8;
+                out.push(plen);
+                let addr = low_bytes(net.value, 4);
+                out.extend_from_slice(addr.get(..usize::from(plen).div_ceil(8)).unwrap_or(&addr));
+                out.extend(low_bytes(gw.value, 4));
+            }
+            out
+        }
+        "str" => first_str(o).as_bytes().to_vec(),
+        "host_id" => match o.values.first() {
+            Some(Const::Str(s)) => s.as_bytes().to_vec(),
+            _ => low_bytes(first, 4),
+        },
+        "domains" => encode_domains(first_str(o)),
+        _ => Vec::new(),
+    }
+}
+
+/// DHCPv6 value bytes (`encode_put_dhcpv6_option`).
+pub fn dhcpv6_value(o: &GenOption) -> Vec<u8> {
+    match o.def.typ.as_str() {
+        "ipv6" => nums(o).flat_map(|n| n.value.to_be_bytes()).collect(),
+        "mac" => low_bytes(nums(o).next().map_or(0, |n| n.value), 6),
+        "str" => first_str(o).as_bytes().to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// Domain search list (`domains`): comma-separated names in RFC 1035 form with suffix
+/// compression, exactly as 23.03 builds it. 23.03 keys its suffix table with each
+/// remaining suffix minus its last character (`ovs_strlcpy(suffix, domain, strlen(domain))`);
+/// that is kept, since the bytes must match.
+pub fn encode_domains(list: &str) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut offsets: HashMap<String, u16> = HashMap::new();
+    for domain in list.split(',').filter(|d| !d.is_empty()) {
+        if domain.len() > 255 {
+            // 23.03 stops encoding (and logs) at a name that is too long.
+            break;
+        }
+        let chop = |s: &str| {
+            let mut t = s.to_string();
+            t.pop();
+            t
+        };
+        let mut suffix = chop(domain);
+        let mut rest = domain;
+        let mut ended_by_pointer = false;
+        loop {
+            let trimmed = rest.trim_start_matches('.');
+            if trimmed.is_empty() {
+                break;
+            }
+            let (label, after) = match trimmed.find('.') {
+                Some(i) => (trimmed.get(..i).unwrap_or(""), trimmed.get(i + 1..).unwrap_or("")),
+                None => (trimmed, ""),
+            };
+            if let Some(off) = offsets.get(&suffix) {
+                out.extend_from_slice(&(0xc000u16 | off).to_be_bytes());
+                ended_by_pointer = true;
+                break;
+            }
+            offsets.insert(suffix.clone(), u16::try_from(out.len()).unwrap_or(u16::MAX));
+            out.push(u8::try_from(label.len()).unwrap_or(u8::MAX));
+            out.extend_from_slice(label.as_bytes());
+            if !after.is_empty() {
+                suffix = chop(after);
+            }
+            rest = after;
+        }
+        if !ended_by_pointer {
+            out.push(0);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_list_as_rfc_1035_example() {
+        assert_eq!(
+            encode_domains("abc.com,xyz.abc.com"),
+            [3, b'a', b'b', b'c', 3, b'c', b'o', b'm', 0, 3, b'x', b'y', b'z', 0xc0, 0]
+        );
+    }
+}
