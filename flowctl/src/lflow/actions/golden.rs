@@ -130,6 +130,8 @@ fn check(t: &Topology, l: &LFlow) -> Outcome {
         output_table: output_table(l.ingress),
         features: Features::OVS_3_1,
         port_key: &port_key,
+        tunnel_ofport: &|_| None,
+        lflow_uuid: &l.uuid,
         group_id: &mut g,
         meter_id: &mut m,
     };

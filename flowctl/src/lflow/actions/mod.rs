@@ -215,6 +215,33 @@ pub enum OvnAction {
         dst: FieldRef,
         options: Vec<GenOption>,
     },
+    /// `dst = check_pkt_larger(len);`
+    CheckPktLarger {
+        dst: FieldRef,
+        len: u16,
+    },
+    /// `set_queue(id);`
+    SetQueue(u32),
+    /// `set_meter(rate[, burst]);` (kbps, kb)
+    SetMeter {
+        rate: u64,
+        burst: u64,
+    },
+    /// `fwd_group(liveness=..., childports=...);`
+    FwdGroup {
+        liveness: bool,
+        ports: Vec<String>,
+    },
+    /// `trigger_event(event = "...", option = "value", ...)`: event type and (code, value).
+    TriggerEvent {
+        event: u32,
+        options: Vec<(u16, String)>,
+    },
+    /// `icmp4.frag_mtu = N;` (`icmp6` = true for `icmp6.frag_mtu`).
+    FragMtu {
+        icmp6: bool,
+        mtu: u32,
+    },
     /// `push(f);` / `pop(f);`
     Push(FieldRef),
     Pop(FieldRef),
@@ -304,17 +331,7 @@ pub struct ParseCtx<'a> {
 }
 
 /// Names of 23.03 actions this module does not encode yet.
-const UNSUPPORTED: [&str; 9] = [
-    "put_nd_ra_opts",
-    "trigger_event",
-    "check_pkt_larger",
-    "set_queue",
-    "set_meter",
-    "fwd_group",
-    "commit_ecmp_nh",
-    "commit_lb_aff",
-    "sample",
-];
+const UNSUPPORTED: [&str; 4] = ["put_nd_ra_opts", "commit_ecmp_nh", "commit_lb_aff", "sample"];
 
 struct Parser<'a> {
     toks: &'a [Spanned],
@@ -531,6 +548,33 @@ impl Parser<'_> {
                 self.expect(&Token::RParen)?;
                 OvnAction::SimpleController(Opcode::BfdMsg)
             }
+            "set_queue" => {
+                self.expect(&Token::LParen)?;
+                let id = self.int()?;
+                self.expect(&Token::RParen)?;
+                if id > 61440 {
+                    return err(format!("Queue ID {id} for set_queue is not in valid range 0 to 61440."));
+                }
+                OvnAction::SetQueue(id as u32)
+            }
+            "set_meter" => {
+                self.expect(&Token::LParen)?;
+                let dec = |p: &mut Self| match p.bump() {
+                    Some(Token::Num(n)) if n.format == NumFormat::Decimal && n.mask.is_none() => {
+                        u64::try_from(n.value).unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+                let rate = dec(self);
+                let burst = if self.eat(&Token::Comma) { dec(self) } else { 0 };
+                self.expect(&Token::RParen)?;
+                if rate == 0 {
+                    return err("Rate 0 for set_meter is not in valid.");
+                }
+                OvnAction::SetMeter { rate, burst }
+            }
+            "fwd_group" => self.fwd_group()?,
+            "trigger_event" => self.trigger_event()?,
             "push" | "pop" => {
                 self.expect(&Token::LParen)?;
                 let f = self.field()?;
@@ -642,6 +686,22 @@ impl Parser<'_> {
     }
 
     fn assignment(&mut self, out: &mut Vec<OvnAction>) -> R<()> {
+        if let Some(Token::Id(name)) = self.peek() {
+            let symtab = Symtab::ovn();
+            if let Some(sym) = symtab.lookup(name).and_then(|id| symtab.get(id)) {
+                if sym.kind == SymbolKind::OvnField {
+                    let (icmp6, width) = (sym.name.starts_with("icmp6"), sym.width);
+                    self.pos += 1;
+                    self.expect(&Token::Equals)?;
+                    let n = self.num()?;
+                    if n.mask.is_some() || (width < 128 && n.value >> width != 0) {
+                        return err(format!("Constant too wide for {width}-bit field {}.", sym.name));
+                    }
+                    out.push(OvnAction::FragMtu { icmp6, mtu: n.value as u32 });
+                    return Ok(());
+                }
+            }
+        }
         let dst = self.field()?;
         if !matches!(self.peek(), Some(Token::Decrement)) {
             self.check_writable(&dst)?;
@@ -807,6 +867,12 @@ impl Parser<'_> {
                 }
                 Ok(OvnAction::PutDhcpOpts { v6, dst, options })
             }
+            "check_pkt_larger" => {
+                one_bit(&dst)?;
+                let len = u16::try_from(self.int()?).map_err(|_| ActionError("Packet length too large.".into()))?;
+                self.expect(&Token::RParen)?;
+                Ok(OvnAction::CheckPktLarger { dst, len })
+            }
             "dns_lookup" => {
                 if !self.eat(&Token::RParen) {
                     return err("dns_lookup doesn't take any parameters");
@@ -873,6 +939,72 @@ impl Parser<'_> {
             return err("Syntax error: empty constant set.");
         }
         Ok(v)
+    }
+
+    fn fwd_group(&mut self) -> R<OvnAction> {
+        let mut liveness = false;
+        let mut ports = Vec::new();
+        if self.eat(&Token::LParen) {
+            if self.eat_id("liveness") {
+                self.expect(&Token::Equals)?;
+                liveness = match self.bump() {
+                    Some(Token::Str(s) | Token::Id(s)) if s == "true" => true,
+                    Some(Token::Str(s) | Token::Id(s)) if s == "false" => false,
+                    _ => return err("Syntax error: expecting true or false."),
+                };
+                self.expect(&Token::Comma)?;
+            }
+            if self.eat_id("childports") {
+                self.expect(&Token::Equals)?;
+                while !self.eat(&Token::RParen) {
+                    match self.bump() {
+                        Some(Token::Str(s)) => ports.push(s.clone()),
+                        _ => return err("Syntax error: expecting logical switch port."),
+                    }
+                    self.eat(&Token::Comma);
+                }
+            }
+        }
+        Ok(OvnAction::FwdGroup { liveness, ports })
+    }
+
+    fn trigger_event(&mut self) -> R<OvnAction> {
+        self.expect(&Token::LParen)?;
+        if !self.eat_id("event") {
+            return err("Syntax error: Expecting 'event' option.");
+        }
+        self.expect(&Token::Equals)?;
+        let event = match self.string()?.as_str() {
+            "empty_lb_backends" => 0,
+            e => return err(format!("Syntax error: Unknown event '{e}'.")),
+        };
+        self.eat(&Token::Comma);
+        let mut options = Vec::new();
+        while !self.eat(&Token::RParen) {
+            let name = self.id()?;
+            let code = match name.as_str() {
+                "vip" => 1,
+                "protocol" => 2,
+                "load_balancer" => 3,
+                _ => return err(format!("Syntax error at `{name}' expecting empty_lb_backends option name.")),
+            };
+            self.expect(&Token::Equals)?;
+            let v = self.constant_set()?;
+            let [Const::Str(value)] = v.as_slice() else {
+                return err(format!("Invalid value for \"{name}\" option"));
+            };
+            match code {
+                1 if !valid_vip(value) => return err(format!("Invalid load balancer VIP '{value}'")),
+                2 if !["tcp", "udp", "sctp"].contains(&value.as_str()) => {
+                    return err(format!("Load balancer protocol '{value}' is not 'tcp', 'udp', or 'sctp'"))
+                }
+                3 if !valid_uuid(value) => return err(format!("Load balancer '{value}' is not a UUID")),
+                _ => {}
+            }
+            options.push((code, value.clone()));
+            self.eat(&Token::Comma);
+        }
+        Ok(OvnAction::TriggerEvent { event, options })
     }
 
     fn ct_commit(&mut self) -> R<OvnAction> {
@@ -1089,6 +1221,17 @@ fn resolve(symtab: &Symtab, mut id: usize) -> R<(Subfield, bool)> {
     err("Symbol nesting too deep.")
 }
 
+/// `inet_parse_active(vip, 0)`: an address with an optional port (`[v6]:port` for IPv6).
+fn valid_vip(s: &str) -> bool {
+    s.parse::<IpAddr>().is_ok() || s.parse::<std::net::SocketAddr>().is_ok()
+}
+
+fn valid_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 fn number_ip(n: &Number) -> Option<IpAddr> {
     if n.mask.is_some() {
         return None;
@@ -1118,6 +1261,10 @@ pub struct EncodeCtx<'a> {
     pub features: Features,
     /// A logical port's tunnel key on this datapath.
     pub port_key: &'a dyn Fn(&str) -> Option<u32>,
+    /// The OpenFlow port of the tunnel to a logical port's chassis (`fwd_group` liveness).
+    pub tunnel_ofport: &'a dyn Fn(&str) -> Option<u16>,
+    /// The Logical_Flow's UUID (names `set_meter` meters).
+    pub lflow_uuid: &'a str,
     /// A group id for a group description (`type=select,...` as ovs-ofctl text), allocated
     /// once per distinct description (23.03's extend table).
     pub group_id: &'a mut dyn FnMut(&str) -> u32,
@@ -1475,6 +1622,54 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             let op = if *v6 { Opcode::PutDhcpv6Opts } else { Opcode::PutDhcpOpts };
             out.push(controller(ctx, ControllerOp::new(op, payload), true, ctx.ctrl_meter));
         }
+        OvnAction::CheckPktLarger { dst, len } => out.push(Action::CheckPktLarger { pkt_len: *len, dst: dst.sf }),
+        OvnAction::SetQueue(id) => out.push(Action::SetQueue(*id)),
+        OvnAction::SetMeter { rate, burst } => {
+            // "__string:" names describe the meter itself (23.03's extend table).
+            let name = if *burst != 0 {
+                format!(
+                    "__string: uuid {} kbps burst stats bands=type=drop rate={rate} burst_size={burst}",
+                    ctx.lflow_uuid
+                )
+            } else {
+                format!("__string: uuid {} kbps stats bands=type=drop rate={rate}", ctx.lflow_uuid)
+            };
+            out.push(Action::Meter((ctx.meter_id)(&name)));
+        }
+        OvnAction::FwdGroup { liveness, ports } => {
+            if ports.is_empty() {
+                return;
+            }
+            let mut d = String::from("type=select,selection_method=dp_hash");
+            for p in ports {
+                let Some(key) = (ctx.port_key)(p) else { return };
+                d.push_str(",bucket=");
+                if *liveness {
+                    let Some(ofport) = (ctx.tunnel_ofport)(p) else { return };
+                    d.push_str(&format!("watch_port:{ofport},"));
+                }
+                // 23.03 prints the key in decimal after "0x"; kept for identical group text.
+                d.push_str(&format!("load=0x{key}->NXM_NX_REG15[0..15],resubmit(,{})", ctx.output_table));
+            }
+            out.push(Action::Group((ctx.group_id)(&d)));
+        }
+        OvnAction::TriggerEvent { event, options } => {
+            let mut payload = event.to_be_bytes().to_vec();
+            for (code, v) in options {
+                payload.extend_from_slice(&code.to_be_bytes());
+                payload.extend_from_slice(&u16::try_from(v.len()).unwrap_or(u16::MAX).to_be_bytes());
+                payload.extend_from_slice(v.as_bytes());
+            }
+            out.push(controller(ctx, ControllerOp::new(Opcode::Event, Payload::Raw(payload)), false, ctx.ctrl_meter));
+        }
+        OvnAction::FragMtu { icmp6, mtu } => {
+            let (op, payload) = if *icmp6 {
+                (Opcode::PutIcmp6FragMtu, mtu.to_be_bytes().to_vec())
+            } else {
+                (Opcode::PutIcmp4FragMtu, (*mtu as u16).to_be_bytes().to_vec())
+            };
+            out.push(controller(ctx, ControllerOp::new(op, Payload::Raw(payload)), true, ctx.ctrl_meter));
+        }
         OvnAction::Push(f) => out.push(Action::StackPush(f.sf)),
         OvnAction::Pop(f) => out.push(Action::StackPop(f.sf)),
         OvnAction::DnsLookup { dst } => {
@@ -1564,6 +1759,8 @@ pub fn fuzz_one(data: &[u8]) {
                 output_table: output_table(ingress),
                 features: Features::OVS_3_1,
                 port_key: &|_| Some(1),
+                tunnel_ofport: &|_| Some(1),
+                lflow_uuid: "00000000-0000-0000-0000-000000000000",
                 group_id: &mut g,
                 meter_id: &mut m,
             };

@@ -50,6 +50,9 @@ impl Run {
             output_table: output,
             features,
             port_key: &|p| ports.get(p).copied(),
+            // test-ovn: tunnel ofport = port key.
+            tunnel_ofport: &|p| ports.get(p).and_then(|k| u16::try_from(*k).ok()),
+            lflow_uuid: "aaaaaaaa-bbbb-cccc-dddd-dddddddddddd",
             group_id: &mut g,
             meter_id: &mut m,
         };
@@ -102,7 +105,10 @@ fn ovn_testsuite_action_parsing() {
                     failures.push(format!("{line}\n  want {want}\n  have {have}\n  group {group:?}"));
                 }
             }
-            (Some(_), _, Err(e)) if e.0.contains("unsupported") => unsupported += 1,
+            (Some(_), _, Err(e)) if e.0.contains("unsupported") => {
+                eprintln!("unsupported: {e}");
+                unsupported += 1
+            }
             (Some(enc), _, Err(e)) => failures.push(format!("{line}\n  want {enc}\n  rejected: {e}")),
             (None, Some(_), Err(_)) => rejected_ok += 1,
             (None, Some(msg), Ok((acts, _))) => {
