@@ -132,6 +132,8 @@ fn check(t: &Topology, l: &LFlow) -> Outcome {
         port_key: &port_key,
         tunnel_ofport: &|_| None,
         lflow_uuid: &l.uuid,
+        dp_key: l.dp,
+        collector_ids: &|_| false,
         group_id: &mut g,
         meter_id: &mut m,
     };

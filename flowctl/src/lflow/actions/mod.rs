@@ -242,6 +242,14 @@ pub enum OvnAction {
         icmp6: bool,
         mtu: u32,
     },
+    /// `sample(probability=.., collector_set=.., obs_domain=.., obs_point=..|$cookie)`;
+    /// `obs_point` `None` = the flow's cookie.
+    Sample {
+        probability: u16,
+        collector_set: u32,
+        obs_domain: u8,
+        obs_point: Option<u32>,
+    },
     /// `push(f);` / `pop(f);`
     Push(FieldRef),
     Pop(FieldRef),
@@ -331,7 +339,7 @@ pub struct ParseCtx<'a> {
 }
 
 /// Names of 23.03 actions this module does not encode yet.
-const UNSUPPORTED: [&str; 4] = ["put_nd_ra_opts", "commit_ecmp_nh", "commit_lb_aff", "sample"];
+const UNSUPPORTED: [&str; 3] = ["put_nd_ra_opts", "commit_ecmp_nh", "commit_lb_aff"];
 
 struct Parser<'a> {
     toks: &'a [Spanned],
@@ -574,6 +582,7 @@ impl Parser<'_> {
                 OvnAction::SetMeter { rate, burst }
             }
             "fwd_group" => self.fwd_group()?,
+            "sample" => self.sample()?,
             "trigger_event" => self.trigger_event()?,
             "push" | "pop" => {
                 self.expect(&Token::LParen)?;
@@ -941,6 +950,57 @@ impl Parser<'_> {
         Ok(v)
     }
 
+    fn sample(&mut self) -> R<OvnAction> {
+        let (mut probability, mut collector_set, mut obs_domain, mut obs_point) = (0u16, 0u32, 0u8, Some(0u32));
+        let dec = |t: Option<&Token>| match t {
+            Some(Token::Num(n)) if n.format == NumFormat::Decimal && n.mask.is_none() => Some(n.value),
+            _ => None,
+        };
+        if self.eat(&Token::LParen) {
+            while !self.eat(&Token::RParen) {
+                let key = self.id()?;
+                self.expect(&Token::Equals)?;
+                match key.as_str() {
+                    "probability" => {
+                        if let Some(v) = dec(self.peek()) {
+                            probability = u16::try_from(v)
+                                .map_err(|_| ActionError("probability must be in range 0...65535.".into()))?;
+                            self.pos += 1;
+                        }
+                    }
+                    "obs_point" => {
+                        obs_point = match self.bump() {
+                            Some(Token::AddrSet(m)) if m == "cookie" => None,
+                            t => match dec(t) {
+                                Some(v) => Some(v as u32),
+                                None => return err("Syntax error: malformed sample observation_point_id."),
+                            },
+                        }
+                    }
+                    "obs_domain" => {
+                        if let Some(v) = dec(self.peek()) {
+                            obs_domain = u8::try_from(v)
+                                .map_err(|_| ActionError("Syntax error: obs_domain must be 8-bit long.".into()))?;
+                        }
+                        self.pos += 1;
+                    }
+                    "collector_set" => {
+                        if let Some(v) = dec(self.peek()) {
+                            collector_set = v as u32;
+                        }
+                        self.pos += 1;
+                    }
+                    k => return err(format!("Syntax error at `{k}' unknown argument.")),
+                }
+                self.eat(&Token::Comma);
+            }
+        }
+        if probability == 0 {
+            return err("probability must be greater than zero");
+        }
+        Ok(OvnAction::Sample { probability, collector_set, obs_domain, obs_point })
+    }
+
     fn fwd_group(&mut self) -> R<OvnAction> {
         let mut liveness = false;
         let mut ports = Vec::new();
@@ -1263,8 +1323,12 @@ pub struct EncodeCtx<'a> {
     pub port_key: &'a dyn Fn(&str) -> Option<u32>,
     /// The OpenFlow port of the tunnel to a logical port's chassis (`fwd_group` liveness).
     pub tunnel_ofport: &'a dyn Fn(&str) -> Option<u16>,
-    /// The Logical_Flow's UUID (names `set_meter` meters).
+    /// The Logical_Flow's UUID (names `set_meter` meters; `sample`'s `$cookie`).
     pub lflow_uuid: &'a str,
+    /// The datapath's tunnel key (`sample` observation domain).
+    pub dp_key: u32,
+    /// Whether a Flow_Sample_Collector_Set with this id exists (`sample`).
+    pub collector_ids: &'a dyn Fn(u32) -> bool,
     /// A group id for a group description (`type=select,...` as ovs-ofctl text), allocated
     /// once per distinct description (23.03's extend table).
     pub group_id: &'a mut dyn FnMut(&str) -> u32,
@@ -1670,6 +1734,21 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             };
             out.push(controller(ctx, ControllerOp::new(op, Payload::Raw(payload)), true, ctx.ctrl_meter));
         }
+        OvnAction::Sample { probability, collector_set, obs_domain, obs_point } => {
+            // Nothing without a Flow_Sample_Collector_Set of that id, as 23.03 does.
+            if !(ctx.collector_ids)(*collector_set) {
+                return;
+            }
+            let cookie = ctx.lflow_uuid.get(..8).and_then(|h| u32::from_str_radix(h, 16).ok()).unwrap_or(0);
+            out.push(Action::Sample(shared::openflow::actions::Sample {
+                probability: *probability,
+                collector_set_id: *collector_set,
+                obs_domain_id: (u32::from(*obs_domain) << 24) | (ctx.dp_key & 0xff_ffff),
+                obs_point_id: obs_point.unwrap_or(cookie),
+                sampling_port: shared::openflow::actions::ports::NONE,
+                direction: 0,
+            }));
+        }
         OvnAction::Push(f) => out.push(Action::StackPush(f.sf)),
         OvnAction::Pop(f) => out.push(Action::StackPop(f.sf)),
         OvnAction::DnsLookup { dst } => {
@@ -1761,6 +1840,8 @@ pub fn fuzz_one(data: &[u8]) {
                 port_key: &|_| Some(1),
                 tunnel_ofport: &|_| Some(1),
                 lflow_uuid: "00000000-0000-0000-0000-000000000000",
+                dp_key: 1,
+                collector_ids: &|_| true,
                 group_id: &mut g,
                 meter_id: &mut m,
             };

@@ -53,6 +53,8 @@ impl Run {
             // test-ovn: tunnel ofport = port key.
             tunnel_ofport: &|p| ports.get(p).and_then(|k| u16::try_from(*k).ok()),
             lflow_uuid: "aaaaaaaa-bbbb-cccc-dddd-dddddddddddd",
+            dp_key: 0xabcdef,
+            collector_ids: &|id| matches!(id, 0 | 200),
             group_id: &mut g,
             meter_id: &mut m,
         };
