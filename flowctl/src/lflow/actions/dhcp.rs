@@ -20,7 +20,33 @@ pub struct OptDef {
 pub struct OptionTables {
     pub dhcpv4: HashMap<String, OptDef>,
     pub dhcpv6: HashMap<String, OptDef>,
+    /// `put_nd_ra_opts` options (built in, lib/ovn-l7.h `nd_ra_opts_init`).
+    pub nd_ra: HashMap<String, OptDef>,
 }
+
+/// ND RA option codes (lib/ovn-l7.h): two pseudo-options for RA header flags, then ND
+/// option types.
+pub mod nd_ra {
+    pub const ADDR_MODE: u16 = 0;
+    pub const PRF: u16 = 255;
+    pub const SLLA: u16 = 1;
+    pub const PREFIX: u16 = 3;
+    pub const MTU: u16 = 5;
+    pub const ROUTE_INFO: u16 = 24;
+    pub const RDNSS: u16 = 25;
+    pub const DNSSL: u16 = 31;
+}
+
+const ND_RA: [(&str, u16, &str); 8] = [
+    ("addr_mode", nd_ra::ADDR_MODE, "str"),
+    ("router_preference", nd_ra::PRF, "str"),
+    ("slla", nd_ra::SLLA, "mac"),
+    ("prefix", nd_ra::PREFIX, "ipv6"),
+    ("mtu", nd_ra::MTU, "uint32"),
+    ("rdnss", nd_ra::RDNSS, "ipv6"),
+    ("dnssl", nd_ra::DNSSL, "str"),
+    ("route_info", nd_ra::ROUTE_INFO, "str"),
+];
 
 /// 23.03's DHCPv4 options (lib/ovn-l7.h), as ovn-northd writes them to DHCP_Options.
 const DHCPV4: [(&str, u16, &str); 38] = [
@@ -74,7 +100,7 @@ impl OptionTables {
         let table = |l: &[(&str, u16, &str)]| {
             l.iter().map(|(n, c, t)| (n.to_string(), OptDef { code: *c, typ: t.to_string() })).collect()
         };
-        OptionTables { dhcpv4: table(&DHCPV4), dhcpv6: table(&DHCPV6) }
+        OptionTables { dhcpv4: table(&DHCPV4), dhcpv6: table(&DHCPV6), nd_ra: table(&ND_RA) }
     }
 }
 
@@ -167,6 +193,62 @@ pub fn dhcpv6_value(o: &GenOption) -> Vec<u8> {
         "str" => first_str(o).as_bytes().to_vec(),
         _ => Vec::new(),
     }
+}
+
+/// The ICMPv6 Router Advertisement (type 134, from the ICMPv6 header on) that
+/// `put_nd_ra_opts` puts in the userdata for pinctrl to copy (`encode_PUT_ND_RA_OPTS`).
+/// `dnssl` and `route_info` are not encoded here: the caller rejects them.
+pub fn nd_ra_message(options: &[GenOption]) -> Vec<u8> {
+    // icmp6 type, code, checksum; cur_hop_limit 255; M/O flags; router lifetime 0xffff;
+    // reachable time and retransmit timer 0.
+    let mut ra = vec![134, 0, 0, 0, 255, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut flags = 0u8;
+    for o in options {
+        let s = first_str(o);
+        let n = nums(o).next().copied();
+        match o.def.code {
+            nd_ra::ADDR_MODE => {
+                flags |= match s {
+                    "dhcpv6_stateful" => 0x80,
+                    "dhcpv6_stateless" => 0x40,
+                    _ => 0,
+                }
+            }
+            nd_ra::PRF => {
+                flags |= match s {
+                    "LOW" => 0x18,
+                    "HIGH" => 0x08,
+                    _ => 0,
+                }
+            }
+            nd_ra::SLLA => {
+                ra.extend_from_slice(&[nd_ra::SLLA as u8, 1]);
+                ra.extend(low_bytes(n.map_or(0, |n| n.value), 6));
+            }
+            nd_ra::MTU => {
+                ra.extend_from_slice(&[nd_ra::MTU as u8, 1, 0, 0]);
+                ra.extend(low_bytes(n.map_or(0, |n| n.value), 4));
+            }
+            nd_ra::PREFIX => {
+                let plen = n.and_then(|n| n.mask).map_or(0, |m| m.leading_ones()) as u8;
+                // On-link; autonomous unless addresses come from stateful DHCPv6.
+                let la = if flags & 0x80 == 0 { 0x80 | 0x40 } else { 0x80 };
+                ra.extend_from_slice(&[nd_ra::PREFIX as u8, 4, plen, la]);
+                ra.extend_from_slice(&[0xff; 8]);
+                ra.extend_from_slice(&[0; 4]);
+                ra.extend(n.map_or(0, |n| n.value).to_be_bytes());
+            }
+            nd_ra::RDNSS => {
+                ra.extend_from_slice(&[nd_ra::RDNSS as u8, 3, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+                ra.extend(n.map_or(0, |n| n.value).to_be_bytes());
+            }
+            _ => {}
+        }
+        if let Some(f) = ra.get_mut(5) {
+            *f = flags;
+        }
+    }
+    ra
 }
 
 /// Domain search list (`domains`): comma-separated names in RFC 1035 form with suffix

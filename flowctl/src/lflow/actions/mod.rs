@@ -209,6 +209,11 @@ pub enum OvnAction {
     },
     /// `ct_snat_to_vip;`
     CtSnatToVip,
+    /// `dst = put_nd_ra_opts(...)`.
+    PutNdRaOpts {
+        dst: FieldRef,
+        options: Vec<GenOption>,
+    },
     /// `dst = put_dhcp_opts(...)` (`v6` false) / `put_dhcpv6_opts(...)`.
     PutDhcpOpts {
         v6: bool,
@@ -339,7 +344,7 @@ pub struct ParseCtx<'a> {
 }
 
 /// Names of 23.03 actions this module does not encode yet.
-const UNSUPPORTED: [&str; 3] = ["put_nd_ra_opts", "commit_ecmp_nh", "commit_lb_aff"];
+const UNSUPPORTED: [&str; 2] = ["commit_ecmp_nh", "commit_lb_aff"];
 
 struct Parser<'a> {
     toks: &'a [Spanned],
@@ -850,11 +855,14 @@ impl Parser<'_> {
                 check_arg(&mac, 48, false)?;
                 Ok(OvnAction::LookupFdb { dst, port, mac })
             }
-            "put_dhcp_opts" | "put_dhcpv6_opts" => {
+            "put_dhcp_opts" | "put_dhcpv6_opts" | "put_nd_ra_opts" => {
                 one_bit(&dst)?;
                 let v6 = name == "put_dhcpv6_opts";
-                let (table, kind) =
-                    if v6 { (&self.ctx.options.dhcpv6, "DHCPv6") } else { (&self.ctx.options.dhcpv4, "DHCPv4") };
+                let (table, kind) = match name {
+                    "put_dhcpv6_opts" => (&self.ctx.options.dhcpv6, "DHCPv6"),
+                    "put_nd_ra_opts" => (&self.ctx.options.nd_ra, "IPv6 ND RA"),
+                    _ => (&self.ctx.options.dhcpv4, "DHCPv4"),
+                };
                 let mut options = Vec::new();
                 while !self.eat(&Token::RParen) {
                     let oname = match self.bump() {
@@ -870,6 +878,9 @@ impl Parser<'_> {
                     dhcp::check_values(kind, &o)?;
                     options.push(o);
                     self.eat(&Token::Comma);
+                }
+                if name == "put_nd_ra_opts" {
+                    return self.check_nd_ra(dst, options);
                 }
                 if !v6 && !options.iter().any(|o| o.def.code == 0) {
                     return err("put_dhcp_opts requires offerip to be specified.");
@@ -999,6 +1010,52 @@ impl Parser<'_> {
             return err("probability must be greater than zero");
         }
         Ok(OvnAction::Sample { probability, collector_set, obs_domain, obs_point })
+    }
+
+    /// `parse_put_nd_ra_opts`'s checks.
+    fn check_nd_ra(&mut self, dst: FieldRef, options: Vec<GenOption>) -> R<OvnAction> {
+        use dhcp::nd_ra;
+        let (mut stateful, mut prefix, mut slla) = (false, false, false);
+        for o in &options {
+            let invalid = || ActionError(format!("Invalid value for \"{}\" option", o.name));
+            let [c] = o.values.as_slice() else { return Err(invalid()) };
+            let (s, n) = match c {
+                Const::Str(s) => (Some(s.as_str()), None),
+                Const::Num(n) => (None, Some(n)),
+            };
+            let ok = match o.def.code {
+                nd_ra::ADDR_MODE => {
+                    stateful |= s == Some("dhcpv6_stateful");
+                    matches!(s, Some("slaac" | "dhcpv6_stateful" | "dhcpv6_stateless"))
+                }
+                nd_ra::PRF => matches!(s, Some("MEDIUM" | "HIGH" | "LOW")),
+                nd_ra::SLLA => {
+                    slla = true;
+                    n.is_some_and(|n| n.format == NumFormat::Ethernet)
+                }
+                nd_ra::PREFIX => {
+                    prefix = true;
+                    n.is_some_and(|n| n.format == NumFormat::Ipv6 && n.mask.is_some())
+                }
+                nd_ra::MTU => n.is_some_and(|n| n.format == NumFormat::Decimal),
+                nd_ra::RDNSS => n.is_some_and(|n| n.format == NumFormat::Ipv6),
+                nd_ra::DNSSL | nd_ra::ROUTE_INFO => {
+                    return err(format!("\"put_nd_ra_opts\" option {} unsupported by this translator.", o.name))
+                }
+                _ => true,
+            };
+            if !ok {
+                return Err(invalid());
+            }
+        }
+        if !slla {
+            return err("slla option not present");
+        }
+        if !stateful && !prefix {
+            return err("prefix option needs to be set when address mode is slaac/dhcpv6_stateless.");
+        }
+        self.prereq("ip6");
+        Ok(OvnAction::PutNdRaOpts { dst, options })
     }
 
     fn fwd_group(&mut self) -> R<OvnAction> {
@@ -1660,6 +1717,17 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             restore_args(&args, out);
         }
         OvnAction::CtSnatToVip => out.push(resubmit(tables::CT_SNAT_HAIRPIN)),
+        OvnAction::PutNdRaOpts { dst, options } => {
+            let mut payload = field_header(dst.sf.field);
+            payload.extend_from_slice(&u32::from(dst.sf.ofs).to_be_bytes());
+            payload.extend(dhcp::nd_ra_message(options));
+            out.push(controller(
+                ctx,
+                ControllerOp::new(Opcode::PutNdRaOpts, Payload::Raw(payload)),
+                true,
+                ctx.ctrl_meter,
+            ));
+        }
         OvnAction::PutDhcpOpts { v6, dst, options } => {
             let dst_header = field_header(dst.sf.field);
             let dst_ofs = u32::from(dst.sf.ofs);
