@@ -8,14 +8,20 @@
 //! Actions that need the controller put `controller(userdata=...)` bytes built by
 //! [`shared::ovn::controller_ops`].
 //!
-//! Covered: `next`, `output`, `drop`, `f = c`, `f = g`, `f <-> g`, `ip.ttl--`, `ct_next`,
-//! `ct_commit` (`{...}` and v1 `(...)`), `ct_dnat`/`ct_snat` and their `_in_czone` forms,
-//! `ct_commit_nat`, `ct_clear`, `ct_lb`/`ct_lb_mark` (backends, `hash_fields`, skip/force
-//! SNAT), `clone{}` and the nested controller actions (`arp`, `nd_ns`, `nd_na`,
-//! `nd_na_router`, `icmp4`, `icmp4_error`, `icmp6`, `icmp6_error`, `tcp_reset`,
-//! `sctp_abort`, `reject`), `get_arp`/`put_arp`, `get_nd`/`put_nd`, `log(...)`, `igmp`.
-//! Other 23.03 actions are recognised by name and rejected with an "unsupported" error, so
-//! a caller can tell them from syntax errors.
+//! Covered: every action of 23.03's parser (lib/actions.c `parse_action`): `next`,
+//! `output`, `drop`, assignments, `<->`, `push`/`pop`, `ip.ttl--`, conntrack (`ct_next`,
+//! `ct_commit` both forms, `ct_dnat`/`ct_snat` and `_in_czone`, `ct_commit_nat`, `ct_clear`,
+//! `ct_lb`/`ct_lb_mark` with backends, hash fields and skip/force SNAT, `ct_snat_to_vip`),
+//! the nested controller actions (`arp`, `nd_ns`, `nd_na`, `nd_na_router`, `icmp4`,
+//! `icmp4_error`, `icmp6`, `icmp6_error`, `tcp_reset`, `sctp_abort`, `reject`) and `clone`,
+//! MAC bindings (`get_arp`/`put_arp`/`get_nd`/`put_nd`, `lookup_arp(_ip)`, `lookup_nd(_ip)`),
+//! FDB (`put_fdb`/`get_fdb`/`lookup_fdb`), port security, LB hairpin, ECMP and LB affinity
+//! lookups and commits (learn), DHCPv4/DHCPv6/ND RA options, `dns_lookup`, `log`, `igmp`,
+//! `bind_vport`, `handle_svc_check`, `handle_dhcpv6_reply`, `handle_bfd_msg`,
+//! `trigger_event`, `check_pkt_larger`, `set_queue`, `set_meter`, `fwd_group`,
+//! `icmp4/6.frag_mtu`, `select`, `sample`. Not encoded yet: the `dnssl` and `route_info`
+//! options of `put_nd_ra_opts` (rejected as "unsupported", so a caller can tell them from
+//! syntax errors).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -255,6 +261,20 @@ pub enum OvnAction {
         obs_domain: u8,
         obs_point: Option<u32>,
     },
+    /// `commit_ecmp_nh(ipv6 = B, proto = P);` (IP protocol number).
+    CommitEcmpNh {
+        ipv6: bool,
+        proto: u8,
+    },
+    /// `commit_lb_aff(vip = "...", backend = "...", [proto = P,] timeout = T);`
+    CommitLbAff {
+        vip: IpAddr,
+        vip_port: u16,
+        backend: IpAddr,
+        backend_port: u16,
+        proto: u8,
+        timeout: u16,
+    },
     /// `push(f);` / `pop(f);`
     Push(FieldRef),
     Pop(FieldRef),
@@ -342,9 +362,6 @@ pub struct ParseCtx<'a> {
     /// DHCPv4/DHCPv6 options by name (Southbound DHCP_Options / DHCPv6_Options).
     pub options: &'a OptionTables,
 }
-
-/// Names of 23.03 actions this module does not encode yet.
-const UNSUPPORTED: [&str; 2] = ["commit_ecmp_nh", "commit_lb_aff"];
 
 struct Parser<'a> {
     toks: &'a [Spanned],
@@ -588,6 +605,22 @@ impl Parser<'_> {
             }
             "fwd_group" => self.fwd_group()?,
             "sample" => self.sample()?,
+            "commit_ecmp_nh" => {
+                let invalid = || ActionError("Syntax error: invalid parameter.".into());
+                self.expect(&Token::LParen)?;
+                if !self.eat_id("ipv6") || !self.eat(&Token::Equals) {
+                    return Err(invalid());
+                }
+                let ipv6 = self.bool_arg()?;
+                self.expect(&Token::Comma)?;
+                if !self.eat_id("proto") || !self.eat(&Token::Equals) {
+                    return Err(invalid());
+                }
+                let proto = self.proto_arg()?;
+                self.expect(&Token::RParen)?;
+                OvnAction::CommitEcmpNh { ipv6, proto }
+            }
+            "commit_lb_aff" => self.commit_lb_aff()?,
             "trigger_event" => self.trigger_event()?,
             "push" | "pop" => {
                 self.expect(&Token::LParen)?;
@@ -603,7 +636,6 @@ impl Parser<'_> {
                     OvnAction::Push(f)
                 }
             }
-            n if UNSUPPORTED.contains(&n) => return err(format!("\"{n}\" action unsupported by this translator.")),
             n => return err(format!("Syntax error at `{n}' expecting action.")),
         };
         out.push(a);
@@ -768,10 +800,7 @@ impl Parser<'_> {
                 self.pos += 2;
                 out.push(self.result_action(&f, dst)?);
             }
-            Some(Token::Id(f)) => {
-                if UNSUPPORTED.contains(&f.as_str()) {
-                    return err(format!("\"{f}\" action unsupported by this translator."));
-                }
+            Some(Token::Id(_)) => {
                 let src = self.field()?;
                 if dst.is_port != src.is_port {
                     let (d, s) = (&dst.text, &src.text);
@@ -1058,6 +1087,56 @@ impl Parser<'_> {
         Ok(OvnAction::PutNdRaOpts { dst, options })
     }
 
+    fn bool_arg(&mut self) -> R<bool> {
+        match self.bump() {
+            Some(Token::Str(s) | Token::Id(s)) if s == "true" => Ok(true),
+            Some(Token::Str(s) | Token::Id(s)) if s == "false" => Ok(false),
+            _ => err("Syntax error: expecting true or false."),
+        }
+    }
+
+    fn proto_arg(&mut self) -> R<u8> {
+        match self.bump() {
+            Some(Token::Id(s)) if s == "tcp" => Ok(6),
+            Some(Token::Id(s)) if s == "udp" => Ok(17),
+            Some(Token::Id(s)) if s == "sctp" => Ok(132),
+            _ => err("Syntax error: invalid protocol."),
+        }
+    }
+
+    fn commit_lb_aff(&mut self) -> R<OvnAction> {
+        let invalid = || ActionError("Syntax error: invalid parameter.".into());
+        self.expect(&Token::LParen)?;
+        let lb_key = |p: &mut Self, name: &str| -> R<(IpAddr, u16)> {
+            if !p.eat_id(name) || !p.eat(&Token::Equals) {
+                return Err(invalid());
+            }
+            let s = p.string()?;
+            parse_lb_key(&s).ok_or_else(invalid)
+        };
+        let (vip, vip_port) = lb_key(self, "vip")?;
+        self.expect(&Token::Comma)?;
+        let (backend, backend_port) = lb_key(self, "backend")?;
+        if vip.is_ipv4() != backend.is_ipv4() {
+            return err("Syntax error: invalid protocol family.");
+        }
+        self.expect(&Token::Comma)?;
+        let mut proto = 0;
+        if vip_port != 0 {
+            if !self.eat_id("proto") || !self.eat(&Token::Equals) {
+                return Err(invalid());
+            }
+            proto = self.proto_arg()?;
+            self.expect(&Token::Comma)?;
+        }
+        if !self.eat_id("timeout") || !self.eat(&Token::Equals) {
+            return Err(invalid());
+        }
+        let timeout = u16::try_from(self.int()?).map_err(|_| ActionError("affinity timeout out of range.".into()))?;
+        self.expect(&Token::RParen)?;
+        Ok(OvnAction::CommitLbAff { vip, vip_port, backend, backend_port, proto, timeout })
+    }
+
     fn fwd_group(&mut self) -> R<OvnAction> {
         let mut liveness = false;
         let mut ports = Vec::new();
@@ -1341,6 +1420,95 @@ fn resolve(symtab: &Symtab, mut id: usize) -> R<(Subfield, bool)> {
 /// `inet_parse_active(vip, 0)`: an address with an optional port (`[v6]:port` for IPv6).
 fn valid_vip(s: &str) -> bool {
     s.parse::<IpAddr>().is_ok() || s.parse::<std::net::SocketAddr>().is_ok()
+}
+
+/// `ip_address_and_port_from_lb_key`: `ip`, `ip:port`, `[ip6]:port`.
+fn parse_lb_key(s: &str) -> Option<(IpAddr, u16)> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some((ip, 0));
+    }
+    s.parse::<std::net::SocketAddr>().ok().map(|a| (a.ip(), a.port()))
+}
+
+/// The learn actions of `commit_ecmp_nh` and `commit_lb_aff`, as ovs-ofctl text (OVS's own
+/// syntax, parsed by the codec): (table 76 for the new connection, table 77 for replies).
+fn ecmp_learn_text(nw_conn: bool, ipv6: bool, proto: u8) -> String {
+    let (src, dst, eth) = if ipv6 {
+        ("NXM_NX_IPV6_SRC[]", "NXM_NX_IPV6_DST[]", "0x86dd")
+    } else {
+        ("NXM_OF_IP_SRC[]", "NXM_OF_IP_DST[]", "0x800")
+    };
+    let (tsrc, tdst) = match proto {
+        6 => ("NXM_OF_TCP_SRC[]", "NXM_OF_TCP_DST[]"),
+        17 => ("NXM_OF_UDP_SRC[]", "NXM_OF_UDP_DST[]"),
+        _ => ("OXM_OF_SCTP_SRC[]", "OXM_OF_SCTP_DST[]"),
+    };
+    let bit = flag_bit(flags::LOOKUP_COMMIT_ECMP_NH);
+    if nw_conn {
+        format!(
+            "learn(table={},idle_timeout=20,hard_timeout=30,delete_learned,OXM_OF_METADATA[],NXM_OF_ETH_SRC[],\
+             eth_type={eth},{src},{dst},nw_proto={proto},{tsrc},{tdst},load:0x1->NXM_NX_REG10[{bit}])",
+            tables::ECMP_NH_MAC
+        )
+    } else {
+        format!(
+            "learn(table={},idle_timeout=20,hard_timeout=30,delete_learned,OXM_OF_METADATA[],eth_type={eth},\
+             {src}={dst},{dst}={src},nw_proto={proto},{tsrc}={tdst},{tdst}={tsrc},load:0x1->NXM_NX_REG10[{bit}])",
+            tables::ECMP_NH
+        )
+    }
+}
+
+fn lb_aff_learn_text(
+    vip: IpAddr,
+    vip_port: u16,
+    backend: IpAddr,
+    backend_port: u16,
+    proto: u8,
+    timeout: u16,
+) -> String {
+    let (eth, src, dst, backend_load) = match (vip, backend) {
+        (IpAddr::V6(v), b) => {
+            let b = match b {
+                IpAddr::V6(b) => u128::from(b),
+                IpAddr::V4(b) => u128::from(b.to_ipv6_mapped()),
+            };
+            ("0x86dd", "NXM_NX_IPV6_SRC[]", format!("ipv6_dst={v}"), format!("load:{b:#x}->NXM_NX_XXREG0[]"))
+        }
+        (IpAddr::V4(v), b) => {
+            let b = match b {
+                IpAddr::V4(b) => u32::from(b),
+                IpAddr::V6(_) => 0,
+            };
+            ("0x800", "NXM_OF_IP_SRC[]", format!("ip_dst={v}"), format!("load:{b:#x}->NXM_NX_REG4[]"))
+        }
+    };
+    let mut s = format!(
+        "learn(table={},idle_timeout={timeout},delete_learned,OXM_OF_METADATA[],eth_type={eth},{src},{dst}",
+        tables::CHK_LB_AFFINITY
+    );
+    if proto != 0 {
+        let tp = match proto {
+            6 => "tcp_dst",
+            17 => "udp_dst",
+            _ => "sctp_dst",
+        };
+        s.push_str(&format!(",nw_proto={proto},{tp}={vip_port}"));
+    }
+    s.push_str(&format!(",load:0x1->NXM_NX_REG10[{}],{backend_load}", flag_bit(flags::USE_LB_AFF_SESSION)));
+    if backend_port != 0 {
+        s.push_str(&format!(",load:{backend_port:#x}->NXM_NX_REG8[0..15]"));
+    }
+    s.push(')');
+    s
+}
+
+/// Actions from ovs-ofctl text built above (never fails for the texts built here; a
+/// failure would drop the learn action rather than panic).
+fn from_text(text: &str, out: &mut Vec<Action>) {
+    if let Ok(a) = shared::openflow::text::parse_actions(text) {
+        out.extend(a);
+    }
 }
 
 fn valid_uuid(s: &str) -> bool {
@@ -1816,6 +1984,13 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
                 sampling_port: shared::openflow::actions::ports::NONE,
                 direction: 0,
             }));
+        }
+        OvnAction::CommitEcmpNh { ipv6, proto } => {
+            from_text(&ecmp_learn_text(true, *ipv6, *proto), out);
+            from_text(&ecmp_learn_text(false, *ipv6, *proto), out);
+        }
+        OvnAction::CommitLbAff { vip, vip_port, backend, backend_port, proto, timeout } => {
+            from_text(&lb_aff_learn_text(*vip, *vip_port, *backend, *backend_port, *proto, *timeout), out);
         }
         OvnAction::Push(f) => out.push(Action::StackPush(f.sf)),
         OvnAction::Pop(f) => out.push(Action::StackPop(f.sf)),

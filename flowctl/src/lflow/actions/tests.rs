@@ -10,7 +10,10 @@ use super::*;
 
 /// Both sides through the codec, so that they print alike.
 fn canon(text: &str) -> String {
-    match parse_actions(text) {
+    // test-ovn prints learn specs before encoding, where 23.03 leaves the source subfield's
+    // width 0 (`NXM_OF_IP_DST[0..-1]`); on the wire the spec's width applies: the whole field.
+    let text = text.replace("[0..-1]", "[]");
+    match parse_actions(&text) {
         Ok(a) => format_actions(&a),
         Err(e) => format!("UNPARSEABLE({text}: {})", e.0),
     }
