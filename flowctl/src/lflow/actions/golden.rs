@@ -3,7 +3,7 @@
 //! real ovn-controller installed) must encode to the same OpenFlow actions.
 //!
 //! Both sides print through the codec (the recorded text is parsed and re-printed); group
-//! and meter ids are masked (`group:*`, `meter_id=*`), as they depend on allocation order.
+//! and meter ids are masked (`group:*`, `meter_id=*`, `meter:*`), as they depend on allocation order.
 //! Logical flows for which ovn-controller installed nothing (ports not on this chassis,
 //! matches it rejected) are not counted.
 
@@ -78,12 +78,12 @@ fn canon(text: &str) -> String {
     }
 }
 
-/// Masks the digits after `group:` and `meter_id=`.
+/// Masks the digits after `group:`, `meter_id=` and `meter:`.
 fn normalise(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     loop {
-        let next = ["group:", "meter_id="].iter().filter_map(|k| rest.find(k).map(|i| (i, k.len()))).min();
+        let next = ["group:", "meter_id=", "meter:"].iter().filter_map(|k| rest.find(k).map(|i| (i, k.len()))).min();
         let Some((i, klen)) = next else {
             out.push_str(rest);
             return out;
@@ -145,7 +145,7 @@ fn check(t: &Topology, l: &LFlow) -> Outcome {
     }
 }
 
-const CORPUS: [(&str, &str); 8] = [
+const CORPUS: [(&str, &str); 9] = [
     ("switch", include_str!("../../../tests/data/actions/switch.txt")),
     ("acl", include_str!("../../../tests/data/actions/acl.txt")),
     ("acl2", include_str!("../../../tests/data/actions/acl2.txt")),
@@ -154,6 +154,7 @@ const CORPUS: [(&str, &str); 8] = [
     ("multi_hv", include_str!("../../../tests/data/actions/multi_hv.txt")),
     ("services", include_str!("../../../tests/data/actions/services.txt")),
     ("extras", include_str!("../../../tests/data/actions/extras.txt")),
+    ("ecmp_affinity", include_str!("../../../tests/data/actions/ecmp_affinity.txt")),
 ];
 
 #[test]

@@ -1659,6 +1659,21 @@ fn restore_args(args: &[(Subfield, Field)], out: &mut Vec<Action>) {
     }
 }
 
+/// 23.03 quirk, reproduced so that the flows are the same: `encode_CT_COMMIT_V1/V2` finish
+/// the action at the *start* of the buffer (`ofpacts->header = ofpbuf_push_uninit(...)`)
+/// instead of the `ct` they just added. When `ct_commit` is not the first action of its list
+/// (e.g. after `log(...)` in a logged reject ACL), the first action's length then spans the
+/// `ct`, and every action after the first one up to and including the `ct` disappears from
+/// the installed flow. Returns true when that happened (`out` is truncated to its first
+/// action). Not modelled inside `clone {}`, which shares its parent's buffer in 23.03.
+fn ct_commit_swallowed(out: &mut Vec<Action>) -> bool {
+    if out.is_empty() {
+        return false;
+    }
+    out.truncate(1);
+    true
+}
+
 fn flag_bit(f: u32) -> u16 {
     f.trailing_zeros() as u16
 }
@@ -1711,6 +1726,9 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             actions: Vec::new(),
         })),
         OvnAction::CtCommit(nested) => {
+            if ct_commit_swallowed(out) {
+                return;
+            }
             let mut acts = zero_snat(ctx);
             acts.extend(encode(nested, ctx));
             out.push(Action::Ct(Ct {
@@ -1722,6 +1740,9 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             }));
         }
         OvnAction::CtCommitV1 { mark, label } => {
+            if ct_commit_swallowed(out) {
+                return;
+            }
             let mut acts = zero_snat(ctx);
             if let Some((v, m)) = mark {
                 acts.push(set_subfield(&whole(Field::CT_MARK), u128::from(*v), Some(u128::from(*m))));

@@ -168,6 +168,19 @@ fn basic_encodings() {
     assert!(enc("reg0[0] = put_dhcp_opts(netmask = 255.255.255.0);", true, 0, true).contains("requires offerip"));
 }
 
+/// 23.03 drops a `ct_commit` that is not the first action, and what lies between (see
+/// `ct_commit_swallowed`); recorded from ovn-controller in the ecmp_affinity corpus.
+#[test]
+fn ct_commit_after_other_actions_as_23_03_installs_it() {
+    assert_eq!(
+        enc("ct_commit; next;", true, 3, true),
+        canon("ct(commit,zone=NXM_NX_REG13[0..15],nat(src)),resubmit(,12)")
+    );
+    assert_eq!(enc("reg0 = 1; reg1 = 2; ct_commit { ct_mark.blocked = 1; }; next;", true, 3, true), {
+        canon("set_field:0x1000000000000000000000000/0xffffffff000000000000000000000000->xxreg0,resubmit(,12)")
+    });
+}
+
 #[test]
 fn controller_actions_carry_ovn_userdata() {
     let mut run = Run { groups: HashMap::new(), meters: HashMap::new() };
