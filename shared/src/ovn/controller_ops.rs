@@ -285,10 +285,9 @@ impl ControllerOp {
                     let mut r = r.get(4..).unwrap_or(&[]);
                     let mut options = Vec::new();
                     while !r.is_empty() {
-                        let code = r.get(..2).ok_or(bad("option header"))?;
-                        let len = r.get(2..4).ok_or(bad("option header"))?;
-                        let code = u16::from_be_bytes([code[0], code[1]]);
-                        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                        let be16 = |b: Option<&[u8]>| b.and_then(|b| b.try_into().ok()).map(u16::from_be_bytes);
+                        let code = be16(r.get(..2)).ok_or(bad("option header"))?;
+                        let len = usize::from(be16(r.get(2..4)).ok_or(bad("option header"))?);
                         let val = r.get(4..4 + len).ok_or(bad("option length"))?;
                         options.push((code, val.to_vec()));
                         r = r.get(4 + len..).unwrap_or(&[]);

@@ -1704,7 +1704,7 @@ fn ip_nat(ip: IpAddr) -> NatAddrs {
 
 fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
     match a {
-        OvnAction::Next { ingress, table } => out.push(resubmit(ctx.first_table(*ingress) + table)),
+        OvnAction::Next { ingress, table } => out.push(resubmit(ctx.first_table(*ingress).saturating_add(*table))),
         OvnAction::Output => out.push(resubmit(ctx.output_table)),
         OvnAction::Load { dst, value } => match value {
             Const::Num(n) => out.push(set_subfield(&dst.sf, n.value, n.mask)),
@@ -1721,7 +1721,7 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
         OvnAction::CtNext { table } => out.push(Action::Ct(Ct {
             flags: 0,
             zone: ctx.ct_zone(),
-            table: ctx.first_table(ctx.ingress) + table,
+            table: ctx.first_table(ctx.ingress).saturating_add(*table),
             alg: 0,
             actions: Vec::new(),
         })),
@@ -1776,7 +1776,7 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             out.push(Action::Ct(Ct {
                 flags: if ip.is_some() { NX_CT_F_COMMIT } else { 0 },
                 zone: CtZone::Field(Subfield { field: zone_reg, ofs: 0, n_bits: 16 }),
-                table: ctx.first_table(ctx.ingress) + table,
+                table: ctx.first_table(ctx.ingress).saturating_add(*table),
                 alg: 0,
                 actions: vec![Action::Nat(nat)],
             }));
@@ -1786,14 +1786,14 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             out.push(Action::Ct(Ct {
                 flags: NX_CT_F_COMMIT,
                 zone: CtZone::Field(Subfield { field: zone, ofs: 0, n_bits: 16 }),
-                table: ctx.first_table(ctx.ingress) + table,
+                table: ctx.first_table(ctx.ingress).saturating_add(*table),
                 alg: 0,
                 actions: vec![Action::Nat(Nat { flags: 0, addrs: None, proto_min: 0, proto_max: 0 })],
             }));
         }
         OvnAction::CtClear => out.push(Action::CtClear),
         OvnAction::CtLb { mark, table, backends, hash_fields, flag } => {
-            let recirc = ctx.first_table(ctx.ingress) + table;
+            let recirc = ctx.first_table(ctx.ingress).saturating_add(*table);
             if backends.is_empty() {
                 out.push(Action::Ct(Ct {
                     flags: 0,
@@ -2026,7 +2026,7 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             ));
         }
         OvnAction::Select { dst, members, table } => {
-            let recirc = ctx.first_table(ctx.ingress) + table;
+            let recirc = ctx.first_table(ctx.ingress).saturating_add(*table);
             let mut d = String::from("type=select,selection_method=dp_hash");
             if ctx.features.dp_hash_l4_sym {
                 // l4_symmetric: the upper 32 bits of selection_method_param set to 1.
