@@ -4,15 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 
-mod lflow {
-    #[allow(dead_code, unused_imports)]
-    #[path = "../../../../flowctl/src/lflow/expr/mod.rs"]
-    pub mod expr;
-
-    #[allow(dead_code, unused_imports)]
-    #[path = "../../../../flowctl/src/lflow/actions/mod.rs"]
-    pub mod actions;
-}
+#[allow(dead_code, unused_imports)]
+#[path = "../../flowctl/src/lflow/mod.rs"]
+mod lflow;
 
 fuzz_target!(|data: &[u8]| {
     lflow::actions::fuzz_one(data);
