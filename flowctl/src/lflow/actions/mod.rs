@@ -363,6 +363,9 @@ pub struct ParseCtx<'a> {
     pub options: &'a OptionTables,
 }
 
+/// `MAX_NESTED_ACTION_DEPTH` of lib/actions.c.
+const MAX_NESTED_DEPTH: usize = 32;
+
 struct Parser<'a> {
     toks: &'a [Spanned],
     pos: usize,
@@ -485,17 +488,23 @@ impl Parser<'_> {
         Ok(out)
     }
 
+    /// `{ actions }` (`parse_nested_action`). With `prereq` (arp, icmp4, ct_commit, ...)
+    /// the inner actions' prerequisites are dropped and `prereq` is added instead, since
+    /// they apply to the new packet; without (clone, reject) they add to the outer ones.
     fn nested(&mut self, prereq: Option<&str>) -> R<Vec<OvnAction>> {
-        if let Some(p) = prereq {
-            self.prereq(p);
-        }
         self.expect(&Token::LCurly)?;
-        self.depth += 1;
-        if self.depth > 16 {
-            return err("Actions nested too deeply.");
+        if self.depth + 1 >= MAX_NESTED_DEPTH {
+            return err("maximum depth of nested actions reached");
         }
+        let outer = std::mem::take(&mut self.prereqs);
+        self.depth += 1;
         let v = self.action_list(true);
         self.depth -= 1;
+        let inner = std::mem::replace(&mut self.prereqs, outer);
+        match prereq {
+            Some(p) => self.prereq(p),
+            None => self.prereqs.extend(inner),
+        }
         v
     }
 
@@ -1207,7 +1216,7 @@ impl Parser<'_> {
         self.prereq("ip");
         if matches!(self.peek(), Some(Token::LCurly)) {
             let outer = std::mem::replace(&mut self.ct_commit_scope, true);
-            let nested = self.nested(None);
+            let nested = self.nested(Some("ip"));
             self.ct_commit_scope = outer;
             return Ok(OvnAction::CtCommit(nested?));
         }
