@@ -255,7 +255,7 @@ fn prerequisites_give_the_recorded_matches() {
             let num = |i: usize| get(i).parse::<u32>().unwrap_or(0);
             match get(0) {
                 "port" | "mcgroup" => {
-                    let (dp, key) = if get(0) == "port" { (num(2), num(3)) } else { (num(2), num(3)) };
+                    let (dp, key) = (num(2), num(3));
                     lookups.entry(dp).or_default().ports.insert(get(1).into(), key);
                     if get(0) == "port" && get(4) == "1" {
                         shared_l.resident.push(get(1).into());
