@@ -197,7 +197,6 @@ pub fn dhcpv6_value(o: &GenOption) -> Vec<u8> {
 
 /// The ICMPv6 Router Advertisement (type 134, from the ICMPv6 header on) that
 /// `put_nd_ra_opts` puts in the userdata for pinctrl to copy (`encode_PUT_ND_RA_OPTS`).
-/// `dnssl` and `route_info` are not encoded here: the caller rejects them.
 pub fn nd_ra_message(options: &[GenOption]) -> Vec<u8> {
     // icmp6 type, code, checksum; cur_hop_limit 255; M/O flags; router lifetime 0xffff;
     // reachable time and retransmit timer 0.
@@ -242,6 +241,14 @@ pub fn nd_ra_message(options: &[GenOption]) -> Vec<u8> {
                 ra.extend_from_slice(&[nd_ra::RDNSS as u8, 3, 0, 0, 0xff, 0xff, 0xff, 0xff]);
                 ra.extend(n.map_or(0, |n| n.value).to_be_bytes());
             }
+            nd_ra::DNSSL => {
+                if let Some(body) = dnssl_body(s) {
+                    let len = u8::try_from((body.len() + 8) / 8).unwrap_or(u8::MAX);
+                    ra.extend_from_slice(&[nd_ra::DNSSL as u8, len, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+                    ra.extend(body);
+                }
+            }
+            nd_ra::ROUTE_INFO => route_info(s, &mut ra),
             _ => {}
         }
         if let Some(f) = ra.get_mut(5) {
@@ -249,6 +256,60 @@ pub fn nd_ra_message(options: &[GenOption]) -> Vec<u8> {
         }
     }
     ra
+}
+
+/// The DNSSL option after its 8-byte header (`encode_ra_dnssl_opt`): each comma-separated
+/// name as RFC 1035 labels, zero-padded so that the option is a multiple of 8 bytes;
+/// `None` when the option would exceed 255 bytes (23.03 then leaves it out).
+fn dnssl_body(list: &str) -> Option<Vec<u8>> {
+    let mut size = 8usize;
+    let mut out = Vec::new();
+    for name in list.split(',').filter(|n| !n.is_empty()) {
+        size += name.len() + 2;
+        if size > 255 {
+            return None;
+        }
+        for label in name.split('.').filter(|l| !l.is_empty()) {
+            let l = label.get(..label.len().min(255)).unwrap_or(label);
+            out.push(u8::try_from(l.len()).unwrap_or(u8::MAX));
+            out.extend_from_slice(l.as_bytes());
+        }
+        out.push(0);
+    }
+    out.resize(size.div_ceil(8) * 8 - 8, 0);
+    Some(out)
+}
+
+/// Route Information options (`encode_ra_route_info_opt`): `PRF-prefix/len,...`. As in
+/// 23.03, a route that does not parse as an IPv6 prefix ends the list.
+fn route_info(list: &str, out: &mut Vec<u8>) {
+    for route in list.split(',').filter(|r| !r.is_empty()) {
+        let mut flags = 0u8;
+        for (index, part) in route.split('-').filter(|p| !p.is_empty()).enumerate() {
+            if index % 2 == 0 {
+                flags = match part {
+                    "HIGH" => 0x08,
+                    "LOW" => 0x18,
+                    _ => 0,
+                };
+                continue;
+            }
+            let Some((addr, plen)) = parse_v6_prefix(part) else { return };
+            let words = usize::from(plen).div_ceil(64);
+            out.extend_from_slice(&[nd_ra::ROUTE_INFO as u8, 1 + words as u8, plen, flags, 0xff, 0xff, 0xff, 0xff]);
+            let net = addr & if plen == 0 { 0 } else { u128::MAX << (128 - u32::from(plen)) };
+            let b = net.to_be_bytes();
+            out.extend_from_slice(b.get(..words * 8).unwrap_or(&b));
+        }
+    }
+}
+
+fn parse_v6_prefix(s: &str) -> Option<(u128, u8)> {
+    let (a, p) = match s.split_once('/') {
+        Some((a, p)) => (a, p.parse::<u8>().ok().filter(|p| *p <= 128)?),
+        None => (s, 128),
+    };
+    Some((u128::from(a.parse::<std::net::Ipv6Addr>().ok()?), p))
 }
 
 /// Domain search list (`domains`): comma-separated names in RFC 1035 form with suffix
@@ -303,6 +364,22 @@ pub fn encode_domains(list: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dnssl_as_23_03_example() {
+        // "a.b.c,www.ovn.org": 01 61 01 62 01 63 00 03 77 77 77 03 6f 76 6e 03 6f 72 67 00
+        let b = dnssl_body("a.b.c,www.ovn.org").unwrap_or_default();
+        assert_eq!(b.get(..20), Some(&b"\x01a\x01b\x01c\x00\x03www\x03ovn\x03org\x00"[..]));
+        assert_eq!((b.len() + 8) % 8, 0);
+    }
+
+    #[test]
+    fn route_info_options() {
+        let mut v = Vec::new();
+        route_info("HIGH-fd00:1::/64,LOW-fd00:2::/48", &mut v);
+        assert_eq!(v.len(), 32);
+        assert_eq!(v.get(..8), Some(&[24u8, 2, 64, 0x08, 0xff, 0xff, 0xff, 0xff][..]));
+    }
 
     #[test]
     fn domain_list_as_rfc_1035_example() {

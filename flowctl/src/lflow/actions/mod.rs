@@ -19,9 +19,7 @@
 //! lookups and commits (learn), DHCPv4/DHCPv6/ND RA options, `dns_lookup`, `log`, `igmp`,
 //! `bind_vport`, `handle_svc_check`, `handle_dhcpv6_reply`, `handle_bfd_msg`,
 //! `trigger_event`, `check_pkt_larger`, `set_queue`, `set_meter`, `fwd_group`,
-//! `icmp4/6.frag_mtu`, `select`, `sample`. Not encoded yet: the `dnssl` and `route_info`
-//! options of `put_nd_ra_opts` (rejected as "unsupported", so a caller can tell them from
-//! syntax errors).
+//! `icmp4/6.frag_mtu`, `select`, `sample`.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -966,7 +964,7 @@ impl Parser<'_> {
                 }
                 Ok(OvnAction::Select { dst, members, table })
             }
-            n => err(format!("\"{n}\" action unsupported by this translator.")),
+            n => err(format!("Syntax error at `{n}' expecting field name.")),
         }
     }
 
@@ -1077,9 +1075,7 @@ impl Parser<'_> {
                 }
                 nd_ra::MTU => n.is_some_and(|n| n.format == NumFormat::Decimal),
                 nd_ra::RDNSS => n.is_some_and(|n| n.format == NumFormat::Ipv6),
-                nd_ra::DNSSL | nd_ra::ROUTE_INFO => {
-                    return err(format!("\"put_nd_ra_opts\" option {} unsupported by this translator.", o.name))
-                }
+                nd_ra::DNSSL | nd_ra::ROUTE_INFO => s.is_some(),
                 _ => true,
             };
             if !ok {
@@ -1420,7 +1416,7 @@ fn resolve(symtab: &Symtab, mut id: usize) -> R<(Subfield, bool)> {
             SymbolKind::Predicate(_) => {
                 return err(format!("Predicate symbol {} used where field required.", sym.name))
             }
-            SymbolKind::OvnField => return err(format!("\"{}\" action unsupported by this translator.", sym.name)),
+            SymbolKind::OvnField => return err(format!("OVN field {} can only be assigned a constant.", sym.name)),
         }
     }
     err("Symbol nesting too deep.")
