@@ -4,8 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../flowctl/src/lflow/mod.rs"]
+#[path = "lflow/mod.rs"]
 mod lflow;
 
 fuzz_target!(|data: &[u8]| {
