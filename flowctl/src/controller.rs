@@ -15,9 +15,12 @@ use crate::chassis;
 use crate::config::{chassis_value, ChassisConfig};
 use crate::ctzone::{self, CtZones};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
+use crate::flows::DesiredState;
 use crate::monitor::{self, Interest};
+use crate::ofctrl::{Ofctrl, OfctrlEvent, OfctrlHandle};
 use crate::patch;
 use crate::pinctrl_server::{self, PeerEvent, PinctrlServer};
+use crate::{physical, physical_input};
 
 /// How long after start flowctl leaves unexpected patch ports alone.
 const STARTED_RECENTLY: Duration = Duration::from_secs(10);
@@ -47,6 +50,18 @@ pub struct Flowctl {
     pinctrl: Option<PinctrlServer>,
     peer_tx: mpsc::Sender<PeerEvent>,
     peer_rx: mpsc::Receiver<PeerEvent>,
+    /// The flow installer on the integration bridge: (bridge name, handle, events).
+    ofctrl: Option<(String, OfctrlHandle, mpsc::UnboundedReceiver<OfctrlEvent>)>,
+    /// tun_metadata index of OVN's Geneve option, once the installer learned it.
+    geneve: Option<u8>,
+    /// Generation of the last desired state handed to the installer, and of the last one
+    /// it reported installed.
+    generation: u64,
+    installed_generation: u64,
+    last_desired: Option<DesiredState>,
+    /// The Southbound nb_cfg each generation reflects; what is reported back once installed.
+    generation_nb_cfg: BTreeMap<u64, i64>,
+    installed_nb_cfg: Option<i64>,
     /// Southbound monitor conditions last requested, per conditional table.
     sb_conditions: BTreeMap<&'static str, Vec<shared::ovsdb::Condition>>,
 }
@@ -107,6 +122,13 @@ impl Flowctl {
             chassis_override,
             cli_tls: tls,
             pinctrl: None,
+            ofctrl: None,
+            geneve: None,
+            generation: 0,
+            installed_generation: 0,
+            last_desired: None,
+            generation_nb_cfg: BTreeMap::new(),
+            installed_nb_cfg: None,
             peer_tx,
             peer_rx,
         })
@@ -130,6 +152,9 @@ impl Flowctl {
                     if let Some(sb) = self.sb.as_mut() { sb.on_event(ev); }
                 }
                 Some(outcome) = self.txn_rx.recv() => self.on_txn(outcome),
+                Some(ev) = async { match self.ofctrl.as_mut() { Some((_, _, rx)) => rx.recv().await, None => std::future::pending().await } } => {
+                    self.on_ofctrl(ev);
+                }
                 Some(ev) = self.peer_rx.recv() => {
                     if let Some(p) = self.pinctrl.as_mut() { p.on_event(ev); }
                 }
@@ -159,6 +184,67 @@ impl Flowctl {
                 last_status = status;
             }
         }
+    }
+
+    fn on_ofctrl(&mut self, event: OfctrlEvent) {
+        match event {
+            OfctrlEvent::Connected => tracing::info!("connected to the integration bridge"),
+            OfctrlEvent::Disconnected => tracing::warn!("integration bridge connection lost"),
+            OfctrlEvent::Geneve(index) => {
+                // No Geneve option (an old switch): tunnel metadata index 0, as 23.03 falls back.
+                self.geneve = Some(index.and_then(|i| u8::try_from(i).ok()).unwrap_or(0));
+            }
+            OfctrlEvent::Installed { generation } => {
+                self.installed_generation = self.installed_generation.max(generation);
+                let done = self.generation_nb_cfg.range(..=generation).map(|(_, cfg)| *cfg).max();
+                if done.is_some() {
+                    self.installed_nb_cfg = done.max(self.installed_nb_cfg);
+                }
+                self.generation_nb_cfg.retain(|g, _| *g > generation);
+            }
+        }
+    }
+
+    /// Hands the flow table for the current state to the installer, once the Southbound
+    /// replica is complete for the current monitor conditions (a partial table would make the
+    /// installer delete flows that are still needed: the restart dip 23.03 suffers from).
+    fn update_flows(&mut self, cfg: &ChassisConfig, nb_cfg: Option<i64>) {
+        let (Some(sb), Some(geneve)) = (self.sb.as_ref(), self.geneve) else { return };
+        if !sb.synced || sb.cond_acked < sb.cond_requested {
+            return;
+        }
+        let Some((_, br)) = bridge::bridge_by_name(&self.ovs, &cfg.bridge) else { return };
+        let zones = self.ct_zones.as_ref().map(CtZones::map).unwrap_or_default();
+        let input = physical_input::build(&self.ovs, sb, cfg, br, &self.local_datapaths, zones, geneve);
+        let state = DesiredState { flows: physical::compute(&input), ..DesiredState::default() };
+        if self.last_desired.as_ref() != Some(&state) {
+            self.generation += 1;
+            if let Some((_, handle, _)) = &self.ofctrl {
+                handle.set_desired(state.clone(), self.generation);
+            }
+            self.last_desired = Some(state);
+        }
+        if let Some(nb_cfg) = nb_cfg {
+            if self.installed_generation >= self.generation {
+                // Nothing new to install: this configuration is already in the switch.
+                self.installed_nb_cfg = Some(nb_cfg).max(self.installed_nb_cfg);
+            } else {
+                let slot = self.generation_nb_cfg.entry(self.generation).or_insert(nb_cfg);
+                *slot = (*slot).max(nb_cfg);
+            }
+        }
+    }
+
+    /// Starts the installer on the integration bridge (again, if the bridge changed).
+    fn ensure_ofctrl(&mut self, cfg: &ChassisConfig) {
+        if self.ofctrl.as_ref().is_some_and(|(b, _, _)| *b == cfg.bridge) {
+            return;
+        }
+        let probe = (cfg.openflow_probe_interval_s > 0).then(|| Duration::from_secs(cfg.openflow_probe_interval_s));
+        let (handle, events) = Ofctrl::start(&cfg.bridge, probe);
+        self.ofctrl = Some((cfg.bridge.clone(), handle, events));
+        self.geneve = None;
+        self.last_desired = None;
     }
 
     fn on_txn(&mut self, outcome: TxnOutcome) {
@@ -208,7 +294,14 @@ impl Flowctl {
 
     /// One pass: bring the OVS and SB databases to what they should be.
     fn run_once(&mut self) {
-        let (ovs_ops, mut sb_ops) = self.plan();
+        let reported = self.installed_nb_cfg;
+        let (mut ovs_ops, mut sb_ops) = self.plan();
+        if self.installed_nb_cfg != reported && sb_ops.is_empty() {
+            // Planning found this configuration already installed: plan again, so that it is
+            // reported now rather than at the next database event. The second plan supersedes
+            // the first (planning is idempotent; only the report differs).
+            (ovs_ops, sb_ops) = self.plan();
+        }
         // pinctrl's intents ride in the next Southbound transaction, if one can go now.
         let sb_free = self.sb.as_ref().is_some_and(|s| s.synced && s.connected && !s.txn_in_flight)
             && !self.retry_at.contains_key(db_key(DbId::Sb));
@@ -318,14 +411,20 @@ impl Flowctl {
             for dp in &self.local_datapaths {
                 zone_keys.extend(ctzone::datapath_keys(dp));
             }
-            zones.update(&zone_keys);
+            // Zones are freed only from a complete view: right after a start the conditional
+            // monitor has not delivered every local datapath yet, and dropping their restored
+            // zones would renumber live connections.
+            if sb.cond_acked >= sb.cond_requested && self.started.elapsed() >= STARTED_RECENTLY {
+                zones.update(&zone_keys);
+            } else {
+                zones.add(&zone_keys);
+            }
             self.bound = wanted;
         }
         let mut br_keys = zones.external_ids(&br_ids);
-        // Southbound state processed: report it. (23.03 waits for the flows of that state to
-        // be installed; until the flow installer exists there is nothing more to wait for.)
+        // Report the configuration whose flows are installed, as 23.03 does.
         if sb_writable && sb_ops.is_empty() {
-            if let Some(nb_cfg) = sb.rows("SB_Global").next().and_then(|(_, g)| g.get_i64("nb_cfg")) {
+            if let Some(nb_cfg) = self.installed_nb_cfg {
                 sb_ops.extend(chassis::report_nb_cfg(sb, &cfg.chassis_id, nb_cfg, now_ms()));
                 if br_ids.get("ovn-nb-cfg") != Some(&nb_cfg.to_string()) {
                     br_keys.insert("ovn-nb-cfg".into(), Some(nb_cfg.to_string()));
@@ -370,12 +469,19 @@ impl Flowctl {
             local_ifaces: ifaces.keys().cloned().collect(),
             local_datapaths: self.local_datapaths.clone(),
         };
+        let mut requested = None;
         for (table, cond) in monitor::conditions(&interest) {
             if self.sb_conditions.get(table) != Some(&cond) {
-                sb.client.set_condition(table, cond.clone());
+                requested = Some(sb.client.set_condition(table, cond.clone()));
                 self.sb_conditions.insert(table, cond);
             }
         }
+        let nb_cfg = sb.rows("SB_Global").next().and_then(|(_, g)| g.get_i64("nb_cfg"));
+        if let (Some(seqno), Some(sb)) = (requested, self.sb.as_mut()) {
+            sb.cond_requested = sb.cond_requested.max(seqno);
+        }
+        self.ensure_ofctrl(&cfg);
+        self.update_flows(&cfg, nb_cfg);
         (ovs_ops, sb_ops)
     }
 

@@ -28,7 +28,13 @@ impl CtZones {
     pub fn update(&mut self, keys: &BTreeSet<String>) -> bool {
         let before = self.zones.len();
         self.zones.retain(|k, _| keys.contains(k));
-        let mut changed = self.zones.len() != before;
+        let removed = self.zones.len() != before;
+        self.add(keys) || removed
+    }
+
+    /// Gives new keys the lowest free zone and frees nothing. Returns true if any was added.
+    pub fn add(&mut self, keys: &BTreeSet<String>) -> bool {
+        let mut changed = false;
         let mut used: BTreeSet<u16> = self.zones.values().copied().collect();
         let mut next = 1u16;
         for key in keys {
@@ -47,6 +53,11 @@ impl CtZones {
             changed = true;
         }
         changed
+    }
+
+    /// Every zone by key, as the physical-flow builder takes them.
+    pub fn map(&self) -> BTreeMap<String, u16> {
+        self.zones.clone()
     }
 
     #[cfg(test)]

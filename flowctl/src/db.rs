@@ -33,6 +33,10 @@ pub struct Db {
     pub remote_text: String,
     /// The SSL material the connection was started with (a change restarts it).
     pub tls: Option<shared::ovsdb::TlsConfig>,
+    /// Highest monitor-condition sequence number requested, and acknowledged by the server:
+    /// until they meet, the replica may lack rows the new conditions select.
+    pub cond_requested: u64,
+    pub cond_acked: u64,
 }
 
 impl Db {
@@ -49,6 +53,8 @@ impl Db {
             epoch,
             remote_text,
             tls: None,
+            cond_requested: 0,
+            cond_acked: 0,
         }
     }
 
@@ -70,7 +76,10 @@ impl Db {
                 self.synced = true;
                 true
             }
-            Event::ConditionsAcked { .. } => true,
+            Event::ConditionsAcked { seqno } => {
+                self.cond_acked = self.cond_acked.max(seqno);
+                true
+            }
             Event::Disconnected { remote, reason } => {
                 tracing::warn!("{:?}: disconnected from {remote:?}: {reason}", self.id);
                 self.connected = false;

@@ -22,7 +22,9 @@ pub struct DesiredFlow {
 pub struct DesiredGroup {
     pub id: u32,
     /// ovs-ofctl text of the group body after `group_id=N,` (e.g. `type=select,bucket=...`),
-    /// as 23.03 builds it; the installer encodes it.
+    /// as 23.03 builds it; the installer encodes it. Also the name `group-table-list` shows.
+    /// Text rather than a typed GroupMod: it is 23.03's identity of a group, and the builders
+    /// produce text anyway.
     pub spec: String,
 }
 
@@ -30,6 +32,8 @@ pub struct DesiredGroup {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredMeter {
     pub id: u32,
+    /// The name `meter-table-list` shows (the SB Meter name, or 23.03's `__string: ...`).
+    pub name: String,
     /// ovs-ofctl text of the meter after `meter=N,` (e.g. `pktps burst stats bands=...`).
     pub spec: String,
 }

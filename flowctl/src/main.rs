@@ -8,11 +8,14 @@ mod config;
 mod controller;
 mod ctzone;
 mod db;
-#[allow(dead_code)] // filled by the physical and logical flow builders, read by the installer
 mod flows;
 mod lflow;
 mod monitor;
+#[allow(dead_code)] // wired into the main loop by controller.rs
+mod ofctrl;
 mod patch;
+mod physical;
+mod physical_input;
 mod pinctrl_server;
 
 use shared::child;

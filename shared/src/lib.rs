@@ -4,11 +4,14 @@
 pub mod channel;
 pub mod child;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ipc;
 pub mod openflow;
 pub mod ovn;
 pub mod ovsdb;
 pub mod pinctrl_link;
+pub mod switch;
 pub mod unixctl;
 pub mod vlog;
 

@@ -137,6 +137,19 @@ impl Node {
         let dir = db.parent().unwrap_or(&self.top).to_path_buf();
         let mut args = daemon_opts(&dir, name);
         args.push(format!("--remote=punix:{}", socket.display()).into());
+        // As ovn-ctl starts them: further remotes and SSL material come from the database
+        // itself (`ovn-sbctl set-connection` / `set-ssl`), so tests can add an ssl: remote.
+        let db_opts = match name {
+            "ovnsb_db" => Some(("OVN_Southbound", "SB_Global")),
+            "ovnnb_db" => Some(("OVN_Northbound", "NB_Global")),
+            _ => None,
+        };
+        if let Some((db_name, global)) = db_opts {
+            args.push(format!("--remote=db:{db_name},{global},connections").into());
+            for (opt, col) in [("private-key", "private_key"), ("certificate", "certificate"), ("ca-cert", "ca_cert")] {
+                args.push(format!("--{opt}=db:{db_name},SSL,{col}").into());
+            }
+        }
         if let Some(ctl) = unixctl {
             args.push(format!("--unixctl={}", ctl.display()).into());
         }

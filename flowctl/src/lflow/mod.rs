@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod actions;
+pub mod context;
 pub mod expr;

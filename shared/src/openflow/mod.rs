@@ -116,8 +116,10 @@ pub fn fuzz_text_one(data: &[u8]) {
         let a = text::format_actions(&fm.actions);
         let m2 = text::parse_match(&m);
         assert_eq!(m2.as_ref(), Ok(&fm.matches), "match text {m:?} from {s:?}");
-        let a2 = text::parse_actions(&a);
-        assert_eq!(a2.as_ref(), Ok(&fm.actions), "actions text {a:?} from {s:?}");
+        // Actions may have several encodings of one meaning (e.g. a port range 80-80 and
+        // 80), so require that printing is a fixpoint rather than structural equality.
+        let a2 = text::parse_actions(&a).map(|x| text::format_actions(&x));
+        assert_eq!(a2.as_ref(), Ok(&a), "actions text {a:?} from {s:?}");
         let _ = OfMessage::new(0, Message::FlowMod(fm)).try_encode();
     }
     let _ = text::parse_group_mod(0, s).map(|g| text::format_group_mod(&g));

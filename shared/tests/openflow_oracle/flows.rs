@@ -84,4 +84,6 @@ pub const FLOWS: &[&str] = &[
     "table=72,priority=90,arp,arp_op=2,arp_tpa=10.0.0.0/255.255.0.0,actions=drop",
     "table=73,priority=100,dl_type=0x88cc,actions=drop",
     "table=73,priority=90,dl_src=01:00:00:00:00:00/01:00:00:00:00:00,dl_dst=aa:bb:cc:dd:ee:ff,actions=drop",
+    "table=74,priority=100,tun_metadata0=0x0012,actions=drop",
+    "table=74,priority=90,tun_metadata0=0x000012/0x00ffff,actions=drop",
 ];

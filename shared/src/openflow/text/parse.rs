@@ -7,7 +7,7 @@ use crate::openflow::actions::{
     Sample, Subfield, HASH_FIELDS,
 };
 use crate::openflow::fields::{Field, FieldFormat, Prereq};
-use crate::openflow::flow_match::{Match, MatchError};
+use crate::openflow::flow_match::{Match, MatchError, Slot};
 use crate::openflow::messages::{FlowMod, DEFAULT_PRIORITY};
 
 /// A parse failure, with a message in the spirit of ovs-ofctl's.
@@ -218,12 +218,25 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
         };
         let v = hex(v)?;
         let m = m.map(hex).transpose()?;
-        if let Some(mm) = &m {
-            if mm.len() != v.len() {
-                return err(format!("{s}: value and mask lengths differ"));
-            }
-        }
-        return Ok((v, m));
+        // As OVS sizes an option from text: right-align value and mask, then drop leading
+        // bytes that are zero in both (an unmasked value counts as its own mask).
+        let len = v.len().max(m.as_ref().map_or(0, Vec::len));
+        let align = |b: &[u8]| {
+            let mut x = vec![0u8; len - b.len()];
+            x.extend_from_slice(b);
+            x
+        };
+        let mm = m.as_deref().map(align);
+        let v: Vec<u8> = match &mm {
+            Some(m) => align(&v).iter().zip(m).map(|(a, b)| a & b).collect(),
+            None => align(&v),
+        };
+        let skip = (0..len.saturating_sub(1))
+            .take_while(|&i| v.get(i) == Some(&0) && mm.as_ref().is_none_or(|m| m.get(i) == Some(&0)))
+            .count();
+        let v = v.get(skip..).unwrap_or_default().to_vec();
+        let mm = mm.map(|m| m.get(skip..).unwrap_or_default().to_vec());
+        return Ok((v, mm));
     }
     let full = if n >= 16 { u128::MAX } else { (1u128 << (8 * n)) - 1 };
     let (v, m) = match def.format {
@@ -376,6 +389,16 @@ pub fn parse_match(s: &str) -> Result<Match> {
 
 fn check_prereqs(m: &Match) -> Result<()> {
     m.check_ct_tp().map_err(|e| ParseError(e.into()))?;
+    // tp_src/tp_dst under ICMP are the (8-bit, unmaskable) type and code.
+    let icmp = matches!((m.eth_type(), m.nw_proto()), (Some(0x0800), Some(1)) | (Some(0x86dd), Some(58)));
+    if icmp {
+        for slot in [Slot::TpSrc, Slot::TpDst] {
+            let (v, mk) = m.slot(slot);
+            if (mk != 0 && mk != 0xffff) || v > 0xff {
+                return err("ICMP type and code are 8-bit values that cannot be masked");
+            }
+        }
+    }
     for f in Field::all() {
         // ovs-ofctl leaves the conntrack-validity prerequisite to the switch.
         let p = f.def().prereq;
@@ -880,6 +903,10 @@ fn parse_nat(v: &str) -> Result<Nat> {
             _ => return err(format!("invalid key \"{k}\" in \"nat\" argument")),
         }
     }
+    // OVS only prints these with an address range, so only accept them with one.
+    if nat.flags & 0x1c != 0 && nat.addrs.is_none() {
+        return err("nat flags persistent/hash/random need src= or dst= with a range");
+    }
     if nat.flags & 0x18 == 0x18 {
         return err("Both \"hash\" and \"random\" are specified.");
     }
@@ -917,6 +944,14 @@ fn parse_nat_range(nat: &mut Nat, s: &str) -> Result<()> {
         let (a, b) = p.split_once('-').map_or((p, None), |(a, b)| (a, Some(b)));
         nat.proto_min = parse_u16(a)?;
         nat.proto_max = b.map(parse_u16).transpose()?.unwrap_or(0);
+    }
+    // What OVS's decoder would reject (so it could not round-trip): empty or reversed ranges.
+    let reversed = match addrs {
+        NatAddrs::V4(min, max) => min == 0 || (max != 0 && max < min),
+        NatAddrs::V6(min, max) => min == 0 || (max != 0 && max < min),
+    };
+    if reversed || (nat.proto_min == 0 && nat.proto_max != 0) || (nat.proto_max != 0 && nat.proto_max < nat.proto_min) {
+        return err(format!("{s}: invalid nat range"));
     }
     Ok(())
 }

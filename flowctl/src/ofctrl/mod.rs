@@ -1,0 +1,183 @@
+//! The flow installer (23.03's ofctrl): keeps the integration bridge's flow table, groups and
+//! meters equal to flowctl's desired state over its own OpenFlow connection.
+//!
+//! [`installer`] is the state machine (no IO, unit-tested); this module drives it with a
+//! [`shared::switch::Switch`]. flowctl's loop uses [`Ofctrl::start`], then
+//! [`OfctrlHandle::set_desired`] after each computation and waits for
+//! [`OfctrlEvent::Installed`] to report nb_cfg / ovn-installed. Desired states are coalesced:
+//! while a batch is on the wire only the latest one is kept.
+
+pub mod ids;
+pub mod installer;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod vswitchd_tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::switch::{Switch, SwitchConfig, SwitchEvent};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::flows::DesiredState;
+pub use installer::{Event, Installer, Stats};
+
+/// What the installer reports to flowctl's loop.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OfctrlEvent {
+    Connected,
+    Disconnected,
+    /// Desired state of this generation is installed (barrier acknowledged).
+    Installed {
+        generation: u64,
+    },
+    /// tun_metadata index of OVN's Geneve option (None: unavailable).
+    Geneve(Option<u16>),
+}
+
+/// The latest desired state and its generation (a watch: later ones replace earlier ones).
+type Latest = Option<Arc<(DesiredState, u64)>>;
+
+enum Query {
+    GroupTableList(oneshot::Sender<String>),
+    MeterTableList(oneshot::Sender<String>),
+    Stats(oneshot::Sender<Stats>),
+    Reconnect,
+}
+
+/// flowctl's handle on the installer task.
+#[derive(Clone)]
+pub struct OfctrlHandle {
+    desired: Arc<watch::Sender<Latest>>,
+    queries: mpsc::UnboundedSender<Query>,
+}
+
+impl OfctrlHandle {
+    /// Install this state; a later call before it is sent replaces it.
+    pub fn set_desired(&self, state: DesiredState, generation: u64) {
+        self.desired.send_replace(Some(Arc::new((state, generation))));
+    }
+
+    async fn ask<T>(&self, q: impl FnOnce(oneshot::Sender<T>) -> Query) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.queries.send(q(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// `group-table-list` output.
+    pub async fn group_table_list(&self) -> String {
+        self.ask(Query::GroupTableList).await.unwrap_or_default()
+    }
+
+    /// `meter-table-list` output.
+    pub async fn meter_table_list(&self) -> String {
+        self.ask(Query::MeterTableList).await.unwrap_or_default()
+    }
+
+    /// Counters of what was sent.
+    pub async fn stats(&self) -> Stats {
+        self.ask(Query::Stats).await.unwrap_or_default()
+    }
+
+    /// Drop the switch connection and reconnect (tests; recovery).
+    pub fn reconnect(&self) {
+        let _ = self.queries.send(Query::Reconnect);
+    }
+}
+
+pub struct Ofctrl;
+
+impl Ofctrl {
+    /// Connect to `$OVS_RUNDIR/<bridge>.mgmt` (OVS's default rundir if unset), as 23.03 does.
+    pub fn start(
+        bridge: &str,
+        probe_interval: Option<Duration>,
+    ) -> (OfctrlHandle, mpsc::UnboundedReceiver<OfctrlEvent>) {
+        let rundir = std::env::var("OVS_RUNDIR").unwrap_or_else(|_| "/var/run/openvswitch".into());
+        let mut config = SwitchConfig::new(std::path::Path::new(&rundir).join(format!("{bridge}.mgmt")));
+        config.probe_interval = probe_interval;
+        Ofctrl::start_with(config)
+    }
+
+    /// Start with explicit connection settings (on the current tokio runtime).
+    pub fn start_with(config: SwitchConfig) -> (OfctrlHandle, mpsc::UnboundedReceiver<OfctrlEvent>) {
+        let (desired_tx, desired_rx) = watch::channel(None);
+        let (q_tx, q_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        tokio::spawn(drive(config, desired_rx, q_rx, ev_tx));
+        (OfctrlHandle { desired: Arc::new(desired_tx), queries: q_tx }, ev_rx)
+    }
+}
+
+async fn drive(
+    config: SwitchConfig,
+    mut desired: watch::Receiver<Latest>,
+    mut queries: mpsc::UnboundedReceiver<Query>,
+    events: mpsc::UnboundedSender<OfctrlEvent>,
+) {
+    let (switch, mut sw_events) = Switch::start(config);
+    let mut inst = Installer::new();
+    let mut conn = 0u64;
+    // The latest desired state not yet handed to the installer (kept while a batch is out).
+    let mut pending: Latest = None;
+    loop {
+        let out = tokio::select! {
+            ev = sw_events.recv() => match ev {
+                None => return,
+                Some(SwitchEvent::Connected { conn: c, .. }) => {
+                    conn = c;
+                    let _ = events.send(OfctrlEvent::Connected);
+                    inst.on_connected()
+                }
+                Some(SwitchEvent::Disconnected { .. }) => {
+                    inst.on_disconnected();
+                    let _ = events.send(OfctrlEvent::Disconnected);
+                    continue;
+                }
+                Some(SwitchEvent::Message(m)) => inst.on_message(&m),
+            },
+            r = desired.changed() => {
+                if r.is_err() {
+                    return; // handle dropped
+                }
+                pending = desired.borrow_and_update().clone();
+                installer::Out::default()
+            }
+            q = queries.recv() => {
+                match q {
+                    None => return,
+                    Some(Query::GroupTableList(tx)) => { let _ = tx.send(inst.group_table_list()); }
+                    Some(Query::MeterTableList(tx)) => { let _ = tx.send(inst.meter_table_list()); }
+                    Some(Query::Stats(tx)) => { let _ = tx.send(inst.stats.clone()); }
+                    Some(Query::Reconnect) => switch.reconnect(),
+                }
+                continue;
+            }
+        };
+        let mut out = out;
+        if !inst.busy() {
+            if let Some(d) = pending.take() {
+                out.extend(inst.set_desired(&d.0, d.1));
+            }
+        }
+        for ev in out.events {
+            let e = match ev {
+                Event::Installed { generation } => OfctrlEvent::Installed { generation },
+                Event::Geneve(i) => OfctrlEvent::Geneve(i),
+            };
+            let _ = events.send(e);
+        }
+        // Encoded chunk by chunk while the switch works on the previous ones; send waits while
+        // the queue is full, so a slow switch slows us and memory stays bounded.
+        let mut too_long = Vec::new();
+        for chunk in installer::encode_chunks(out.msgs, |xid| too_long.push(xid)) {
+            if !switch.send(conn, chunk).await {
+                return;
+            }
+        }
+        for xid in too_long {
+            inst.unsendable(xid);
+        }
+    }
+}
