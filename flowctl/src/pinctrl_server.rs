@@ -8,9 +8,7 @@ use std::path::PathBuf;
 
 use shared::channel;
 use shared::ovsdb::{Condition, Datum, Operation};
-use shared::pinctrl_link::{
-    FromFlowctl, FromPinctrl, IntentKind, IntentLedger, Record, State, PROTOCOL_VERSION, SOCKET_NAME,
-};
+use shared::pinctrl_link::{FromFlowctl, FromPinctrl, IntentKind, IntentLedger, Record, State, PROTOCOL_VERSION};
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 
@@ -43,13 +41,9 @@ impl Drop for PinctrlServer {
     }
 }
 
-fn rundir() -> PathBuf {
-    std::env::var_os("OVN_RUNDIR").map_or_else(|| PathBuf::from("/var/run/ovn"), PathBuf::from)
-}
-
 /// Listens and forwards peer events to `events`.
 pub fn listen(events: mpsc::Sender<PeerEvent>) -> std::io::Result<PinctrlServer> {
-    let path = rundir().join(SOCKET_NAME);
+    let path = shared::pinctrl_link::socket_path();
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
     // Only this user (root) may speak for pinctrl.

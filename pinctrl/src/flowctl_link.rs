@@ -2,11 +2,10 @@
 //! keeps the last state flowctl sent, and keeps every Southbound write intent until flowctl
 //! acknowledges it. When flowctl is down, the state stays as it was: handlers keep serving.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use shared::channel;
-use shared::pinctrl_link::{FromFlowctl, FromPinctrl, IntentQueue, State, PROTOCOL_VERSION, SOCKET_NAME};
+use shared::pinctrl_link::{FromFlowctl, FromPinctrl, IntentQueue, State, PROTOCOL_VERSION};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
@@ -16,15 +15,10 @@ pub enum LinkEvent {
     Disconnected,
 }
 
-fn socket_path() -> PathBuf {
-    let dir = std::env::var_os("OVN_RUNDIR").map_or_else(|| PathBuf::from("/var/run/ovn"), PathBuf::from);
-    dir.join(SOCKET_NAME)
-}
-
 /// Keeps a connection to flowctl up, retrying with a short backoff: flowctl may restart.
 pub fn spawn_connector(events: mpsc::Sender<LinkEvent>) {
     tokio::spawn(async move {
-        let path = socket_path();
+        let path = shared::pinctrl_link::socket_path();
         let mut delay = Duration::from_millis(50);
         loop {
             match UnixStream::connect(&path).await {

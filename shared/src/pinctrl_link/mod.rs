@@ -13,3 +13,9 @@ pub use state::{Record, RecordKey, State};
 
 /// The socket flowctl listens on, in OVN_RUNDIR.
 pub const SOCKET_NAME: &str = "chassisd-pinctrl.sock";
+
+/// Where both ends find the socket: `$OVN_RUNDIR` (default /var/run/ovn) / [`SOCKET_NAME`].
+pub fn socket_path() -> std::path::PathBuf {
+    let dir = std::env::var_os("OVN_RUNDIR").map_or_else(|| std::path::PathBuf::from("/var/run/ovn"), Into::into);
+    dir.join(SOCKET_NAME)
+}
