@@ -16,6 +16,7 @@ use crate::config::{chassis_value, ChassisConfig};
 use crate::ctzone::{self, CtZones};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
 use crate::flows::DesiredState;
+use crate::lflow::{self, context::SbContext, LflowInput};
 use crate::monitor::{self, Interest};
 use crate::ofctrl::{Ofctrl, OfctrlEvent, OfctrlHandle};
 use crate::patch;
@@ -216,7 +217,13 @@ impl Flowctl {
         let Some((_, br)) = bridge::bridge_by_name(&self.ovs, &cfg.bridge) else { return };
         let zones = self.ct_zones.as_ref().map(CtZones::map).unwrap_or_default();
         let input = physical_input::build(&self.ovs, sb, cfg, br, &self.local_datapaths, zones, geneve);
-        let state = DesiredState { flows: physical::compute(&input), ..DesiredState::default() };
+        let chassis = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
+        let ctx = SbContext::build(sb, &self.local_datapaths, chassis);
+        let lflow_input = LflowInput { sb, ctx: &ctx, chassis, chassis_name: &cfg.chassis_id };
+        let logical = lflow::compute(&lflow_input);
+        let mut flows = physical::compute(&input);
+        flows.extend(logical.flows);
+        let state = DesiredState { flows, groups: logical.groups, meters: logical.meters };
         if self.last_desired.as_ref() != Some(&state) {
             self.generation += 1;
             if let Some((_, handle, _)) = &self.ofctrl {
