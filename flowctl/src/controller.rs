@@ -16,7 +16,8 @@ use crate::config::{chassis_value, ChassisConfig};
 use crate::ctzone::{self, CtZones};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
 use crate::flows::DesiredState;
-use crate::lflow::{self, context::SbContext, LflowInput};
+use crate::lflow::context::{SbContext, ThisChassis};
+use crate::lflow::{self, ids::LflowIds, LflowInput};
 use crate::monitor::{self, Interest};
 use crate::ofctrl::{Ofctrl, OfctrlEvent, OfctrlHandle};
 use crate::patch;
@@ -45,6 +46,7 @@ pub struct Flowctl {
     ct_zones: Option<CtZones>,
     bound: BTreeMap<String, Uuid>,
     local_datapaths: BTreeSet<Uuid>,
+    lflow_ids: LflowIds,
     chassis_override: Option<String>,
     /// SSL material from the command line; the OVS database's SSL table overrides it.
     cli_tls: Option<TlsConfig>,
@@ -119,6 +121,7 @@ impl Flowctl {
             ct_zones: None,
             bound: BTreeMap::new(),
             local_datapaths: BTreeSet::new(),
+            lflow_ids: LflowIds::default(),
             sb_conditions: BTreeMap::new(),
             chassis_override,
             cli_tls: tls,
@@ -202,6 +205,9 @@ impl Flowctl {
                     self.installed_nb_cfg = done.max(self.installed_nb_cfg);
                 }
                 self.generation_nb_cfg.retain(|g, _| *g > generation);
+                if generation >= self.generation {
+                    self.lflow_ids.installed();
+                }
             }
         }
     }
@@ -218,9 +224,22 @@ impl Flowctl {
         let zones = self.ct_zones.as_ref().map(CtZones::map).unwrap_or_default();
         let input = physical_input::build(&self.ovs, sb, cfg, br, &self.local_datapaths, zones, geneve);
         let chassis = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
-        let ctx = SbContext::build(sb, &self.local_datapaths, chassis);
-        let lflow_input = LflowInput { sb, ctx: &ctx, chassis, chassis_name: &cfg.chassis_id };
-        let logical = lflow::compute(&lflow_input);
+        let iface_ids: BTreeSet<String> = input.vifs.keys().cloned().collect();
+        let here = ThisChassis { uuid: chassis, name: &cfg.chassis_id, iface_ids: &iface_ids };
+        let ctx = SbContext::build(sb, &self.local_datapaths, &here);
+        let mut tunnel_ofports = BTreeMap::new();
+        for t in &input.tunnels {
+            tunnel_ofports.entry(t.chassis_id.clone()).or_insert(t.ofport);
+        }
+        let lflow_input = LflowInput {
+            sb,
+            ctx: &ctx,
+            chassis,
+            chassis_name: &cfg.chassis_id,
+            tunnel_ofports: &tunnel_ofports,
+            collector_ids: &BTreeSet::new(),
+        };
+        let logical = lflow::compute(&lflow_input, &mut self.lflow_ids);
         let mut flows = physical::compute(&input);
         flows.extend(logical.flows);
         let state = DesiredState { flows, groups: logical.groups, meters: logical.meters };

@@ -40,6 +40,26 @@ pub fn mask_ids(line: &str, prefixes: &[&str]) -> String {
     }
 }
 
+/// The table number of a dump-flows line.
+pub fn table_of(line: &str) -> Option<u8> {
+    line.split("table=").nth(1)?.split(',').next()?.parse().ok()
+}
+
+/// One dump-flows line with allocated ids masked and its `conjunction()` actions sorted:
+/// a controller appends the conjunctions of several logical flows on one match in the order
+/// it happens to process them.
+pub fn normalize_flow(line: &str) -> String {
+    let masked = mask_ids(line, &ALLOCATED_IDS);
+    let Some((head, actions)) = masked.split_once(" actions=") else { return masked };
+    if !actions.starts_with("conjunction(") {
+        return masked;
+    }
+    let mut conj: Vec<&str> = actions.split("),").map(|a| a.trim_end_matches(')')).collect();
+    conj.sort();
+    let conj: Vec<String> = conj.iter().map(|c| format!("{c})")).collect();
+    format!("{head} actions={}", conj.join(","))
+}
+
 /// Compares two flow (or any line) lists as multisets. `None` if equal, else a readable
 /// report: `-` lines only in `expected`, `+` lines only in `actual`.
 pub fn diff_lines(expected: &[String], actual: &[String]) -> Option<String> {
@@ -89,6 +109,13 @@ mod tests {
         );
         assert_eq!(mask_ids("group_id=5,type=select", &ALLOCATED_IDS), "group_id=*,type=select");
         assert_eq!(mask_ids("no ids here", &ALLOCATED_IDS), "no ids here");
+    }
+
+    #[test]
+    fn conjunctions_are_sorted() {
+        let f = "table=44, priority=2000,ip actions=conjunction(7,2/2),conjunction(3,1/2)";
+        assert_eq!(normalize_flow(f), "table=44, priority=2000,ip actions=conjunction(*,1/2),conjunction(*,2/2)");
+        assert_eq!(table_of(f), Some(44));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use shared::ovsdb::Uuid;
+use shared::ovsdb::{Row, Uuid};
 
 use super::expr::{parse_address_set, Lookups, Number};
 use crate::db::Db;
@@ -17,15 +17,24 @@ pub struct Datapath {
     pub is_switch: bool,
     /// Logical port and multicast group names to tunnel keys.
     pub port_keys: HashMap<String, u32>,
+    /// external_ids:snat-ct-zone is set: the `_in_czone` NAT actions use the SNAT zone.
+    pub snat_ct_zone_set: bool,
 }
 
 /// The Southbound facts of one computation.
 #[derive(Debug, Default)]
 pub struct SbContext {
     pub datapaths: HashMap<Uuid, Datapath>,
-    /// Ports whose flows this chassis needs: bound here, or patch/localnet/l2gateway/
-    /// localport/chassisredirect on a local datapath (23.03's related lports).
+    /// Ports whose flows this chassis needs (23.03's related lports, see [`is_related`]).
     pub related: BTreeSet<String>,
+    /// The same ports as (datapath key, port key): what lflow.c checks a match's
+    /// inport/outport against.
+    pub related_keys: BTreeSet<(u32, u32)>,
+    /// Port name to (datapath key, port key), for every port (an `in_out_port` tag may name
+    /// a port of another datapath).
+    pub port_ids: HashMap<String, (u32, u32)>,
+    /// Port name to (datapath key, name of the chassis it is bound to), for `fwd_group`.
+    pub port_chassis: HashMap<String, (u32, String)>,
     /// Ports resident on this chassis (`is_chassis_resident`).
     pub resident: BTreeSet<String>,
     pub address_sets: HashMap<String, Vec<Number>>,
@@ -33,38 +42,84 @@ pub struct SbContext {
     pub port_groups: HashMap<String, Vec<String>>,
     /// Logical_DP_Group uuid to its member datapaths.
     pub dp_groups: HashMap<Uuid, Vec<Uuid>>,
+    /// Chassis_Template_Var variables of this chassis (`^name` in matches and actions).
+    pub template_vars: HashMap<String, String>,
 }
 
-const RELATED_TYPES: [&str; 5] = ["patch", "localnet", "l2gateway", "localport", "chassisredirect"];
+/// This chassis, as the relatedness rules need it.
+pub struct ThisChassis<'a> {
+    pub uuid: Option<Uuid>,
+    pub name: &'a str,
+    /// iface-ids of the OVS interfaces on br-int (a localport is related when one names it).
+    pub iface_ids: &'a BTreeSet<String>,
+}
+
+/// binding.c 23.03 `update_related_lport` callers: patch, vtep and localnet ports always;
+/// a localport with a local interface; l2/l3 gateway ports of this chassis; chassisredirect
+/// and external ports whose HA chassis group has this chassis; other ports bound here.
+fn is_related(sb: &Db, pb: &Row, name: &str, here: &ThisChassis<'_>) -> bool {
+    let bound_here = here.uuid.is_some() && pb.get_uuid("chassis") == here.uuid;
+    match pb.get_str("type").unwrap_or("") {
+        "patch" | "vtep" | "localnet" => true,
+        "localport" => here.iface_ids.contains(name),
+        "l2gateway" => pb.get_map_str("options", "l2gateway-chassis") == Some(here.name),
+        "l3gateway" => pb.get_map_str("options", "l3gateway-chassis") == Some(here.name),
+        "chassisredirect" | "external" => bound_here || in_ha_group(sb, pb, here.uuid),
+        _ => bound_here,
+    }
+}
+
+fn in_ha_group(sb: &Db, pb: &Row, chassis: Option<Uuid>) -> bool {
+    let (Some(group), Some(chassis)) = (pb.get_uuid("ha_chassis_group"), chassis) else { return false };
+    let Some(group) = sb.row("HA_Chassis_Group", &group) else { return false };
+    crate::db::uuid_set(group, "ha_chassis")
+        .iter()
+        .filter_map(|u| sb.row("HA_Chassis", u))
+        .any(|hc| hc.get_uuid("chassis") == Some(chassis))
+}
 
 impl SbContext {
-    pub fn build(sb: &Db, local_dps: &BTreeSet<Uuid>, chassis: Option<Uuid>) -> SbContext {
+    pub fn build(sb: &Db, local_dps: &BTreeSet<Uuid>, here: &ThisChassis<'_>) -> SbContext {
         let mut ctx = SbContext::default();
         for dp in local_dps {
             let Some(row) = sb.row("Datapath_Binding", dp) else { continue };
-            let Some(key) = row.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()) else { continue };
+            let Some(key) = key(row) else { continue };
             let is_switch = row.get_map_str("external_ids", "logical-router").is_none();
-            ctx.datapaths.insert(*dp, Datapath { key, is_switch, port_keys: HashMap::new() });
+            let snat_ct_zone_set = row.get_map_str("external_ids", "snat-ct-zone").is_some();
+            ctx.datapaths.insert(*dp, Datapath { key, is_switch, port_keys: HashMap::new(), snat_ct_zone_set });
         }
+        let dp_keys: HashMap<Uuid, u32> =
+            sb.rows("Datapath_Binding").filter_map(|(u, r)| Some((*u, key(r)?))).collect();
         for (_, pb) in sb.rows("Port_Binding") {
             let (Some(name), Some(dp)) = (pb.get_str("logical_port"), pb.get_uuid("datapath")) else { continue };
-            let Some(datapath) = ctx.datapaths.get_mut(&dp) else { continue };
-            if let Some(key) = pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()) {
-                datapath.port_keys.insert(name.to_string(), key);
+            let (Some(dp_key), Some(port_key)) = (dp_keys.get(&dp), key(pb)) else { continue };
+            ctx.port_ids.insert(name.to_string(), (*dp_key, port_key));
+            if let Some(chassis) =
+                pb.get_uuid("chassis").and_then(|c| sb.row("Chassis", &c)).and_then(|c| c.get_str("name"))
+            {
+                ctx.port_chassis.insert(name.to_string(), (*dp_key, chassis.to_string()));
             }
-            let here = chassis.is_some() && pb.get_uuid("chassis") == chassis;
-            let kind = pb.get_str("type").unwrap_or("");
-            if here {
+            let related = is_related(sb, pb, name, here);
+            if related {
+                ctx.related_keys.insert((*dp_key, port_key));
+            }
+            let Some(datapath) = ctx.datapaths.get_mut(&dp) else { continue };
+            datapath.port_keys.insert(name.to_string(), port_key);
+            if here.uuid.is_some() && pb.get_uuid("chassis") == here.uuid {
                 ctx.resident.insert(name.to_string());
             }
-            if here || RELATED_TYPES.contains(&kind) {
+            if related {
                 ctx.related.insert(name.to_string());
+            }
+        }
+        for (_, tv) in sb.rows("Chassis_Template_Var") {
+            if tv.get_str("chassis") == Some(here.name) {
+                ctx.template_vars.extend(crate::db::string_map(tv, "variables"));
             }
         }
         for (_, mg) in sb.rows("Multicast_Group") {
             let (Some(name), Some(dp)) = (mg.get_str("name"), mg.get_uuid("datapath")) else { continue };
-            let key = mg.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok());
-            if let (Some(datapath), Some(key)) = (ctx.datapaths.get_mut(&dp), key) {
+            if let (Some(datapath), Some(key)) = (ctx.datapaths.get_mut(&dp), key(mg)) {
                 datapath.port_keys.entry(name.to_string()).or_insert(key);
             }
         }
@@ -100,6 +155,10 @@ impl SbContext {
     pub fn lookups<'a>(&'a self, dp: &'a Datapath) -> DatapathLookups<'a> {
         DatapathLookups { ctx: self, dp }
     }
+}
+
+fn key(row: &Row) -> Option<u32> {
+    row.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok())
 }
 
 /// [`Lookups`] for one datapath.

@@ -16,12 +16,13 @@ pub mod actions;
 pub mod context;
 pub mod expr;
 pub mod fdb;
+pub mod ids;
 pub mod lb_hairpin;
 pub mod neighbor;
 pub mod port_sec;
 pub mod translate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use shared::ovsdb::Uuid;
 
@@ -38,6 +39,10 @@ pub struct LflowInput<'a> {
     pub chassis: Option<Uuid>,
     /// This chassis' name (system-id).
     pub chassis_name: &'a str,
+    /// Tunnel ofports on br-int by remote chassis name (`fwd_group` liveness).
+    pub tunnel_ofports: &'a BTreeMap<String, u16>,
+    /// Flow_Sample_Collector_Set ids in the OVS database (`sample`).
+    pub collector_ids: &'a BTreeSet<u32>,
 }
 
 /// What the builders produce.
@@ -49,9 +54,9 @@ pub struct LflowOutput {
 }
 
 /// Runs every builder.
-pub fn compute(input: &LflowInput<'_>) -> LflowOutput {
+pub fn compute(input: &LflowInput<'_>, ids: &mut ids::LflowIds) -> LflowOutput {
     let mut out = LflowOutput::default();
-    translate::logical_flows(input, &mut out);
+    translate::logical_flows(input, ids, &mut out);
     neighbor::flows(input, &mut out.flows);
     fdb::flows(input, &mut out.flows);
     port_sec::flows(input, &mut out.flows);

@@ -1722,7 +1722,8 @@ fn encode_one(a: &OvnAction, ctx: &mut EncodeCtx<'_>, out: &mut Vec<Action>) {
             out.push(Action::StackPop(b.sf));
             out.push(Action::StackPop(a.sf));
         }
-        OvnAction::DecTtl => out.push(Action::DecTtl(None)),
+        // NXAST_DEC_TTL_CNT_IDS without ids, as 23.03 encodes it (ovs-ofctl prints `dec_ttl()`).
+        OvnAction::DecTtl => out.push(Action::DecTtl(Some(Vec::new()))),
         OvnAction::CtNext { table } => out.push(Action::Ct(Ct {
             flags: 0,
             zone: ctx.ct_zone(),

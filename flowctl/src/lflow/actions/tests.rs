@@ -99,7 +99,9 @@ fn ovn_testsuite_action_parsing() {
         let got = run.encode_with(line, ctx, true, tables::SAVE_INPORT, Features::NONE);
         match (encodes, error, got) {
             (Some(enc), _, Ok((acts, _))) => {
-                let (want, have) = (canon(enc), format_actions(&acts));
+                // test-ovn prints 23.03's actions before they reach the wire, where the id-less
+                // dec_ttl prints as `dec_ttl`; ovs-ofctl prints the wire form `dec_ttl()`.
+                let (want, have) = (canon(enc), format_actions(&acts).replace("dec_ttl()", "dec_ttl"));
                 let group_ok = match &group {
                     Some(g) => run.groups.contains_key(g.as_str()),
                     None => true,
