@@ -58,12 +58,19 @@ fn build_topology(sb: &Sandbox) {
         "sw0-lr0",
         "router",
     ]);
-    let ports: [(&str, &str, &[&str]); 5] = [
+    let ports: [(&str, &str, &[&str]); 6] = [
         ("lp1", "00:00:00:00:00:01 10.0.0.2 fd00::2", &["00:00:00:00:00:01 10.0.0.2 fd00::2"]),
         ("lp2", "00:00:00:00:00:02", &["00:00:00:00:00:02"]),
         ("lp3", "00:00:00:00:00:03 10.0.0.3", &["00:00:00:00:00:03 10.0.0.3/24 10.0.2.0/24 fd00::/64"]),
         ("lp4", "00:00:00:00:00:04 fd00::4", &["00:00:00:00:00:04 fd00::4", "00:00:00:00:00:44"]),
         ("lp5", "unknown", &[]),
+        // Odd entries, parsed the way OVS's scanner does: an out-of-range prefix that the
+        // IPv6 scan then skips, trailing junk, a non-CIDR mask, a MAC with 0x and blanks.
+        (
+            "lp6",
+            "00:00:00:00:00:06",
+            &["00:00:00:00:00:06 10.0.0.6/33 fd00::6 junk 10.0.0.7", "0x0: 0:0:0:0:7 10.0.0.8/255.0.255.0 fd00::8/64"],
+        ),
     ];
     for (port, addresses, port_security) in ports {
         sb.nbctl(["lsp-add", "sw0", port, "--", "lsp-set-addresses", port, addresses]);
@@ -129,7 +136,7 @@ fn chassisd_installs_the_neighbor_fdb_and_port_security_flows_of_ovn_controller(
     let mut sb = Sandbox::builder().infra().controller(Controller::OvnController).start();
     build_topology(&sb);
     let expected = settled_aux_flows(&sb);
-    // 2 learnt + 2 static bindings, one FDB entry; four ports with port security.
+    // 2 learnt + 2 static bindings, one FDB entry; five ports with port security.
     assert_eq!(count(&expected, 66), 4, "{expected:#?}");
     assert_eq!(count(&expected, 67), 4, "{expected:#?}");
     assert_eq!(count(&expected, 71), 1, "{expected:#?}");
@@ -139,6 +146,14 @@ fn chassisd_installs_the_neighbor_fdb_and_port_security_flows_of_ovn_controller(
     assert!(count(&expected, 75) > 20, "{expected:#?}");
     for prio in ["priority=50,", "priority=100,", "priority=150,"] {
         assert!(expected.iter().any(|l| table_of(l) == Some(66) && l.contains(prio)), "{prio} {expected:#?}");
+    }
+
+    // What 23.03 made of lp6's odd entries (see build_topology).
+    let has = |parts: &[&str]| expected.iter().any(|l| parts.iter().all(|p| l.contains(p)));
+    assert!(has(&["table=73", "dl_src=00:00:00:00:00:06", "ipv6_src=fd00::6"]), "{expected:#?}");
+    assert!(has(&["table=73", "dl_src=00:00:00:00:00:07", "ipv6_src=fd00::8 "]), "{expected:#?}");
+    for ip in ["10.0.0.6", "10.0.0.7", "10.0.0.8"] {
+        assert!(!has(&[ip]), "{ip}: {expected:#?}");
     }
 
     let report = sb.stop_controller();

@@ -71,8 +71,8 @@ pub fn neighbor_flows(b: &Binding<'_>, priority: u16, seen: &mut FlowSet, out: &
     };
     let mut get = Match::new();
     let mut lookup = Match::new();
-    // 23.03 decides the family by the presence of a dot.
-    if b.ip.contains('.') {
+    // 23.03 decides the family by a dot in the (C) string.
+    if b.ip.split('\0').next().is_some_and(|ip| ip.contains('.')) {
         let Some(ip) = ipv4_from_string(b.ip) else {
             tracing::debug!("bad 'ip' {}", b.ip);
             return;
