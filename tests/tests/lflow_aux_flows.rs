@@ -117,13 +117,17 @@ fn build_topology(sb: &Sandbox) {
     sb.ovn_nbctl_wait_hv_sync();
 }
 
-/// Waits (a bounded while) until every aux table has at least one flow: the Southbound rows
-/// written with ovn-sbctl are not covered by `--wait=hv`.
+/// Waits (a bounded while) until every row written above shows in the tables: the Southbound
+/// rows written with ovn-sbctl are not covered by `--wait=hv`.
 fn settled_aux_flows(sb: &Sandbox) -> Vec<String> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let flows = aux_flows(sb);
-        if AUX_TABLES.iter().all(|&t| count(&flows, t) > 0) || std::time::Instant::now() > deadline {
+        let want = |t: u8| match t {
+            66 | 67 => 4,
+            _ => 1,
+        };
+        if AUX_TABLES.iter().all(|&t| count(&flows, t) >= want(t)) || std::time::Instant::now() > deadline {
             return flows;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
