@@ -57,8 +57,9 @@ pub fn flows(input: &LflowInput<'_>, out: &mut Vec<DesiredFlow>) {
         .find(|(_, tv)| tv.get_str("chassis") == Some(input.chassis_name))
         .map(|(_, tv)| string_map(tv, "variables"))
         .unwrap_or_default();
-    // By UUID, so that when two load balancers want the same flow the same one wins on
-    // every computation.
+    // By UUID, so that when two load balancers want the same flow (same VIP and backend)
+    // the same one wins on every computation. Which one 23.03 keeps depends on its hash
+    // order; that is not reproduced.
     let mut rows: Vec<_> = input.sb.rows("Load_Balancer").collect();
     rows.sort_by_key(|(uuid, _)| **uuid);
     for (uuid, row) in rows {
