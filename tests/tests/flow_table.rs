@@ -1,6 +1,7 @@
-//! Differential check of the logical-flow tables (8-63): on the same databases, chassisd
+//! Differential check of the whole flow table of br-int: on the same databases, chassisd
 //! installs the flows ovn-controller 23.03 installed, with conjunction, group and meter ids
-//! masked (they are allocated) and conjunction actions sorted.
+//! masked (they are allocated) and conjunction actions sorted. Groups and meters are
+//! compared too.
 //!
 //! The topology covers the usual northd output: two switches behind a gateway router with
 //! SNAT and dnat_and_snat, port security, DHCP options, ACLs on port groups and address sets
@@ -12,15 +13,16 @@ use std::collections::BTreeMap;
 use chassisd_tests::flows::{diff_lines, normalize_flow, table_of};
 use chassisd_tests::{require_ovn, Controller, Sandbox};
 
-fn logical_flows(sb: &Sandbox) -> Vec<String> {
-    let mut lines: Vec<String> = sb
-        .dump_flows("br-int")
-        .into_iter()
-        .filter(|l| table_of(l).is_some_and(|t| (8..=63).contains(&t)))
-        .map(|l| normalize_flow(&l))
-        .collect();
+fn all_flows(sb: &Sandbox) -> Vec<String> {
+    let mut lines: Vec<String> = sb.dump_flows("br-int").into_iter().map(|l| normalize_flow(&l)).collect();
     lines.sort();
     lines
+}
+
+fn groups(sb: &Sandbox) -> Vec<String> {
+    let mut v: Vec<String> = sb.dump_groups("br-int").iter().map(|g| normalize_flow(g)).collect();
+    v.sort();
+    v
 }
 
 fn build_topology(sb: &Sandbox) {
@@ -144,7 +146,7 @@ fn per_table(diff: &str) -> BTreeMap<u8, usize> {
 }
 
 #[test]
-fn chassisd_installs_the_logical_flows_of_ovn_controller() {
+fn chassisd_installs_the_flow_table_of_ovn_controller() {
     require_ovn!();
     let mut sb = Sandbox::builder()
         .infra()
@@ -153,20 +155,25 @@ fn chassisd_installs_the_logical_flows_of_ovn_controller() {
         .start();
     sb.vsctl(["add-br", "br-phys", "--", "set", "bridge", "br-phys", "datapath_type=dummy"]);
     build_topology(&sb);
-    let expected = logical_flows(&sb);
+    let expected = all_flows(&sb);
+    let expected_groups = groups(&sb);
     let report = sb.stop_controller();
     assert!(report.is_clean(), "{report:?}");
     sb.ofctl(["del-flows", "br-int"]);
     sb.start_controller(Controller::Chassisd);
     sb.ovn_nbctl_wait_hv_sync();
-    let actual = logical_flows(&sb);
-    assert!(expected.len() > 500, "too few logical flows recorded: {}", expected.len());
+    let actual = all_flows(&sb);
+    let actual_groups = groups(&sb);
+    assert!(expected.len() > 500, "too few flows recorded: {}", expected.len());
     if let Some(diff) = diff_lines(&expected, &actual) {
         panic!(
-            "{} flows recorded; logical flows differ per table {:?} (- ovn-controller, + chassisd):\n{diff}",
+            "{} flows recorded; flows differ per table {:?} (- ovn-controller, + chassisd):\n{diff}",
             expected.len(),
             per_table(&diff)
         );
     }
-    eprintln!("{} logical-table flows identical", expected.len());
+    if let Some(diff) = diff_lines(&expected_groups, &actual_groups) {
+        panic!("groups differ (- ovn-controller, + chassisd):\n{diff}");
+    }
+    eprintln!("{} flows and {} groups identical", expected.len(), expected_groups.len());
 }
