@@ -130,7 +130,7 @@ fn uuid(n: u128) -> Uuid {
 fn ctx(local: &[(u128, u32)]) -> SbContext {
     let mut ctx = SbContext::default();
     for &(u, key) in local {
-        ctx.datapaths.insert(uuid(u), Datapath { key, is_switch: true, port_keys: Default::default() });
+        ctx.datapaths.insert(uuid(u), Datapath { key, is_switch: true, ..Datapath::default() });
     }
     ctx.dp_groups.insert(uuid(100), vec![uuid(2), uuid(3)]);
     ctx
