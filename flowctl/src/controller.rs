@@ -62,6 +62,8 @@ pub struct Flowctl {
     generation: u64,
     installed_generation: u64,
     last_desired: Option<DesiredState>,
+    /// What the last flow computation was made from: nothing to compute while it holds.
+    last_flow_inputs: Option<FlowInputs>,
     /// The Southbound nb_cfg each generation reflects; what is reported back once installed.
     generation_nb_cfg: BTreeMap<u64, i64>,
     installed_nb_cfg: Option<i64>,
@@ -131,6 +133,7 @@ impl Flowctl {
             generation: 0,
             installed_generation: 0,
             last_desired: None,
+            last_flow_inputs: None,
             generation_nb_cfg: BTreeMap::new(),
             installed_nb_cfg: None,
             peer_tx,
@@ -220,8 +223,29 @@ impl Flowctl {
         if !sb.synced || sb.cond_acked < sb.cond_requested {
             return;
         }
-        let Some((_, br)) = bridge::bridge_by_name(&self.ovs, &cfg.bridge) else { return };
+        if bridge::bridge_by_name(&self.ovs, &cfg.bridge).is_none() {
+            return;
+        }
         let zones = self.ct_zones.as_ref().map(CtZones::map).unwrap_or_default();
+        let inputs = FlowInputs {
+            ovs: (self.ovs.epoch, self.ovs.revision),
+            sb: (sb.epoch, sb.revision),
+            local_datapaths: self.local_datapaths.clone(),
+            zones: zones.clone(),
+            geneve,
+            cfg: cfg.clone(),
+        };
+        if self.last_flow_inputs.as_ref() != Some(&inputs) {
+            self.compute_flows(cfg, zones, geneve);
+            self.last_flow_inputs = Some(inputs);
+        }
+        self.note_nb_cfg(nb_cfg);
+    }
+
+    /// Computes the whole desired table and hands it to the installer if it changed.
+    fn compute_flows(&mut self, cfg: &ChassisConfig, zones: BTreeMap<String, u16>, geneve: u8) {
+        let Some(sb) = self.sb.as_ref() else { return };
+        let Some((_, br)) = bridge::bridge_by_name(&self.ovs, &cfg.bridge) else { return };
         let input = physical_input::build(&self.ovs, sb, cfg, br, &self.local_datapaths, zones, geneve);
         let chassis = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
         let iface_ids: BTreeSet<String> = input.vifs.keys().cloned().collect();
@@ -250,6 +274,10 @@ impl Flowctl {
             }
             self.last_desired = Some(state);
         }
+    }
+
+    /// Reports `nb_cfg` once the table computed for it is installed.
+    fn note_nb_cfg(&mut self, nb_cfg: Option<i64>) {
         if let Some(nb_cfg) = nb_cfg {
             if self.installed_generation >= self.generation {
                 // Nothing new to install: this configuration is already in the switch.
@@ -271,6 +299,7 @@ impl Flowctl {
         self.ofctrl = Some((cfg.bridge.clone(), handle, events));
         self.geneve = None;
         self.last_desired = None;
+        self.last_flow_inputs = None;
     }
 
     fn on_txn(&mut self, outcome: TxnOutcome) {
@@ -637,4 +666,15 @@ impl Flowctl {
         }
         out
     }
+}
+
+/// The inputs of a flow computation, compared to skip recomputing an unchanged table.
+#[derive(PartialEq)]
+struct FlowInputs {
+    ovs: (u64, u64),
+    sb: (u64, u64),
+    local_datapaths: BTreeSet<Uuid>,
+    zones: BTreeMap<String, u16>,
+    geneve: u8,
+    cfg: ChassisConfig,
 }

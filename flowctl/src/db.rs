@@ -37,6 +37,9 @@ pub struct Db {
     /// until they meet, the replica may lack rows the new conditions select.
     pub cond_requested: u64,
     pub cond_acked: u64,
+    /// Bumped whenever the replica (or what it is complete for) changes: flows need
+    /// recomputing only when this or another input moved.
+    pub revision: u64,
 }
 
 impl Db {
@@ -55,11 +58,20 @@ impl Db {
             tls: None,
             cond_requested: 0,
             cond_acked: 0,
+            revision: 0,
         }
     }
 
     /// Applies a client event to the replica; returns true if the replica changed.
     pub fn on_event(&mut self, event: Event) -> bool {
+        let changed = self.apply_event(event);
+        if changed {
+            self.revision += 1;
+        }
+        changed
+    }
+
+    fn apply_event(&mut self, event: Event) -> bool {
         match event {
             Event::Connected { remote, schema } => {
                 tracing::info!("{:?}: connected to {remote:?}", self.id);
