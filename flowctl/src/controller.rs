@@ -13,6 +13,7 @@ use crate::binding;
 use crate::bridge;
 use crate::chassis;
 use crate::config::{chassis_value, ChassisConfig};
+use crate::coverage;
 use crate::ctzone::{self, CtZones};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
 use crate::flows::DesiredState;
@@ -22,6 +23,7 @@ use crate::monitor::{self, Interest};
 use crate::ofctrl::{Ofctrl, OfctrlEvent, OfctrlHandle};
 use crate::patch;
 use crate::pinctrl_server::{self, PeerEvent, PinctrlServer};
+use crate::{inject, stopwatch};
 use crate::{physical, physical_input};
 
 /// How long after start flowctl leaves unexpected patch ports alone.
@@ -69,6 +71,8 @@ pub struct Flowctl {
     installed_nb_cfg: Option<i64>,
     /// Southbound monitor conditions last requested, per conditional table.
     sb_conditions: BTreeMap<&'static str, Vec<shared::ovsdb::Condition>>,
+    /// When the transaction in flight on each database was sent (`stopwatch/show`).
+    txn_started: BTreeMap<&'static str, Instant>,
 }
 
 fn db_key(id: DbId) -> &'static str {
@@ -125,6 +129,7 @@ impl Flowctl {
             local_datapaths: BTreeSet::new(),
             lflow_ids: LflowIds::default(),
             sb_conditions: BTreeMap::new(),
+            txn_started: BTreeMap::new(),
             chassis_override,
             cli_tls: tls,
             pinctrl: None,
@@ -148,6 +153,7 @@ impl Flowctl {
             // pinctrl then has no state and no way to write: loud, but flows still work.
             Err(e) => tracing::error!("cannot open the pinctrl channel: {e}"),
         }
+        coverage::start();
         link.ready();
         let mut last_status = String::new();
         loop {
@@ -167,7 +173,7 @@ impl Flowctl {
                 }
                 event = link.next_event() => match event {
                     LinkEvent::Command { id, name, args } => {
-                        let result = self.command(&name, &args);
+                        let result = self.command(&name, &args).await;
                         link.reply(id, result);
                     }
                     LinkEvent::Shutdown { cleanup } => {
@@ -183,7 +189,10 @@ impl Flowctl {
             let now = Instant::now();
             self.retry_at.retain(|_, t| *t > now);
             if !self.paused {
+                let start = Instant::now();
                 self.run_once();
+                stopwatch::record(stopwatch::FLOW_GENERATION, start);
+                coverage::FLOW_GENERATION_RUN.inc();
             }
             let status = self.status_line();
             if status != last_status {
@@ -309,6 +318,13 @@ impl Flowctl {
         };
         let Some(db) = db.filter(|d| d.epoch == outcome.epoch) else { return };
         db.txn_in_flight = false;
+        if let Some(start) = self.txn_started.remove(db_key(outcome.db)) {
+            let name = if outcome.db == DbId::Sb { stopwatch::SB_TXN } else { stopwatch::OVS_TXN };
+            stopwatch::record(name, start);
+        }
+        if outcome.result.is_err() {
+            coverage::TXN_ERROR.inc();
+        }
         if outcome.db == DbId::Sb {
             if let Some(p) = self.pinctrl.as_mut() {
                 p.batch_done(outcome.result.is_ok());
@@ -329,7 +345,10 @@ impl Flowctl {
             DbId::Sb => self.sb.as_mut(),
         };
         if let Some(db) = db {
-            db.submit(ops, &self.txn_tx);
+            if db.submit(ops, &self.txn_tx) {
+                self.txn_started.insert(db_key(id), Instant::now());
+                if id == DbId::Sb { &coverage::SB_TXN } else { &coverage::OVS_TXN }.inc();
+            }
         }
     }
 
@@ -536,6 +555,7 @@ impl Flowctl {
             sb.cond_requested = sb.cond_requested.max(seqno);
         }
         self.ensure_ofctrl(&cfg);
+        self.flush_new_ct_zones();
         self.update_flows(&cfg, nb_cfg);
         (ovs_ops, sb_ops)
     }
@@ -612,8 +632,42 @@ impl Flowctl {
         }
     }
 
-    fn command(&mut self, name: &str, _args: &[String]) -> Result<String, String> {
+    async fn command(&mut self, name: &str, args: &[String]) -> Result<String, String> {
+        let handle = self.ofctrl.as_ref().map(|(_, h, _)| h.clone());
         match name {
+            "group-table-list" => Ok(match handle {
+                Some(h) => h.group_table_list().await,
+                None => String::new(),
+            }),
+            "meter-table-list" => Ok(match handle {
+                Some(h) => h.meter_table_list().await,
+                None => String::new(),
+            }),
+            "recompute" | "inc-engine/recompute" => {
+                // 23.03 recomputes every engine node and puts the result; flowctl computes the
+                // whole table on every pass anyway, so: re-read what the switch has and hand
+                // the installer a fresh computation (the pass after this command), so any
+                // difference, including changes made behind our back, is sent.
+                tracing::info!("User triggered force recompute.");
+                coverage::RECOMPUTE.inc();
+                if let Some(h) = handle {
+                    h.resync();
+                }
+                self.last_desired = None;
+                Ok(String::new())
+            }
+            "inject-pkt" => {
+                coverage::INJECT_PKT.inc();
+                let microflow = args.first().ok_or("\"inject-pkt\" command requires at least 1 arguments")?;
+                let lookups = self.microflow_lookups().ok_or("ovn-controller not ready.")?;
+                let po = inject::packet_out(microflow, &lookups)?;
+                let h = handle.ok_or("OpenFlow channel not ready.")?;
+                h.packet_out(po).await.map(|()| String::new())
+            }
+            "stopwatch/show" => stopwatch::show(args),
+            "stopwatch/reset" => Ok(stopwatch::reset(args)),
+            "coverage/show" => Ok(coverage::show()),
+            "coverage/read-counter" => coverage::read_counter(args.first().map_or("", String::as_str)),
             "debug/pause" => {
                 self.paused = true;
                 Ok(String::new())
@@ -645,6 +699,47 @@ impl Flowctl {
             }
             other => Err(format!("\"{other}\" is not a flowctl command")),
         }
+    }
+
+    /// Flush the conntrack zones allocated since the last pass (23.03 flushes a zone when it
+    /// is given to a new port or datapath), before the flows that use them are installed.
+    fn flush_new_ct_zones(&mut self) {
+        let (Some(zones), Some((_, h, _))) = (self.ct_zones.as_mut(), self.ofctrl.as_ref()) else { return };
+        h.flush_ct_zones(zones.take_fresh());
+    }
+
+    /// What `inject-pkt` resolves names with: the OpenFlow port of each interface on br-int
+    /// by `iface-id`, the Southbound address sets and port groups. None before br-int and the
+    /// chassis exist (23.03: "ovn-controller not ready.").
+    fn microflow_lookups(&self) -> Option<inject::MicroflowLookups> {
+        let cfg = self.cfg.as_ref()?;
+        let sb = self.sb.as_ref().filter(|sb| sb.synced)?;
+        chassis::by_name(sb, "Chassis", &cfg.chassis_id)?;
+        let (_, br) = bridge::bridge_by_name(&self.ovs, &cfg.bridge)?;
+        let mut l = inject::MicroflowLookups::default();
+        for (uuid, iface) in bridge::interfaces(&self.ovs, br) {
+            let _ = uuid;
+            let Some(id) = iface.get_map_str("external_ids", "iface-id") else { continue };
+            let Some(ofport) = iface.get_i64("ofport").and_then(|p| u32::try_from(p).ok()) else { continue };
+            if (1..=0xff00).contains(&ofport) {
+                l.ofports.entry(id.to_string()).or_insert(ofport);
+            }
+        }
+        let strings = |row: &shared::ovsdb::Row, col: &str| -> Vec<String> {
+            row.get_set(col).filter_map(|a| a.as_str().map(String::from)).collect()
+        };
+        for (_, row) in sb.rows("Address_Set") {
+            if let Some(name) = row.get_str("name") {
+                l.address_sets
+                    .insert(name.to_string(), crate::lflow::expr::parse_address_set(&strings(row, "addresses")));
+            }
+        }
+        for (_, row) in sb.rows("Port_Group") {
+            if let Some(name) = row.get_str("name") {
+                l.port_groups.insert(name.to_string(), strings(row, "ports"));
+            }
+        }
+        Some(l)
     }
 
     fn dump_local_bindings(&self) -> String {

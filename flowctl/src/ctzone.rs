@@ -7,9 +7,18 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MAX_ZONE: u16 = u16::MAX;
 pub const EXTERNAL_ID_PREFIX: &str = "ct-zone-";
 
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone)]
 pub struct CtZones {
     zones: BTreeMap<String, u16>,
+    /// Zones allocated since [`CtZones::take_fresh`] (restored ones are not fresh): 23.03
+    /// flushes each before use, as it may hold a previous owner's connections.
+    fresh: Vec<u16>,
+}
+
+impl PartialEq for CtZones {
+    fn eq(&self, other: &Self) -> bool {
+        self.zones == other.zones
+    }
 }
 
 impl CtZones {
@@ -20,7 +29,7 @@ impl CtZones {
             .filter_map(|(k, v)| Some((k.strip_prefix(EXTERNAL_ID_PREFIX)?.to_string(), v.parse::<u16>().ok()?)))
             .filter(|(_, z)| *z != 0)
             .collect();
-        CtZones { zones }
+        CtZones { zones, fresh: Vec::new() }
     }
 
     /// Makes the zone set match `keys`: new keys get the lowest free zone, gone keys free
@@ -50,9 +59,15 @@ impl CtZones {
             }
             used.insert(next);
             self.zones.insert(key.clone(), next);
+            self.fresh.push(next);
             changed = true;
         }
         changed
+    }
+
+    /// The zones allocated since the last call, to be flushed.
+    pub fn take_fresh(&mut self) -> Vec<u16> {
+        std::mem::take(&mut self.fresh)
     }
 
     /// Every zone by key, as the physical-flow builder takes them.
@@ -102,6 +117,8 @@ mod tests {
         assert!(z.update(&keys(&["a", "c", "d"])));
         assert_eq!(z.get("d"), Some(2), "b's zone is reused");
         assert!(!z.update(&keys(&["a", "c", "d"])));
+        assert_eq!(z.take_fresh(), vec![1, 2, 3, 2], "every allocation is flushed, reuse included");
+        assert!(z.take_fresh().is_empty());
         let ids: BTreeMap<String, String> =
             z.external_ids(&BTreeMap::new()).into_iter().map(|(k, v)| (k, v.unwrap())).collect();
         assert_eq!(CtZones::restore(&ids), z);

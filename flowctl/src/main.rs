@@ -6,9 +6,11 @@ mod bridge;
 mod chassis;
 mod config;
 mod controller;
+mod coverage;
 mod ctzone;
 mod db;
 mod flows;
+mod inject;
 mod lflow;
 mod monitor;
 #[allow(dead_code)] // wired into the main loop by controller.rs
@@ -17,6 +19,7 @@ mod patch;
 mod physical;
 mod physical_input;
 mod pinctrl_server;
+mod stopwatch;
 
 use shared::child;
 use shared::ipc::Role;

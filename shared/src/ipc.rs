@@ -133,6 +133,15 @@ pub const FLOWCTL_COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("debug/pause", "", 0, 0),
     CommandSpec::new("debug/resume", "", 0, 0),
     CommandSpec::new("debug/status", "", 0, 0),
+    CommandSpec::new("group-table-list", "", 0, 0),
+    CommandSpec::new("meter-table-list", "", 0, 0),
+    CommandSpec::new("recompute", "[deprecated]", 0, 0),
+    CommandSpec::new("inc-engine/recompute", "", 0, 0),
+    CommandSpec::new("inject-pkt", "MICROFLOW", 1, 1),
+    CommandSpec::new("stopwatch/show", "[NAME]", 0, 1),
+    CommandSpec::new("stopwatch/reset", "[NAME]", 0, 1),
+    CommandSpec::new("coverage/show", "", 0, 0),
+    CommandSpec::new("coverage/read-counter", "COUNTER", 1, 1),
 ];
 
 /// Commands pinctrl answers.

@@ -244,6 +244,10 @@ pub struct Installer {
     failed_meters: HashMap<u32, String>,
     dump: Vec<FlowStats>,
     geneve: Option<u16>,
+    /// Conntrack zones to flush (NXT_CT_FLUSH_ZONE) once connected.
+    flush_zones: Vec<u16>,
+    /// A re-read of the switch's tables was asked for while a batch was out.
+    resync: bool,
     pub stats: Stats,
 }
 
@@ -301,6 +305,8 @@ impl Installer {
             failed_meters: HashMap::default(),
             dump: Vec::new(),
             geneve: None,
+            flush_zones: Vec::new(),
+            resync: false,
             stats: Stats::default(),
         }
     }
@@ -330,11 +336,59 @@ impl Installer {
         self.stats.connections += 1;
         self.batch = None;
         self.sent = None;
+        crate::coverage::OFCTRL_CONNECT.inc();
         let mut out = Out::default();
         let xid = self.next_xid();
         out.push(OfMessage::new(xid, Message::TlvTableRequest));
         self.phase = Phase::TlvRequested { xid };
+        // Flushes asked for while disconnected (as 23.03 resends the unacknowledged ones).
+        for zone in std::mem::take(&mut self.flush_zones) {
+            out.extend(self.flush_ct_zone(zone));
+        }
         out
+    }
+
+    /// Flush conntrack zone `zone` (a zone newly given to a port or datapath, so that it
+    /// starts empty, as 23.03's `add_ct_flush_zone`): sent at once when connected, else on
+    /// the next connection. Messages on one connection are processed in order, so the flush
+    /// precedes any flow sent after it.
+    pub fn flush_ct_zone(&mut self, zone: u16) -> Out {
+        let mut out = Out::default();
+        if matches!(self.phase, Phase::Disconnected) {
+            if !self.flush_zones.contains(&zone) {
+                self.flush_zones.push(zone);
+            }
+            return out;
+        }
+        let xid = self.next_xid();
+        out.push(OfMessage::new(xid, Message::CtFlushZone(zone)));
+        crate::coverage::CT_FLUSH_ZONE.inc();
+        out
+    }
+
+    /// A packet_out on this connection (`inject-pkt`), or 23.03's error when not connected.
+    pub fn packet_out(&mut self, po: shared::openflow::messages::PacketOut) -> Result<Out, String> {
+        if matches!(self.phase, Phase::Disconnected) {
+            return Err("OpenFlow channel not ready.".into());
+        }
+        let mut out = Out::default();
+        let xid = self.next_xid();
+        out.push(OfMessage::new(xid, Message::PacketOut(po)));
+        Ok(out)
+    }
+
+    /// Read the switch's flows, groups and meters again and send whatever differs from the
+    /// desired state (`recompute`): repairs changes made behind the installer's back. Waits
+    /// for the batch on the wire, if any; nothing is deleted first.
+    pub fn resync(&mut self) -> Out {
+        if !matches!(self.phase, Phase::Ready) || self.batch.is_some() {
+            // Not ready: the dump that readiness needs does this anyway.
+            self.resync = matches!(self.phase, Phase::Ready);
+            return Out::default();
+        }
+        self.resync = false;
+        self.sent = None;
+        self.start_dump(Out::default())
     }
 
     pub fn on_disconnected(&mut self) {
@@ -483,6 +537,12 @@ impl Installer {
         self.geneve = index;
         let mut out = Out::default();
         out.events.push(Event::Geneve(index));
+        self.start_dump(out)
+    }
+
+    /// Ask for every flow, group and meter; [`Phase::Ready`] once all three are in.
+    fn start_dump(&mut self, mut out: Out) -> Out {
+        crate::coverage::OFCTRL_DUMP.inc();
         let flows = self.next_xid();
         let groups = self.next_xid();
         let meters = self.next_xid();
@@ -515,6 +575,7 @@ impl Installer {
 
     fn on_error(&mut self, e: &ErrorMsg) -> Out {
         self.stats.errors += 1;
+        crate::coverage::OFCTRL_ERROR.inc();
         let name = e.name().unwrap_or("unknown error");
         let Some(xid) = e.request_header().map(|h| h.xid) else {
             tracing::warn!("OpenFlow error {name} without the request it concerns");
@@ -625,6 +686,9 @@ impl Installer {
             }
         }
         let mut out = Out::default();
+        if self.resync {
+            out.extend(self.resync());
+        }
         if batch.commit_failed {
             // Retry without the entries the switch named; if it named none, wait for new input
             // instead of looping on the same failure.
@@ -680,6 +744,7 @@ impl Installer {
                     let xid = targets.add(&mut self.xid, Target::Meter(*id, Some(spec.clone())));
                     out.push(OfMessage::new(xid, Message::MeterMod(mm)));
                     self.stats.meter_mods += 1;
+                    crate::coverage::OFCTRL_METER_MOD.inc();
                 }
                 Err(e) => {
                     tracing::warn!("meter {id}: cannot parse {spec:?}: {e}");
@@ -711,6 +776,7 @@ impl Installer {
                     let xid = targets.add(&mut self.xid, Target::Group(*id, Some(spec.clone())));
                     add(&mut out, xid, Message::GroupMod(gm));
                     self.stats.group_mods += 1;
+                    crate::coverage::OFCTRL_GROUP_MOD.inc();
                 }
                 Err(e) => {
                     tracing::warn!("group {id}: cannot parse {spec:?}: {e}");
@@ -731,8 +797,10 @@ impl Installer {
             };
             if command == flow_mod_command::ADD {
                 self.stats.flow_adds += 1;
+                crate::coverage::OFCTRL_FLOW_ADD.inc();
             } else {
                 self.stats.flow_modifies += 1;
+                crate::coverage::OFCTRL_FLOW_MODIFY.inc();
             }
             let fm = FlowMod {
                 cookie: body.cookie,
@@ -760,6 +828,7 @@ impl Installer {
             let xid = targets.add(&mut self.xid, Target::Flow(key.clone(), None));
             add(&mut out, xid, Message::FlowMod(fm));
             self.stats.flow_deletes += 1;
+            crate::coverage::OFCTRL_FLOW_DELETE.inc();
         }
         for id in group_dels {
             let gm = GroupMod {
@@ -773,6 +842,7 @@ impl Installer {
             let xid = targets.add(&mut self.xid, Target::Group(id, None));
             add(&mut out, xid, Message::GroupMod(gm));
             self.stats.group_mods += 1;
+            crate::coverage::OFCTRL_GROUP_MOD.inc();
         }
 
         if out.msgs.len() == open_at + 1 {
@@ -787,10 +857,12 @@ impl Installer {
             let xid = targets.add(&mut self.xid, Target::Meter(id, None));
             out.push(OfMessage::new(xid, Message::MeterMod(mm)));
             self.stats.meter_mods += 1;
+            crate::coverage::OFCTRL_METER_MOD.inc();
         }
         let barrier = targets.add(&mut self.xid, Target::None);
         out.push(OfMessage::new(barrier, Message::BarrierRequest));
         self.stats.batches += 1;
+        crate::coverage::OFCTRL_BATCH.inc();
         self.batch =
             Some(Batch { barrier, generation: self.generation, targets, failed: HashSet::new(), commit_failed: false });
         out
@@ -810,23 +882,20 @@ impl Installer {
     /// `group-table-list` as 23.03 prints it: "<name>: <id>" per installed group (the name of
     /// a group is its spec).
     pub fn group_table_list(&self) -> String {
-        let mut s = String::new();
-        for (id, spec) in &self.desired_groups {
-            if self.groups.contains_key(id) {
-                s.push_str(&format!("{spec}: {id}\n"));
-            }
-        }
-        s
+        let names = self.desired_groups.iter().filter(|(id, _)| self.groups.contains_key(id));
+        sorted_list(names.map(|(id, spec)| (spec.as_str(), *id)))
     }
 
     /// `meter-table-list`: "<name>: <id>" per installed meter.
     pub fn meter_table_list(&self) -> String {
-        let mut s = String::new();
-        for (id, (name, _)) in &self.desired_meters {
-            if self.meters.contains_key(id) {
-                s.push_str(&format!("{name}: {id}\n"));
-            }
-        }
-        s
+        let names = self.desired_meters.iter().filter(|(id, _)| self.meters.contains_key(id));
+        sorted_list(names.map(|(id, (name, _))| (name.as_str(), *id)))
     }
+}
+
+/// "<name>: <id>" lines sorted by name, as 23.03's `extend_table_list` (simap_sort).
+fn sorted_list<'a>(items: impl Iterator<Item = (&'a str, u32)>) -> String {
+    let mut v: Vec<(&str, u32)> = items.collect();
+    v.sort();
+    v.iter().map(|(name, id)| format!("{name}: {id}\n")).collect()
 }

@@ -20,7 +20,10 @@ use std::time::Duration;
 use shared::switch::{Switch, SwitchConfig, SwitchEvent};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use shared::openflow::messages::PacketOut;
+
 use crate::flows::DesiredState;
+use crate::stopwatch;
 pub use installer::{Event, Installer, Stats};
 
 /// What the installer reports to flowctl's loop.
@@ -44,6 +47,9 @@ enum Query {
     MeterTableList(oneshot::Sender<String>),
     Stats(oneshot::Sender<Stats>),
     Reconnect,
+    PacketOut(PacketOut, oneshot::Sender<Result<(), String>>),
+    FlushCtZones(Vec<u16>),
+    Resync,
 }
 
 /// flowctl's handle on the installer task.
@@ -84,6 +90,24 @@ impl OfctrlHandle {
     pub fn reconnect(&self) {
         let _ = self.queries.send(Query::Reconnect);
     }
+
+    /// Send a packet_out on the installer's connection (`inject-pkt`).
+    pub async fn packet_out(&self, po: PacketOut) -> Result<(), String> {
+        self.ask(|tx| Query::PacketOut(po, tx)).await.unwrap_or_else(|| Err("OpenFlow channel not ready.".into()))
+    }
+
+    /// Flush these conntrack zones. Call before [`OfctrlHandle::set_desired`] of the state
+    /// that uses them: the flush then reaches the switch before those flows.
+    pub fn flush_ct_zones(&self, zones: Vec<u16>) {
+        if !zones.is_empty() {
+            let _ = self.queries.send(Query::FlushCtZones(zones));
+        }
+    }
+
+    /// Re-read the switch's tables and send any difference (`recompute`).
+    pub fn resync(&self) {
+        let _ = self.queries.send(Query::Resync);
+    }
 }
 
 pub struct Ofctrl;
@@ -122,7 +146,35 @@ async fn drive(
     // The latest desired state not yet handed to the installer (kept while a batch is out).
     let mut pending: Latest = None;
     loop {
+        let mut sample = None;
         let out = tokio::select! {
+            // Queries first: a ct-zone flush sent before a desired state is handled before it.
+            biased;
+            q = queries.recv() => match q {
+                None => return,
+                Some(Query::Resync) => inst.resync(),
+                Some(Query::GroupTableList(tx)) => { let _ = tx.send(inst.group_table_list()); continue; }
+                Some(Query::MeterTableList(tx)) => { let _ = tx.send(inst.meter_table_list()); continue; }
+                Some(Query::Stats(tx)) => { let _ = tx.send(inst.stats.clone()); continue; }
+                Some(Query::Reconnect) => { switch.reconnect(); continue; }
+                Some(Query::PacketOut(po, tx)) => match inst.packet_out(po) {
+                    Ok(out) => {
+                        let _ = tx.send(Ok(()));
+                        out
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        continue;
+                    }
+                },
+                Some(Query::FlushCtZones(zones)) => {
+                    let mut out = installer::Out::default();
+                    for z in zones {
+                        out.extend(inst.flush_ct_zone(z));
+                    }
+                    out
+                }
+            },
             ev = sw_events.recv() => match ev {
                 None => return,
                 Some(SwitchEvent::Connected { conn: c, .. }) => {
@@ -144,20 +196,12 @@ async fn drive(
                 pending = desired.borrow_and_update().clone();
                 installer::Out::default()
             }
-            q = queries.recv() => {
-                match q {
-                    None => return,
-                    Some(Query::GroupTableList(tx)) => { let _ = tx.send(inst.group_table_list()); }
-                    Some(Query::MeterTableList(tx)) => { let _ = tx.send(inst.meter_table_list()); }
-                    Some(Query::Stats(tx)) => { let _ = tx.send(inst.stats.clone()); }
-                    Some(Query::Reconnect) => switch.reconnect(),
-                }
-                continue;
-            }
         };
         let mut out = out;
         if !inst.busy() {
             if let Some(d) = pending.take() {
+                // 23.03's "flow-installation": computing the difference and queueing it.
+                sample = Some(std::time::Instant::now());
                 out.extend(inst.set_desired(&d.0, d.1));
             }
         }
@@ -178,6 +222,9 @@ async fn drive(
         }
         for xid in too_long {
             inst.unsendable(xid);
+        }
+        if let Some(start) = sample {
+            stopwatch::record(stopwatch::FLOW_INSTALLATION, start);
         }
     }
 }
