@@ -121,7 +121,10 @@ fn dhcp_client(chaddr: [u8; 6], xid: u32, ty: u8, requested: Option<Ipv4Addr>) -
 }
 
 /// A DHCP server reply in `frame`: (message type, yiaddr, options).
-fn dhcp_reply(frame: &[u8]) -> Option<(u8, Ipv4Addr, Vec<(u8, Vec<u8>)>)> {
+/// DHCP options as (code, value).
+type Options = Vec<(u8, Vec<u8>)>;
+
+fn dhcp_reply(frame: &[u8]) -> Option<(u8, Ipv4Addr, Options)> {
     if frame.get(12..14)? != [8, 0] || *frame.get(23)? != 17 {
         return None;
     }
@@ -204,7 +207,7 @@ fn inject_until<T>(
     panic!("{port}: no {what} after 5 tries");
 }
 
-fn opt<'a>(opts: &'a [(u8, Vec<u8>)], code: u8) -> Option<&'a [u8]> {
+fn opt(opts: &[(u8, Vec<u8>)], code: u8) -> Option<&[u8]> {
     opts.iter().find(|(c, _)| *c == code).map(|(_, v)| v.as_slice())
 }
 
