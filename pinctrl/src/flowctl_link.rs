@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use shared::channel;
-use shared::pinctrl_link::{FromFlowctl, FromPinctrl, IntentQueue, State, PROTOCOL_VERSION};
+use shared::pinctrl_link::{FromFlowctl, FromPinctrl, IntentKind, IntentQueue, State, PROTOCOL_VERSION};
+
+/// Distinct Southbound rows pinctrl keeps waiting for flowctl; beyond this, new rows are
+/// dropped (counted) so a flood cannot grow memory without bound while flowctl is away.
+pub const MAX_PENDING_INTENTS: usize = 10_000;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
@@ -51,6 +55,10 @@ pub struct FlowctlLink {
     seq: Option<u64>,
     pub intents: IntentQueue,
     pub snapshots: u64,
+    /// Intents dropped because [`MAX_PENDING_INTENTS`] were waiting.
+    pub intents_dropped: u64,
+    /// Intents sent (first time, not replays).
+    pub intents_sent: u64,
 }
 
 impl FlowctlLink {
@@ -61,11 +69,28 @@ impl FlowctlLink {
             seq: None,
             intents: IntentQueue::new(session),
             snapshots: 0,
+            intents_dropped: 0,
+            intents_sent: 0,
         }
     }
 
     pub fn connected(&self) -> bool {
         self.sender.is_some()
+    }
+
+    /// Queues a Southbound write and sends it now if flowctl is connected; it stays queued
+    /// until acknowledged and is replayed after a reconnect.
+    pub fn push_intent(&mut self, kind: IntentKind) {
+        if self.intents.len() >= MAX_PENDING_INTENTS {
+            self.intents_dropped += 1;
+            return;
+        }
+        if let Some(intent) = self.intents.push(kind) {
+            self.intents_sent += 1;
+            if let Some(s) = &self.sender {
+                s.send(&FromPinctrl::Intents { intents: vec![intent] });
+            }
+        }
     }
 
     pub fn on_event(&mut self, event: LinkEvent) {

@@ -4,49 +4,135 @@
 
 mod flowctl_link;
 
+use std::path::PathBuf;
 use std::time::Instant;
 
+use pinctrl::Engine;
 use shared::child::{self, Event};
 use shared::ipc::Role;
+use shared::openflow::messages::{SwitchConfig as OfSwitchConfig, NXPIF_NXT_PACKET_IN2};
+use shared::openflow::{Message, OfMessage};
 use shared::pinctrl_link::{Record, RecordKey};
+use shared::switch::{Switch, SwitchConfig, SwitchEvent};
 use tokio::sync::mpsc;
 
 use crate::flowctl_link::{spawn_connector, FlowctlLink};
 
-const LOG_MODULES: &[&str] = &["pinctrl", "channel", "child", "flowctl_link"];
+const LOG_MODULES: &[&str] = &["pinctrl", "channel", "child", "flowctl_link", "acl_log", "engine", "dhcp", "switch"];
+
+/// The bridge pinctrl connects to before flowctl has said which one (23.03's default).
+const DEFAULT_BRIDGE: &str = "br-int";
+
+/// OVS sends asynchronous messages only to connections with a non-zero miss_send_len; 23.03's
+/// pinctrl sets UINT16_MAX (so only it, not flowctl's connection, gets packet-ins).
+const MISS_SEND_LEN: u16 = u16::MAX;
+
+struct OfConn {
+    bridge: String,
+    switch: Switch,
+    events: mpsc::Receiver<SwitchEvent>,
+    conn: Option<u64>,
+    connects: u64,
+}
+
+fn mgmt_path(bridge: &str) -> PathBuf {
+    let rundir = std::env::var("OVS_RUNDIR").unwrap_or_else(|_| "/var/run/openvswitch".into());
+    PathBuf::from(rundir).join(format!("{bridge}.mgmt"))
+}
+
+impl OfConn {
+    fn start(bridge: &str) -> OfConn {
+        let path = mgmt_path(bridge);
+        tracing::info!("unix:{}: connecting to switch", path.display());
+        let mut config = SwitchConfig::new(path);
+        config.queue_chunks = 256;
+        let (switch, events) = Switch::start(config);
+        OfConn { bridge: bridge.to_string(), switch, events, conn: None, connects: 0 }
+    }
+
+    fn encode(&self, msgs: Vec<Message>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for m in msgs {
+            match OfMessage::new(self.switch.next_xid(), m).try_encode() {
+                Ok(b) => out.extend_from_slice(&b),
+                Err(e) => tracing::warn!("not sending: {e}"),
+            }
+        }
+        out
+    }
+
+    async fn send(&self, msgs: Vec<Message>) {
+        if msgs.is_empty() {
+            return;
+        }
+        if let Some(conn) = self.conn {
+            let bytes = self.encode(msgs);
+            self.switch.send(conn, bytes).await;
+        }
+    }
+}
 
 struct Pinctrl {
     started: Instant,
     flowctl: FlowctlLink,
+    engine: Engine,
+    packet_ins: u64,
 }
 
 impl Pinctrl {
-    fn command(&mut self, name: &str, _args: &[String]) -> Result<String, String> {
+    fn command(&mut self, name: &str, _args: &[String], of: &OfConn) -> Result<String, String> {
         match name {
-            "pinctrl/status" => Ok(self.status()),
+            "pinctrl/status" => Ok(self.status(of)),
             other => Err(format!("\"{other}\" is not a pinctrl command")),
         }
     }
 
-    fn status(&self) -> String {
-        let (chassis, bridge) = match self.flowctl.state.get(&RecordKey::Chassis) {
-            Some(Record::Chassis { name, bridge }) => (name.as_str(), bridge.as_str()),
-            _ => ("(unknown)", "(unknown)"),
+    fn bridge(&self) -> String {
+        match self.flowctl.state.get(&RecordKey::Chassis) {
+            Some(Record::Chassis { bridge, .. }) if !bridge.is_empty() => bridge.clone(),
+            _ => DEFAULT_BRIDGE.to_string(),
+        }
+    }
+
+    fn status(&self, of: &OfConn) -> String {
+        let chassis = match self.flowctl.state.get(&RecordKey::Chassis) {
+            Some(Record::Chassis { name, .. }) => name.as_str(),
+            _ => "(unknown)",
         };
         let count = |f: fn(&Record) -> bool| self.flowctl.state.records().filter(|r| f(r)).count();
-        format!(
-            "pid: {}\nuptime: {} s\nflowctl channel: {}\nchassis: {chassis}\nintegration bridge: {bridge}\n\
+        let mut s = format!(
+            "pid: {}\nuptime: {} s\nflowctl channel: {}\nchassis: {chassis}\nintegration bridge: {}\n\
              state: {} datapaths, {} ports, {} records in all ({} snapshots received)\n\
-             intents waiting for acknowledgement: {}\nopenflow connection: none (packet-in handling is not built yet)\n",
+             intents waiting for acknowledgement: {}\nintents sent: {}\nintents dropped (queue full): {}\n\
+             openflow connection: {} ({}, {} connects)\nopenflow send queue: {}\n\
+             packet-ins: {}\npacket-ins ignored (not an action): {}\nbad userdata: {}\nbad packets: {}\n\
+             unsupported opcodes: {}\n",
             std::process::id(),
             self.started.elapsed().as_secs(),
             if self.flowctl.connected() { "connected" } else { "not connected" },
+            of.bridge,
             count(|r| matches!(r, Record::Datapath { .. })),
             count(|r| matches!(r, Record::Port { .. })),
             self.flowctl.state.len(),
             self.flowctl.snapshots,
             self.flowctl.intents.len(),
-        )
+            self.flowctl.intents_sent,
+            self.flowctl.intents_dropped,
+            if of.conn.is_some() { "connected" } else { "not connected" },
+            mgmt_path(&of.bridge).display(),
+            of.connects,
+            of.switch.pending(),
+            self.packet_ins,
+            self.engine.ignored,
+            self.engine.bad_userdata,
+            self.engine.bad_packets,
+            self.engine.unsupported,
+        );
+        s.push_str("opcode: received handled errors rate-limited\n");
+        for (op, st) in &self.engine.stats {
+            s.push_str(&format!("  {op:?}: {} {} {} {}\n", st.received, st.handled, st.errors, st.rate_limited));
+        }
+        s
     }
 }
 
@@ -63,16 +149,22 @@ fn session_id() -> u64 {
 
 fn main() {
     child::run(Role::Pinctrl, LOG_MODULES, |_args, mut link| async move {
-        let mut pinctrl = Pinctrl { started: Instant::now(), flowctl: FlowctlLink::new(session_id()) };
+        let mut pinctrl = Pinctrl {
+            started: Instant::now(),
+            flowctl: FlowctlLink::new(session_id()),
+            engine: Engine::default(),
+            packet_ins: 0,
+        };
         let (tx, mut from_flowctl) = mpsc::channel(1024);
         spawn_connector(tx);
+        let mut of = OfConn::start(DEFAULT_BRIDGE);
         tracing::info!("pinctrl {} started", env!("CARGO_PKG_VERSION"));
         link.ready();
         loop {
             tokio::select! {
                 event = link.next_event() => match event {
                     Event::Command { id, name, args } => {
-                        let result = pinctrl.command(&name, &args);
+                        let result = pinctrl.command(&name, &args, &of);
                         link.reply(id, result);
                     }
                     Event::Shutdown { .. } => {
@@ -80,7 +172,46 @@ fn main() {
                         return 0;
                     }
                 },
-                Some(ev) = from_flowctl.recv() => pinctrl.flowctl.on_event(ev),
+                Some(ev) = from_flowctl.recv() => {
+                    pinctrl.flowctl.on_event(ev);
+                    let bridge = pinctrl.bridge();
+                    if bridge != of.bridge {
+                        of = OfConn::start(&bridge);
+                    }
+                }
+                ev = of.events.recv() => match ev {
+                    None => {
+                        tracing::error!("switch connection task ended; restarting it");
+                        of = OfConn::start(&pinctrl.bridge());
+                    }
+                    Some(SwitchEvent::Connected { conn, .. }) => {
+                        of.conn = Some(conn);
+                        of.connects += 1;
+                        // As pinctrl_setup(): fetch the config (the reply sets miss_send_len),
+                        // and ask for NXT_PACKET_IN2, which carries userdata and continuations.
+                        of.send(vec![Message::GetConfigRequest, Message::SetPacketInFormat(NXPIF_NXT_PACKET_IN2)]).await;
+                    }
+                    Some(SwitchEvent::Disconnected { reason }) => {
+                        tracing::info!("{}: disconnected: {reason}", of.bridge);
+                        of.conn = None;
+                    }
+                    Some(SwitchEvent::Message(m)) => match m.body {
+                        Message::GetConfigReply(cfg) => {
+                            let cfg = OfSwitchConfig { flags: cfg.flags, miss_send_len: MISS_SEND_LEN };
+                            of.send(vec![Message::SetConfig(cfg)]).await;
+                        }
+                        Message::PacketIn2(pin) => {
+                            pinctrl.packet_ins += 1;
+                            let fx = pinctrl.engine.packet_in(&pin, &pinctrl.flowctl.state, Instant::now());
+                            of.send(fx.messages).await;
+                            for i in fx.intents {
+                                pinctrl.flowctl.push_intent(i);
+                            }
+                        }
+                        Message::Error(e) => tracing::warn!("switch reported an error: {e:?}"),
+                        other => tracing::debug!("OpenFlow message ignored: {other:?}"),
+                    },
+                },
             }
         }
     })

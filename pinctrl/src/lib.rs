@@ -1,0 +1,13 @@
+//! pinctrl's packet-in handling, sans-IO: parse the packet-in's packet ([`flow`]), decode
+//! the controller userdata (shared::ovn::controller_ops), answer as 23.03's pinctrl.c does
+//! ([`handlers`], [`dhcp`]) and hand back OpenFlow messages and Southbound intents
+//! ([`engine`]). The binary (main.rs) owns the sockets.
+
+pub mod compose;
+pub mod dhcp;
+pub mod engine;
+pub mod flow;
+pub mod handlers;
+pub mod ratelimit;
+
+pub use engine::{Effects, Engine, OpStats};
