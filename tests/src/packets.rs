@@ -36,13 +36,32 @@ pub const BROADCAST: [u8; 6] = [0xff; 6];
 /// The transport part of an [`Ip4`] packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum L4 {
-    Udp { sport: u16, dport: u16, payload: Vec<u8> },
-    Tcp { sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: Vec<u8> },
+    Udp {
+        sport: u16,
+        dport: u16,
+        payload: Vec<u8>,
+    },
+    Tcp {
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: Vec<u8>,
+    },
     /// ICMP echo request (type 8) / reply (type 0), or any other type with `rest` as the
     /// 4 bytes after the checksum (id, seq for echo) and `payload` after them.
-    Icmp { ty: u8, code: u8, rest: [u8; 4], payload: Vec<u8> },
+    Icmp {
+        ty: u8,
+        code: u8,
+        rest: [u8; 4],
+        payload: Vec<u8>,
+    },
     /// Another protocol: its number and bytes.
-    Other { proto: u8, bytes: Vec<u8> },
+    Other {
+        proto: u8,
+        bytes: Vec<u8>,
+    },
 }
 
 impl L4 {
@@ -142,7 +161,14 @@ impl Ip4 {
             src: self.dst,
             dst: self.src,
             ttl: 64,
-            l4: L4::Tcp { sport: dport, dport: sport, seq, ack: their_seq.wrapping_add(consumed), flags, payload: vec![] },
+            l4: L4::Tcp {
+                sport: dport,
+                dport: sport,
+                seq,
+                ack: their_seq.wrapping_add(consumed),
+                flags,
+                payload: vec![],
+            },
         }
     }
 
@@ -242,7 +268,15 @@ impl Ip4 {
 
 impl fmt::Display for Ip4 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} > {} {} > {} ttl {} ", fmt_mac(&self.eth_src), fmt_mac(&self.eth_dst), self.src, self.dst, self.ttl)?;
+        write!(
+            f,
+            "{} > {} {} > {} ttl {} ",
+            fmt_mac(&self.eth_src),
+            fmt_mac(&self.eth_dst),
+            self.src,
+            self.dst,
+            self.ttl
+        )?;
         match &self.l4 {
             L4::Udp { sport, dport, payload } => {
                 write!(f, "udp {sport} > {dport} {:?}", String::from_utf8_lossy(payload))
@@ -329,14 +363,7 @@ pub fn describe(frame: &[u8]) -> String {
         return p.to_string();
     }
     if let Some(a) = Arp::parse(frame) {
-        return format!(
-            "arp op {} {} {} > {} {}",
-            a.op,
-            fmt_mac(&a.sha),
-            a.spa,
-            fmt_mac(&a.tha),
-            a.tpa
-        );
+        return format!("arp op {} {} {} > {} {}", a.op, fmt_mac(&a.sha), a.spa, fmt_mac(&a.tha), a.tpa);
     }
     format!("{} bytes {}", frame.len(), to_hex(&frame[..frame.len().min(40)]))
 }

@@ -190,7 +190,9 @@ fn acl_big_address_set_is_conjunctive(c: Controller) {
     let setup = start.elapsed();
     let flows = sb.dump_flows("br-int");
     let with_member: Vec<&String> = flows.iter().filter(|f| f.contains("nw_src=20.0.")).collect();
-    let per_address = |a: &str| flows.iter().filter(|f| f.contains(&format!("nw_src={a},")) || f.contains(&format!("nw_src={a} "))).count();
+    let per_address = |a: &str| {
+        flows.iter().filter(|f| f.contains(&format!("nw_src={a},")) || f.contains(&format!("nw_src={a} "))).count()
+    };
     eprintln!(
         "{c}: {} flows on br-int, {} match a member of the {BIG}-address set ({} for {}), set-up {setup:?}",
         flows.len(),

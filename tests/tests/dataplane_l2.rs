@@ -63,7 +63,12 @@ fn unicast_broadcast_and_unknown(c: Controller) {
 
     let bcast = Ip4::udp("00:00:00:00:00:01", "ff:ff:ff:ff:ff:ff", "10.0.0.1", "10.0.0.255", 1000, 2000, "bcast");
     net.send_with_barrier("vif1", &bcast.to_bytes(), &barrier("b2"), "vif2");
-    assert_eq!(net.tagged_on("bcast"), ["vif2", "vif3", "vif4"], "broadcast floods, not back to vif1; {}", net.report());
+    assert_eq!(
+        net.tagged_on("bcast"),
+        ["vif2", "vif3", "vif4"],
+        "broadcast floods, not back to vif1; {}",
+        net.report()
+    );
 
     let unknown =
         Ip4::udp("00:00:00:00:00:01", "00:00:00:00:00:99", "10.0.0.1", "10.0.0.99", 1000, 2000, "unknown-mac");

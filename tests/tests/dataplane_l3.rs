@@ -10,9 +10,9 @@
 //!   static route 192.168.10.0/24 via 10.0.1.2 ────┘
 //! ```
 
-use chassisd_tests::packets::{checksums_ok, Ip4, Net, L4};
 use chassisd_tests::packet::arp_reply;
 use chassisd_tests::packets::Arp;
+use chassisd_tests::packets::{checksums_ok, Ip4, Net, L4};
 use chassisd_tests::{both_controllers, both_controllers_chassisd_ignored, Controller, Sandbox};
 
 both_controllers!(routes_with_ttl_and_router_macs, router_answers_ping, static_route, gateway_router_snat_and_dnat);
@@ -44,7 +44,8 @@ fn topology(c: Controller, gateway: bool) -> Sandbox {
     sb.nbctl(["ls-add", "sw0", "--", "ls-add", "sw1", "--", "lr-add", "lr0"]);
     connect(&sb, "sw0", "lr0-sw0", R_SW0, "10.0.0.1/24");
     connect(&sb, "sw1", "lr0-sw1", R_SW1, "10.0.1.1/24");
-    let mut ports = vec![("sw0", "lp1", LP1, "10.0.0.2"), ("sw0", "lp2", LP2, "10.0.0.3"), ("sw1", "lp3", LP3, "10.0.1.2")];
+    let mut ports =
+        vec![("sw0", "lp1", LP1, "10.0.0.2"), ("sw0", "lp2", LP2, "10.0.0.3"), ("sw1", "lp3", LP3, "10.0.1.2")];
     sb.nbctl(["lr-route-add", "lr0", "192.168.10.0/24", "10.0.1.2"]);
     if gateway {
         sb.nbctl(["set", "Logical_Router", "lr0", &format!("options:chassis={}", sb.chassis())]);

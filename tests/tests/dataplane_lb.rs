@@ -89,9 +89,11 @@ fn connect_to_each_backend(
         net.send(client_vif, &syn.to_bytes());
         let (vif, got) = wait_for(TIMEOUT, format_args!("the SYN from port {sport} at a backend"), || {
             BACKENDS.iter().find_map(|(vif, ..)| {
-                let p = net.new_frames(vif).iter().filter_map(|f| Ip4::parse(f)).find(|p| {
-                    matches!(p.l4, L4::Tcp { sport: s, flags: TCP_SYN, .. } if s == sport)
-                })?;
+                let p = net
+                    .new_frames(vif)
+                    .iter()
+                    .filter_map(|f| Ip4::parse(f))
+                    .find(|p| matches!(p.l4, L4::Tcp { sport: s, flags: TCP_SYN, .. } if s == sport))?;
                 Some((vif.to_string(), p))
             })
         });
