@@ -39,7 +39,8 @@
 //!   after a timeout, and panic with command, status and stderr (`try_*` variants return
 //!   [`CmdError`]).
 //! - [`wait_until`] / [`wait_for`]: poll with a deadline; tests never sleep as an assertion.
-//! - [`pcap`]: reader for the files dummy ports write; [`packet`]: hex and ARP helpers.
+//! - [`pcap`]: reader for the files dummy ports write; [`packet`]: hex and ARP helpers;
+//!   [`packets`]: IPv4/TCP/UDP/ICMP build and parse, and [`packets::Net`] for data-plane checks.
 //! - [`procs`]: process identities (pid + start time), stop and reap. The test process becomes
 //!   the subreaper of the daemons, so a stopped daemon disappears from /proc.
 //!
@@ -76,6 +77,7 @@ mod guard;
 pub mod hv;
 mod node;
 pub mod packet;
+pub mod packets;
 pub mod pcap;
 pub mod procs;
 pub mod sandbox;
