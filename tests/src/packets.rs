@@ -511,28 +511,6 @@ impl<'a> Net<'a> {
     }
 }
 
-/// Like [`crate::both_controllers`], but the chassisd variant is `#[ignore]`d with `reason`:
-/// for scenarios that need a part of chassisd that does not exist yet. The ovn-controller
-/// variant still proves the test; `cargo test -- --ignored` runs the chassisd one.
-#[macro_export]
-macro_rules! both_controllers_chassisd_ignored {
-    ($reason:literal: $($name:ident),* $(,)?) => {
-        $(mod $name {
-            #[test]
-            fn ovn_controller() {
-                $crate::require_ovn!();
-                super::$name($crate::Controller::OvnController);
-            }
-            #[test]
-            #[ignore = $reason]
-            fn chassisd() {
-                $crate::require_ovn!();
-                super::$name($crate::Controller::Chassisd);
-            }
-        })*
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@
 use std::time::Instant;
 
 use chassisd_tests::packets::{Ip4, Net, L4, TCP_ACK, TCP_RST, TCP_SYN};
-use chassisd_tests::{both_controllers, both_controllers_chassisd_ignored, wait_until, Controller, Sandbox, TIMEOUT};
+use chassisd_tests::{both_controllers, wait_until, Controller, Sandbox, TIMEOUT};
 
 both_controllers!(
     acl_drop_and_allow,
@@ -30,14 +30,8 @@ both_controllers!(
     acl_port_group_and_address_set,
     acl_big_address_set_is_conjunctive
 );
-both_controllers_chassisd_ignored!(
-    "needs pinctrl's tcp_reset / icmp4 handlers (reject is answered by the controller)":
-    acl_reject
-);
-both_controllers_chassisd_ignored!(
-    "needs pinctrl's log() handler (ACL log lines are written by the controller)":
-    acl_log
-);
+both_controllers!(acl_reject);
+both_controllers!(acl_log);
 
 const M1: &str = "00:00:00:00:00:01";
 const M2: &str = "00:00:00:00:00:02";

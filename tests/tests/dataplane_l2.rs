@@ -11,14 +11,10 @@
 
 use chassisd_tests::packet::{arp_reply, arp_request, mac};
 use chassisd_tests::packets::{Ip4, Net};
-use chassisd_tests::{both_controllers, both_controllers_chassisd_ignored, Controller, Sandbox};
+use chassisd_tests::{both_controllers, Controller, Sandbox};
 
 both_controllers!(unicast_broadcast_and_unknown, arp_responder);
-both_controllers_chassisd_ignored!(
-    "needs tables 73-75 (check_in_port_sec/check_out_port_sec): chassisd installs none yet, so \
-     reg0[15] stays 0 and spoofed frames pass":
-    port_security_drops_spoofed_sources
-);
+both_controllers!(port_security_drops_spoofed_sources);
 
 const VIFS: [&str; 4] = ["vif1", "vif2", "vif3", "vif4"];
 

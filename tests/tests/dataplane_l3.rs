@@ -13,13 +13,10 @@
 use chassisd_tests::packet::arp_reply;
 use chassisd_tests::packets::Arp;
 use chassisd_tests::packets::{checksums_ok, Ip4, Net, L4};
-use chassisd_tests::{both_controllers, both_controllers_chassisd_ignored, Controller, Sandbox};
+use chassisd_tests::{both_controllers, Controller, Sandbox};
 
 both_controllers!(routes_with_ttl_and_router_macs, router_answers_ping, static_route, gateway_router_snat_and_dnat);
-both_controllers_chassisd_ignored!(
-    "needs pinctrl's arp{} and put_arp handlers (packet-in) and table 66 (MAC_Binding flows)":
-    router_resolves_unknown_next_hop
-);
+both_controllers!(router_resolves_unknown_next_hop);
 
 const LP1: &str = "00:00:00:00:00:01";
 const LP2: &str = "00:00:00:00:00:02";

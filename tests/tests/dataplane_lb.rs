@@ -16,13 +16,10 @@ use std::collections::BTreeMap;
 
 use chassisd_tests::packet::mac;
 use chassisd_tests::packets::{Ip4, Net, L4, TCP_ACK, TCP_SYN};
-use chassisd_tests::{both_controllers, both_controllers_chassisd_ignored, wait_for, Controller, Sandbox, TIMEOUT};
+use chassisd_tests::{both_controllers, wait_for, Controller, Sandbox, TIMEOUT};
 
 both_controllers!(lb_on_switch, lb_on_router);
-both_controllers_chassisd_ignored!(
-    "needs tables 68-70 (chk_lb_hairpin, chk_lb_hairpin_reply, ct_snat_to_vip): not installed yet":
-    lb_hairpin
-);
+both_controllers!(lb_hairpin);
 
 const LP1: &str = "00:00:00:00:00:01";
 const EXT: &str = "00:00:00:00:00:10";
