@@ -496,6 +496,9 @@ impl Flowctl {
             self.bound = wanted;
         }
         let mut br_keys = zones.external_ids(&br_ids);
+        // A configuration counts as seen only once our own Southbound writes for it (chassis,
+        // claims) are done: flows computed before a claim lands are not its flows.
+        let sb_settled = sb_writable && sb_ops.is_empty();
         // Report the configuration whose flows are installed, as 23.03 does.
         if sb_writable && sb_ops.is_empty() {
             if let Some(nb_cfg) = self.installed_nb_cfg {
@@ -556,7 +559,7 @@ impl Flowctl {
         }
         self.ensure_ofctrl(&cfg);
         self.flush_new_ct_zones();
-        self.update_flows(&cfg, nb_cfg);
+        self.update_flows(&cfg, nb_cfg.filter(|_| sb_settled));
         (ovs_ops, sb_ops)
     }
 
