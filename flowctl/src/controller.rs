@@ -3,6 +3,7 @@
 //! both and sends the difference, one transaction per database at a time.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::child::{Event as LinkEvent, Link};
@@ -63,7 +64,7 @@ pub struct Flowctl {
     /// it reported installed.
     generation: u64,
     installed_generation: u64,
-    last_desired: Option<DesiredState>,
+    last_desired: Option<Arc<DesiredState>>,
     /// What the last flow computation was made from: nothing to compute while it holds.
     last_flow_inputs: Option<FlowInputs>,
     /// The Southbound nb_cfg each generation reflects; what is reported back once installed.
@@ -276,10 +277,11 @@ impl Flowctl {
         let mut flows = physical::compute(&input);
         flows.extend(logical.flows);
         let state = DesiredState { flows, groups: logical.groups, meters: logical.meters };
-        if self.last_desired.as_ref() != Some(&state) {
+        if self.last_desired.as_deref() != Some(&state) {
             self.generation += 1;
+            let state = Arc::new(state);
             if let Some((_, handle, _)) = &self.ofctrl {
-                handle.set_desired(state.clone(), self.generation);
+                handle.set_desired(Arc::clone(&state), self.generation);
             }
             self.last_desired = Some(state);
         }

@@ -40,7 +40,7 @@ pub enum OfctrlEvent {
 }
 
 /// The latest desired state and its generation (a watch: later ones replace earlier ones).
-type Latest = Option<Arc<(DesiredState, u64)>>;
+type Latest = Option<(Arc<DesiredState>, u64)>;
 
 enum Query {
     GroupTableList(oneshot::Sender<String>),
@@ -61,8 +61,9 @@ pub struct OfctrlHandle {
 
 impl OfctrlHandle {
     /// Install this state; a later call before it is sent replaces it.
-    pub fn set_desired(&self, state: DesiredState, generation: u64) {
-        self.desired.send_replace(Some(Arc::new((state, generation))));
+    /// Shared, not copied: the caller keeps the same table to compare the next one with.
+    pub fn set_desired(&self, state: Arc<DesiredState>, generation: u64) {
+        self.desired.send_replace(Some((state, generation)));
     }
 
     async fn ask<T>(&self, q: impl FnOnce(oneshot::Sender<T>) -> Query) -> Option<T> {

@@ -133,7 +133,7 @@ fn install_10000_then_difference_then_reconnect_without_dip() {
     let (h, mut ev) = rt.block_on(async { start(&sb) });
 
     rt.block_on(async {
-        h.set_desired(s1.clone(), 1);
+        h.set_desired(std::sync::Arc::new(s1.clone()), 1);
         wait_installed(&mut ev, 1).await;
     });
     let dumped = dump(&sb);
@@ -152,7 +152,7 @@ fn install_10000_then_difference_then_reconnect_without_dip() {
     s2.flows.extend(state_of(&flow_texts(10_100, 1)).flows.drain(10_000..));
     let before = rt.block_on(h.stats());
     rt.block_on(async {
-        h.set_desired(s2.clone(), 2);
+        h.set_desired(std::sync::Arc::new(s2.clone()), 2);
         wait_installed(&mut ev, 2).await;
     });
     let after = rt.block_on(h.stats());
@@ -193,7 +193,7 @@ fn install_10000_then_difference_then_reconnect_without_dip() {
             assert_eq!(after.dumped_flows, 10_000);
 
             let (h2, mut ev2) = start(&sb);
-            h2.set_desired(s2.clone(), 7);
+            h2.set_desired(std::sync::Arc::new(s2.clone()), 7);
             wait_installed(&mut ev2, 7).await;
             let st = h2.stats().await;
             assert_eq!(st.flow_mods(), 0, "restart must send no flow mods: {st:?}");
@@ -220,7 +220,7 @@ fn rejected_flow_is_attributed_and_the_rest_installed() {
     s.flows.push(flow("table=7,priority=10,reg14=2,actions=group:4242"));
     let (h, mut ev) = rt.block_on(async { start(&sb) });
     rt.block_on(async {
-        h.set_desired(s.clone(), 1);
+        h.set_desired(std::sync::Arc::new(s.clone()), 1);
         wait_installed(&mut ev, 1).await;
         let st = h.stats().await;
         assert!(st.errors >= 1, "{st:?}");
@@ -268,12 +268,12 @@ fn bench_270k() {
         let (h, mut ev) = rt.block_on(async { start(&sb) });
         // Connected and the (empty) first install done, so that only the batch is timed.
         rt.block_on(async {
-            h.set_desired(DesiredState::default(), 0);
+            h.set_desired(std::sync::Arc::new(DesiredState::default()), 0);
             wait_installed(&mut ev, 0).await;
         });
         let t = Instant::now();
         rt.block_on(async {
-            h.set_desired(state.clone(), 1);
+            h.set_desired(std::sync::Arc::new(state.clone()), 1);
             wait_installed(&mut ev, 1).await;
         });
         ours.push(t.elapsed().as_secs_f64());
