@@ -659,6 +659,8 @@ impl Flowctl {
                     h.resync();
                 }
                 self.last_desired = None;
+                self.last_flow_inputs = None;
+                self.lflow_ids.forget_translations();
                 Ok(String::new())
             }
             "inject-pkt" => {

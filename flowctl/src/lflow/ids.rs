@@ -5,15 +5,18 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use shared::ovsdb::Uuid;
 
+use super::cache::Cache;
 use crate::ofctrl::ids::IdTable;
 
 /// 23.03's extend tables hold up to 65535 groups and meters.
 const MAX_IDS: u32 = 65535;
 
+/// What the translator keeps across computations: ids, and the cached translations.
 pub struct LflowIds {
     pub groups: IdTable,
     pub meters: IdTable,
     pub conj: ConjIds,
+    pub cache: Cache,
     /// Logical flows already warned about (a bad flow is logged once, not per computation).
     warned: HashSet<Uuid>,
 }
@@ -24,6 +27,7 @@ impl Default for LflowIds {
             groups: IdTable::new(MAX_IDS),
             meters: IdTable::new(MAX_IDS),
             conj: ConjIds::default(),
+            cache: Cache::default(),
             warned: HashSet::new(),
         }
     }
@@ -34,6 +38,13 @@ impl LflowIds {
         if self.warned.insert(lflow) {
             tracing::warn!("lflow {lflow}: {msg}");
         }
+    }
+
+    /// The next computation translates every flow afresh (`recompute`); a bad flow is
+    /// reported again.
+    pub fn forget_translations(&mut self) {
+        self.cache.clear();
+        self.warned.clear();
     }
 
     /// The groups and meters released by the last computation are off the switch.

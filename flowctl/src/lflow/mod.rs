@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod actions;
+pub mod cache;
 pub mod context;
 pub mod expr;
 pub mod fdb;

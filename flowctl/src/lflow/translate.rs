@@ -7,19 +7,22 @@
 //! with conjunctions gets only its `conjunction()` actions, merged with other flows' on the
 //! same match.
 
-use std::collections::{BTreeSet, HashMap};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use shared::openflow::{Action, Field, Match};
 use shared::ovn::tables;
 use shared::ovsdb::{Row, Uuid};
 
 use super::actions::{self, dhcp::OptionTables, EncodeCtx, Features, ParseCtx, Parsed};
-use super::context::Datapath;
-use super::expr::{self, lexer::expand_templates};
+use super::cache::{hash_numbers, hash_of, Dep, Entry, Recorder, Recording};
+use super::context::{Datapath, DatapathLookups};
+use super::expr::{self, lexer::expand_templates, Lookups};
 use super::ids::LflowIds;
 use super::{LflowInput, LflowOutput};
 use crate::db::Db;
 use crate::flows::{DesiredFlow, DesiredGroup, DesiredMeter};
+use crate::ofctrl::ids::IdTable;
 
 /// One Logical_Flow's columns, as read from its row.
 struct LogicalFlow<'a> {
@@ -45,6 +48,19 @@ impl<'a> LogicalFlow<'a> {
             io_port: row.get_map_str("tags", "in_out_port"),
             controller_meter: row.get_str("controller_meter").filter(|m| !m.is_empty()),
         })
+    }
+
+    /// Everything of the row the translation reads.
+    fn hash(&self) -> u64 {
+        hash_of(&(
+            self.ingress,
+            self.table_id,
+            self.priority,
+            self.match_text,
+            self.actions_text,
+            self.io_port,
+            self.controller_meter,
+        ))
     }
 
     fn cookie(&self) -> u64 {
@@ -89,20 +105,31 @@ struct Shared<'a> {
     input: &'a LflowInput<'a>,
     options: OptionTables,
     meters_by_name: HashMap<&'a str, &'a Row>,
+    /// Template variables change every flow that uses one; rare enough to key all on them.
+    template_hash: u64,
 }
 
-/// Translates every Logical_Flow of the local datapaths.
+/// Per computation: the table being built and the ids in use.
+#[derive(Default)]
+struct Run {
+    table: FlowTable,
+    used_groups: BTreeSet<String>,
+    used_meters: BTreeSet<String>,
+}
+
+/// Translates every Logical_Flow of the local datapaths, reusing the cached translation of
+/// each (flow, datapath) whose inputs did not change.
 pub fn logical_flows(input: &LflowInput<'_>, ids: &mut LflowIds, out: &mut LflowOutput) {
     let sb = input.sb;
     let shared = Shared {
         input,
         options: OptionTables::ovn_23_03(),
         meters_by_name: sb.rows("Meter").filter_map(|(_, r)| Some((r.get_str("name")?, r))).collect(),
+        template_hash: hash_of(&input.ctx.template_vars.iter().collect::<BTreeMap<_, _>>()),
     };
-    let mut table = FlowTable::default();
-    let mut used_groups = BTreeSet::new();
-    let mut used_meters = BTreeSet::new();
+    let mut run = Run::default();
     ids.conj.begin();
+    ids.cache.begin();
     for (uuid, row) in sb.rows("Logical_Flow") {
         let dps = input.ctx.flow_datapaths(row);
         if dps.is_empty() {
@@ -112,24 +139,120 @@ pub fn logical_flows(input: &LflowInput<'_>, ids: &mut LflowIds, out: &mut Lflow
             ids.warn_once(*uuid, "logical flow with invalid pipeline, table or priority");
             continue;
         };
-        let Some(parsed) = parse_actions(&shared, &lflow, ids) else { continue };
+        let base_hash = lflow.hash();
+        // Parsed at most once per flow, and only if some datapath needs a new translation.
+        let mut parsed: Option<Option<Parsed>> = None;
         for dp_uuid in dps {
             let Some(dp) = input.ctx.datapaths.get(&dp_uuid) else { continue };
-            let mut cx = FlowCx {
-                shared: &shared,
-                lflow: &lflow,
-                dp_uuid,
-                dp,
-                used_groups: &mut used_groups,
-                used_meters: &mut used_meters,
+            let row_hash = hash_of(&(base_hash, dp.key, dp.is_switch, dp.snat_ct_zone_set, shared.template_hash));
+            let key = (lflow.uuid, dp_uuid);
+            if reuse(&shared, dp, key, row_hash, ids, &mut run, out) {
+                ids.cache.hits += 1;
+                continue;
+            }
+            ids.cache.misses += 1;
+            let parsed = parsed.get_or_insert_with(|| parse_actions(&shared, &lflow, ids));
+            let mut entry = match parsed {
+                Some(p) => FlowCx { shared: &shared, lflow: &lflow, dp_uuid, dp }.translate(p, ids),
+                // Cached empty, so that a bad flow is not parsed (and warned about) again.
+                None => Entry::default(),
             };
-            cx.translate(&parsed, ids, out, &mut table);
+            entry.row_hash = row_hash;
+            emit(&shared, &entry, ids, &mut run, out);
+            ids.cache.insert(key, entry);
         }
     }
+    ids.cache.end();
     ids.conj.end();
-    ids.groups.retain(&used_groups);
-    ids.meters.retain(&used_meters);
-    out.flows.extend(table.flows);
+    ids.groups.retain(&run.used_groups);
+    ids.meters.retain(&run.used_meters);
+    out.flows.extend(run.table.flows);
+}
+
+/// Emits the cached translation of `key` if it is still valid.
+fn reuse(
+    shared: &Shared<'_>,
+    dp: &Datapath,
+    key: (Uuid, Uuid),
+    row_hash: u64,
+    ids: &mut LflowIds,
+    run: &mut Run,
+    out: &mut LflowOutput,
+) -> bool {
+    let LflowIds { groups, meters, conj, cache, .. } = ids;
+    let Some(entry) = cache.get(key) else { return false };
+    if entry.row_hash != row_hash {
+        return false;
+    }
+    let lookups = shared.input.ctx.lookups(dp);
+    let env = DepEnv { shared, dp, lookups: &lookups };
+    if !entry.deps.iter().all(|(dep, value)| env.eval(dep, groups, meters) == *value) {
+        return false;
+    }
+    if entry.n_conjs > 0 && conj.assign(key.0, key.1, entry.n_conjs) != Some(entry.conj_start) {
+        return false;
+    }
+    // Borrow dance: the entry lives in the cache, emitting needs the id tables.
+    let entry = std::mem::take(cache.entry_mut(key));
+    emit(shared, &entry, ids, run, out);
+    *ids.cache.entry_mut(key) = entry;
+    true
+}
+
+/// Adds one translation to the table being built, with its groups and meters.
+fn emit(shared: &Shared<'_>, entry: &Entry, ids: &mut LflowIds, run: &mut Run, out: &mut LflowOutput) {
+    for f in &entry.flows {
+        run.table.add(f.clone());
+    }
+    for (table, priority, m, conj) in &entry.conj {
+        run.table.add_or_append_conj(*table, *priority, m.clone(), conj.clone());
+    }
+    for desc in &entry.groups {
+        if let Some(id) = ids.groups.assign(desc) {
+            run.used_groups.insert(desc.clone());
+            out.groups.insert(id, DesiredGroup { id, spec: desc.clone() });
+        }
+    }
+    for name in &entry.meters {
+        if let Some(id) = ids.meters.assign(name) {
+            run.used_meters.insert(name.clone());
+            if let Some(spec) = meter_spec(shared.input.sb, name, &shared.meters_by_name) {
+                out.meters.insert(id, DesiredMeter { id, name: name.clone(), spec });
+            }
+        }
+    }
+}
+
+/// Re-evaluates a recorded lookup, as the translation made it.
+struct DepEnv<'a> {
+    shared: &'a Shared<'a>,
+    dp: &'a Datapath,
+    lookups: &'a DatapathLookups<'a>,
+}
+
+impl DepEnv<'_> {
+    fn eval(&self, dep: &Dep, groups: &mut IdTable, meters: &mut IdTable) -> u64 {
+        let input = self.shared.input;
+        let ctx = input.ctx;
+        match dep {
+            Dep::AddressSet(n) => hash_numbers(self.lookups.address_set(n)),
+            Dep::PortGroup(n) => hash_of(&self.lookups.port_group(n)),
+            Dep::MatchPort(n) => hash_of(&self.lookups.port_key(n)),
+            Dep::Resident(n) => hash_of(&self.lookups.is_chassis_resident(n)),
+            Dep::ActionPort(n) => hash_of(&self.dp.port_keys.get(n)),
+            Dep::TunnelOfport(n) => hash_of(&tunnel_ofport(input, self.dp, n)),
+            Dep::Collector(id) => hash_of(&input.collector_ids.contains(id)),
+            Dep::Related(d, p) => hash_of(&ctx.related_keys.contains(&(*d, *p))),
+            Dep::PortIds(n) => hash_of(&ctx.port_ids.get(n)),
+            Dep::Group(desc) => hash_of(&groups.assign(desc)),
+            Dep::Meter(name) => hash_of(&meters.assign(name)),
+        }
+    }
+}
+
+fn tunnel_ofport(input: &LflowInput<'_>, dp: &Datapath, port: &str) -> Option<u16> {
+    let chassis = input.ctx.port_chassis.get(port).filter(|(d, _)| *d == dp.key)?;
+    input.tunnel_ofports.get(&chassis.1).copied()
 }
 
 fn parse_actions(shared: &Shared<'_>, lflow: &LogicalFlow<'_>, ids: &mut LflowIds) -> Option<Parsed> {
@@ -151,24 +274,35 @@ fn parse_actions(shared: &Shared<'_>, lflow: &LogicalFlow<'_>, ids: &mut LflowId
 }
 
 /// One logical flow on one local datapath.
-struct FlowCx<'a, 'b> {
+struct FlowCx<'a> {
     shared: &'a Shared<'a>,
     lflow: &'a LogicalFlow<'a>,
     dp_uuid: Uuid,
     dp: &'a Datapath,
-    used_groups: &'b mut BTreeSet<String>,
-    used_meters: &'b mut BTreeSet<String>,
 }
 
-impl FlowCx<'_, '_> {
-    fn translate(&mut self, parsed: &Parsed, ids: &mut LflowIds, out: &mut LflowOutput, table: &mut FlowTable) {
+impl FlowCx<'_> {
+    /// Compiles and encodes, recording every lookup made.
+    fn translate(&self, parsed: &Parsed, ids: &mut LflowIds) -> Entry {
+        let rec = Recorder::default();
+        let mut entry = Entry::default();
+        self.translate_into(parsed, ids, &rec, &mut entry);
+        entry.deps = rec.take();
+        entry
+    }
+
+    fn translate_into(&self, parsed: &Parsed, ids: &mut LflowIds, rec: &Recorder, entry: &mut Entry) {
         let ctx = self.shared.input.ctx;
         let lflow = self.lflow;
         // A flow tagged with the port it is about matters only where that port is related.
         if let Some(port) = lflow.io_port {
-            match ctx.port_ids.get(port) {
-                Some((_, port_key)) if ctx.related_keys.contains(&(self.dp.key, *port_key)) => {}
-                _ => return,
+            let port_ids = ctx.port_ids.get(port);
+            rec.record(Dep::PortIds(port.to_string()), hash_of(&port_ids));
+            let Some((_, port_key)) = port_ids else { return };
+            let related = ctx.related_keys.contains(&(self.dp.key, *port_key));
+            rec.record(Dep::Related(self.dp.key, *port_key), hash_of(&related));
+            if !related {
+                return;
             }
         }
         let prereqs = match parsed.prereqs_text().map(|p| expr::parse_prereqs(&p)).transpose() {
@@ -181,7 +315,8 @@ impl FlowCx<'_, '_> {
         let vars = &ctx.template_vars;
         let (match_text, _) = expand_templates(lflow.match_text, &|n| vars.get(n).cloned());
         let lookups = ctx.lookups(self.dp);
-        let mut compiled = match expr::compile_with_prereqs(&match_text, prereqs, &lookups) {
+        let recording = Recording { inner: &lookups, rec };
+        let mut compiled = match expr::compile_with_prereqs(&match_text, prereqs, &recording) {
             Ok(c) => c,
             Err(e) => {
                 ids.warn_once(lflow.uuid, &format!("error parsing match \"{}\": {e}", lflow.match_text));
@@ -200,8 +335,10 @@ impl FlowCx<'_, '_> {
                 ids.warn_once(lflow.uuid, &format!("conjunction ids: {e}"));
                 return;
             }
+            entry.conj_start = start;
+            entry.n_conjs = compiled.n_conjs;
         }
-        let ofpacts = self.encode(parsed, ids, out);
+        let ofpacts = self.encode(parsed, ids, rec, entry);
         let ptable =
             if lflow.ingress { tables::LOG_INGRESS_PIPELINE } else { tables::LOG_EGRESS_PIPELINE } + lflow.table_id;
         let port_field = if lflow.ingress { Field::REG14 } else { Field::REG15 };
@@ -212,12 +349,16 @@ impl FlowCx<'_, '_> {
             if self.dp.is_switch {
                 let port =
                     em.m.get(port_field).map_or(0, |(v, _)| v.iter().fold(0u32, |a, &b| (a << 8) | u32::from(b)));
-                if port != 0 && !ctx.related_keys.contains(&(self.dp.key, port)) {
-                    continue;
+                if port != 0 {
+                    let related = ctx.related_keys.contains(&(self.dp.key, port));
+                    rec.record(Dep::Related(self.dp.key, port), hash_of(&related));
+                    if !related {
+                        continue;
+                    }
                 }
             }
             if em.conjunctions.is_empty() {
-                table.add(DesiredFlow {
+                entry.flows.push(DesiredFlow {
                     table: ptable,
                     priority: lflow.priority,
                     m: em.m,
@@ -235,46 +376,53 @@ impl FlowCx<'_, '_> {
                         Some(Action::Conjunction { id: c.id, clause, n_clauses: u8::try_from(c.n_clauses).ok()? })
                     })
                     .collect();
-                table.add_or_append_conj(ptable, lflow.priority, em.m, conj);
+                entry.conj.push((ptable, lflow.priority, em.m, conj));
             }
         }
     }
 
-    fn encode(&mut self, parsed: &Parsed, ids: &mut LflowIds, out: &mut LflowOutput) -> Vec<Action> {
+    fn encode(&self, parsed: &Parsed, ids: &mut LflowIds, rec: &Recorder, entry: &mut Entry) -> Vec<Action> {
         let input = self.shared.input;
         let lflow = self.lflow;
         let dp = self.dp;
-        let meters_by_name = &self.shared.meters_by_name;
         let (groups, meters) = (&mut ids.groups, &mut ids.meters);
-        let (used_groups, used_meters) = (&mut *self.used_groups, &mut *self.used_meters);
-        let (out_groups, out_meters) = (&mut out.groups, &mut out.meters);
+        let (used_groups, used_meters) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
         let mut meter_id = |name: &str| -> u32 {
-            let Some(id) = meters.assign(name) else {
+            let id = meters.assign(name);
+            rec.record(Dep::Meter(name.to_string()), hash_of(&id));
+            let Some(id) = id else {
                 tracing::warn!("Unable to assign id for meter: {name}");
                 return 0;
             };
-            used_meters.insert(name.to_string());
-            if let Some(spec) = meter_spec(input.sb, name, meters_by_name) {
-                out_meters.insert(id, DesiredMeter { id, name: name.to_string(), spec });
-            }
+            used_meters.borrow_mut().push(name.to_string());
             id
         };
         let ctrl_meter = lflow.controller_meter.map(&mut meter_id).filter(|id| *id != 0);
         let mut group_id = |desc: &str| -> u32 {
-            let Some(id) = groups.assign(desc) else {
+            let id = groups.assign(desc);
+            rec.record(Dep::Group(desc.to_string()), hash_of(&id));
+            let Some(id) = id else {
                 tracing::warn!("Unable to assign id for group: {desc}");
                 return 0;
             };
-            used_groups.insert(desc.to_string());
-            out_groups.insert(id, DesiredGroup { id, spec: desc.to_string() });
+            used_groups.borrow_mut().push(desc.to_string());
             id
         };
-        let port_key = |p: &str| dp.port_keys.get(p).copied();
-        let tunnel_ofport = |p: &str| {
-            let chassis = input.ctx.port_chassis.get(p).filter(|(d, _)| *d == dp.key)?;
-            input.tunnel_ofports.get(&chassis.1).copied()
+        let port_key = |p: &str| {
+            let r = dp.port_keys.get(p).copied();
+            rec.record(Dep::ActionPort(p.to_string()), hash_of(&r.as_ref()));
+            r
         };
-        let collector_ids = |id: u32| input.collector_ids.contains(&id);
+        let tunnel_ofport = |p: &str| {
+            let r = tunnel_ofport(input, dp, p);
+            rec.record(Dep::TunnelOfport(p.to_string()), hash_of(&r));
+            r
+        };
+        let collector_ids = |id: u32| {
+            let r = input.collector_ids.contains(&id);
+            rec.record(Dep::Collector(id), hash_of(&r));
+            r
+        };
         let uuid = lflow.uuid.to_string();
         let mut ectx = EncodeCtx {
             ingress: lflow.ingress,
@@ -291,7 +439,10 @@ impl FlowCx<'_, '_> {
             group_id: &mut group_id,
             meter_id: &mut meter_id,
         };
-        actions::encode(&parsed.actions, &mut ectx)
+        let ofpacts = actions::encode(&parsed.actions, &mut ectx);
+        entry.groups = used_groups.into_inner();
+        entry.meters = used_meters.into_inner();
+        ofpacts
     }
 }
 
