@@ -63,16 +63,8 @@ impl Recorder {
     }
 
     pub fn take(self) -> Vec<(Dep, u64)> {
-        let mut v = self.deps.into_inner();
-        v.sort_by(|a, b| a.0.cmp_key().cmp(&b.0.cmp_key()));
-        v.dedup();
-        v
-    }
-}
-
-impl Dep {
-    fn cmp_key(&self) -> u64 {
-        hash_of(self)
+        let mut seen = HashSet::new();
+        self.deps.into_inner().into_iter().filter(|d| seen.insert(d.clone())).collect()
     }
 }
 
