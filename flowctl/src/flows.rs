@@ -2,19 +2,57 @@
 //! the logical-flow translator produce and the installer keeps installed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use shared::openflow::{Action, Match};
 
-/// One OpenFlow flow. Its identity on the switch is (table, priority, match); cookie and
-/// actions are what may change in place.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DesiredFlow {
-    pub table: u8,
-    pub priority: u16,
-    pub m: Match,
+/// A flow's identity on the switch, as ovn-controller keys it: table, priority, match.
+pub type FlowKey = (u8, u16, Match);
+
+/// What may change in place for a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowBody {
     /// First 32 bits of the Logical_Flow UUID for logical flows, 0 for physical flows (23.03).
     pub cookie: u64,
     pub actions: Vec<Action>,
+}
+
+/// One OpenFlow flow. Cheap to clone: the translation cache, the desired table and the
+/// installer's desired and installed tables all hold the same key and body, so a flow's
+/// match and actions exist once in memory however many tables list it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredFlow {
+    pub key: Arc<FlowKey>,
+    pub body: Arc<FlowBody>,
+}
+
+impl DesiredFlow {
+    pub fn new(table: u8, priority: u16, m: Match, cookie: u64, actions: Vec<Action>) -> DesiredFlow {
+        DesiredFlow { key: Arc::new((table, priority, m)), body: Arc::new(FlowBody { cookie, actions }) }
+    }
+    #[cfg(test)]
+    pub fn table(&self) -> u8 {
+        self.key.0
+    }
+    #[cfg(test)]
+    pub fn priority(&self) -> u16 {
+        self.key.1
+    }
+    #[cfg(test)]
+    pub fn m(&self) -> &Match {
+        &self.key.2
+    }
+    #[cfg(test)]
+    pub fn cookie(&self) -> u64 {
+        self.body.cookie
+    }
+    pub fn actions(&self) -> &[Action] {
+        &self.body.actions
+    }
+    /// The actions, to change (copied first if shared).
+    pub fn actions_mut(&mut self) -> &mut Vec<Action> {
+        &mut Arc::make_mut(&mut self.body).actions
+    }
 }
 
 /// A group flowctl needs (select / fwd_group / multicast), by the name it was allocated for.

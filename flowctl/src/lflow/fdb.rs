@@ -74,13 +74,16 @@ mod tests {
             &mut out,
         );
         assert_eq!(out.len(), 2);
-        assert_eq!((out[0].table, out[0].priority, out[0].cookie), (71, 100, 0x0bad_cafe));
-        assert_eq!(format_match(&out[0].m, None), "metadata=0x1,dl_dst=50:54:00:00:00:03");
-        assert_eq!(out[0].actions, vec![Action::SetField { field: Field::REG15, value: vec![0, 0, 0, 3], mask: None }]);
-        assert_eq!((out[1].table, out[1].priority), (72, 100));
-        assert_eq!(format_match(&out[1].m, None), "reg14=0x3,metadata=0x1,dl_src=50:54:00:00:00:03");
+        assert_eq!((out[0].table(), out[0].priority(), out[0].cookie()), (71, 100, 0x0bad_cafe));
+        assert_eq!(format_match(out[0].m(), None), "metadata=0x1,dl_dst=50:54:00:00:00:03");
         assert_eq!(
-            out[1].actions,
+            out[0].actions(),
+            vec![Action::SetField { field: Field::REG15, value: vec![0, 0, 0, 3], mask: None }]
+        );
+        assert_eq!((out[1].table(), out[1].priority()), (72, 100));
+        assert_eq!(format_match(out[1].m(), None), "reg14=0x3,metadata=0x1,dl_src=50:54:00:00:00:03");
+        assert_eq!(
+            out[1].actions(),
             vec![Action::SetField { field: Field::REG10, value: vec![0, 0, 1, 0], mask: Some(vec![0, 0, 1, 0]) }]
         );
     }

@@ -130,7 +130,7 @@ pub fn lb_flows(lb: &Lb, cookie: u64, local_dps: &[u32], use_ct_mark: bool, out:
     }
     let mut seen = BTreeSet::new();
     for f in flows {
-        if seen.insert((f.table, f.priority, f.m.clone())) {
+        if seen.insert(std::sync::Arc::clone(&f.key)) {
             out.push(f);
         }
     }
@@ -189,7 +189,7 @@ fn hairpin_flow(lb: &Lb, vip: &Vip, backend: &Backend, cookie: u64, use_ct_mark:
         set_masked(&mut m, Field::CT_LABEL, natted, natted);
     }
     let actions = vec![load_bit(LOG_FLAGS, flags::LOOKUP_LB_HAIRPIN), Action::Learn(learn)];
-    DesiredFlow { table: CHK_LB_HAIRPIN, priority: 100, m, cookie, actions }
+    DesiredFlow::new(CHK_LB_HAIRPIN, 100, m, cookie, actions)
 }
 
 /// An address of the VIP's family.
@@ -310,7 +310,7 @@ fn snat_flows(lb: &Lb, vip: &Vip, cookie: u64, local_dps: &[u32], out: &mut Vec<
     let port_penalty = if vip.port != 0 { 0 } else { 10 };
     let actions = vec![Action::Ct(ct)];
     if !snat_ip_set {
-        out.push(DesiredFlow { table: CT_SNAT_HAIRPIN, priority: 100 - port_penalty, m, cookie, actions });
+        out.push(DesiredFlow::new(CT_SNAT_HAIRPIN, 100 - port_penalty, m, cookie, actions));
         return;
     }
     let mut done = BTreeSet::new();
@@ -320,13 +320,7 @@ fn snat_flows(lb: &Lb, vip: &Vip, cookie: u64, local_dps: &[u32], out: &mut Vec<
         }
         let mut dm = m.clone();
         set(&mut dm, Field::METADATA, dp.into());
-        out.push(DesiredFlow {
-            table: CT_SNAT_HAIRPIN,
-            priority: 200 - port_penalty,
-            m: dm,
-            cookie,
-            actions: actions.clone(),
-        });
+        out.push(DesiredFlow::new(CT_SNAT_HAIRPIN, 200 - port_penalty, dm, cookie, actions.clone()));
     }
 }
 

@@ -126,32 +126,35 @@ mod tests {
         let f = build("10.0.0.9", "00:00:00:00:00:09", PRIORITY_DYNAMIC);
         assert_eq!(f.len(), 2);
         let (get, lookup) = (&f[0], &f[1]);
-        assert_eq!((get.table, get.priority, get.cookie), (66, 100, 0x1234_5678));
-        assert_eq!(format_match(&get.m, None), "reg0=0xa000009,reg15=0x4,metadata=0x3");
+        assert_eq!((get.table(), get.priority(), get.cookie()), (66, 100, 0x1234_5678));
+        assert_eq!(format_match(get.m(), None), "reg0=0xa000009,reg15=0x4,metadata=0x3");
         assert_eq!(
-            get.actions,
+            get.actions(),
             vec![
                 Action::SetField { field: Field::ETH_DST, value: vec![0, 0, 0, 0, 0, 9], mask: None },
                 Action::SetField { field: Field::REG10, value: vec![0, 0, 0, 0x40], mask: Some(vec![0, 0, 0, 0x40]) },
             ]
         );
-        assert_eq!((lookup.table, lookup.priority), (67, 100));
-        assert_eq!(format_match(&lookup.m, None), "arp,reg0=0xa000009,reg14=0x4,metadata=0x3,dl_src=00:00:00:00:00:09");
-        assert_eq!(lookup.actions.len(), 1);
+        assert_eq!((lookup.table(), lookup.priority()), (67, 100));
+        assert_eq!(
+            format_match(lookup.m(), None),
+            "arp,reg0=0xa000009,reg14=0x4,metadata=0x3,dl_src=00:00:00:00:00:09"
+        );
+        assert_eq!(lookup.actions().len(), 1);
     }
 
     #[test]
     fn ipv6_binding() {
         let f = build("fd00::9", "00:00:00:00:00:09", PRIORITY_STATIC_OVERRIDE);
         assert_eq!(f.len(), 2);
-        assert_eq!(f[0].priority, 150);
-        let (v, m) = f[0].m.get(Field::XXREG0).unwrap();
+        assert_eq!(f[0].priority(), 150);
+        let (v, m) = f[0].m().get(Field::XXREG0).unwrap();
         assert_eq!(v, 0xfd00_0000_0000_0000_0000_0000_0000_0009u128.to_be_bytes().to_vec());
         assert!(m.iter().all(|&b| b == 0xff));
-        assert_eq!(f[1].m.nw_proto(), Some(58));
-        assert_eq!(f[1].m.eth_type(), Some(0x86dd));
-        assert!(f[1].m.get(Field::ICMPV6_CODE).is_some());
-        assert!(f[1].m.get(Field::ICMPV6_TYPE).is_none());
+        assert_eq!(f[1].m().nw_proto(), Some(58));
+        assert_eq!(f[1].m().eth_type(), Some(0x86dd));
+        assert!(f[1].m().get(Field::ICMPV6_CODE).is_some());
+        assert!(f[1].m().get(Field::ICMPV6_TYPE).is_none());
     }
 
     #[test]

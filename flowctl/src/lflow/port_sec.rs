@@ -373,8 +373,8 @@ mod tests {
         port_flows(&PORT, entries, &mut FlowSet::default(), &mut out);
         out.iter()
             .map(|f| {
-                assert_eq!(f.cookie, 0xabcd);
-                let act = match f.actions.as_slice() {
+                assert_eq!(f.cookie(), 0xabcd);
+                let act = match f.actions() {
                     [Action::Resubmit { table, .. }] => format!("resubmit({table})"),
                     [Action::SetField { field: Field::REG10, value, mask: Some(m) }] => {
                         assert_eq!(m, &0x1000u32.to_be_bytes().to_vec());
@@ -382,7 +382,7 @@ mod tests {
                     }
                     other => panic!("unexpected actions {other:?}"),
                 };
-                format!("{},{},{} {act}", f.table, f.priority, format_match(&f.m, None))
+                format!("{},{},{} {act}", f.table(), f.priority(), format_match(f.m(), None))
             })
             .collect()
     }

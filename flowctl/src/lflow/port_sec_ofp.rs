@@ -62,7 +62,7 @@ impl FlowSet {
         actions: Vec<Action>,
     ) {
         if self.seen.insert((table, priority, m.clone())) {
-            out.push(DesiredFlow { table, priority, m: m.clone(), cookie, actions });
+            out.push(DesiredFlow::new(table, priority, m.clone(), cookie, actions));
         }
     }
 }
@@ -85,6 +85,6 @@ mod tests {
         set.add(&mut out, 66, 100, 1, &m, vec![load_flag(1 << 6, true)]);
         set.add(&mut out, 66, 100, 2, &m, vec![]);
         set.add(&mut out, 66, 50, 3, &m, vec![]);
-        assert_eq!(out.iter().map(|f| f.cookie).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(out.iter().map(|f| f.cookie()).collect::<Vec<_>>(), vec![1, 3]);
     }
 }

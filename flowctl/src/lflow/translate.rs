@@ -86,15 +86,15 @@ impl FlowTable {
             Some(i) => {
                 if let Some(f) = self.flows.get_mut(*i) {
                     for a in conj {
-                        if !f.actions.contains(&a) {
-                            f.actions.push(a);
+                        if !f.actions().contains(&a) {
+                            f.actions_mut().push(a);
                         }
                     }
                 }
             }
             None => {
                 self.conj_only.insert((table, priority, m.clone()), self.flows.len());
-                self.flows.push(DesiredFlow { table, priority, m, cookie: 0, actions: conj });
+                self.flows.push(DesiredFlow::new(table, priority, m, 0, conj));
             }
         }
     }
@@ -358,13 +358,7 @@ impl FlowCx<'_> {
                 }
             }
             if em.conjunctions.is_empty() {
-                entry.flows.push(DesiredFlow {
-                    table: ptable,
-                    priority: lflow.priority,
-                    m: em.m,
-                    cookie: lflow.cookie(),
-                    actions: ofpacts.clone(),
-                });
+                entry.flows.push(DesiredFlow::new(ptable, lflow.priority, em.m, lflow.cookie(), ofpacts.clone()));
             } else {
                 // The expression compiler counts clauses from 1 as ovs-ofctl prints them; the
                 // action holds them from 0 as on the wire.

@@ -23,7 +23,7 @@ use shared::openflow::messages::{
     OFPP_ANY, OFPTT_ALL,
 };
 use shared::openflow::text::{format_flow_mod, parse_group_mod, parse_meter_mod};
-use shared::openflow::{Action, Match, Message, OfMessage};
+use shared::openflow::{Match, Message, OfMessage};
 
 use crate::flows::DesiredState;
 
@@ -35,15 +35,7 @@ pub const OVN_GENEVE_LEN: u8 = 4;
 /// Chunks of encoded messages handed to the connection (one write each).
 const CHUNK: usize = 1 << 16;
 
-/// A flow's identity on the switch, as ovn-controller keys it.
-pub type FlowKey = (u8, u16, Match);
-
-/// What may change in place for a key.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FlowBody {
-    pub cookie: u64,
-    pub actions: Vec<Action>,
-}
+pub use crate::flows::{FlowBody, FlowKey};
 
 /// What the owner learns.
 #[derive(Clone, Debug, PartialEq)]
@@ -401,15 +393,14 @@ impl Installer {
         self.desired.clear();
         self.desired.reserve(state.flows.len());
         for f in &state.flows {
-            let key = (f.table, f.priority, f.m.clone());
-            let body = FlowBody { cookie: f.cookie, actions: f.actions.clone() };
-            if let Some(prev) = self.desired.get(&key) {
-                if **prev != body {
-                    tracing::debug!("duplicate desired flow, keeping the first: {}", flow_text(&key, Some(&body)));
+            // The same key and body as the caller's: nothing deep-copied.
+            if let Some(prev) = self.desired.get(&f.key) {
+                if **prev != *f.body {
+                    tracing::debug!("duplicate desired flow, keeping the first: {}", flow_text(&f.key, Some(&f.body)));
                 }
                 continue;
             }
-            self.desired.insert(Arc::new(key), Arc::new(body));
+            self.desired.insert(Arc::clone(&f.key), Arc::clone(&f.body));
         }
         self.desired_groups = state.groups.iter().map(|(id, g)| (*id, g.spec.clone())).collect();
         self.desired_meters = state.meters.iter().map(|(id, m)| (*id, (m.name.clone(), m.spec.clone()))).collect();

@@ -141,7 +141,7 @@ fn apply(t: &mut BTreeMap<(u8, u16, String), (FlowKey, FlowBody)>, fm: &FlowMod)
 
 fn flow(s: &str) -> DesiredFlow {
     let fm = parse_flow(s).unwrap();
-    DesiredFlow { table: fm.table_id, priority: fm.priority, m: fm.matches, cookie: fm.cookie, actions: fm.actions }
+    DesiredFlow::new(fm.table_id, fm.priority, fm.matches, fm.cookie, fm.actions)
 }
 
 fn state(n: usize, variant: &str) -> DesiredState {
@@ -211,7 +211,7 @@ fn a_change_sends_only_the_difference() {
     let mut s = state(300, "11");
     s.flows.drain(..100);
     for f in s.flows.iter_mut().take(100) {
-        *f = flow(&format!("table=10,priority=100,{},actions=drop", shared::openflow::text::format_match(&f.m, None)));
+        *f = flow(&format!("table=10,priority=100,{},actions=drop", shared::openflow::text::format_match(f.m(), None)));
     }
     s.flows.extend(state(400, "11").flows.drain(300..));
     sw.flow_mods = 0;
@@ -228,7 +228,7 @@ fn a_change_sends_only_the_difference() {
 
     // A cookie change is an ADD (MODIFY would keep the old cookie).
     let mut s2 = s.clone();
-    s2.flows[0].cookie = 0xabc;
+    std::sync::Arc::make_mut(&mut s2.flows[0].body).cookie = 0xabc;
     let out = inst.set_desired(&s2, 3);
     pump(&mut inst, &mut sw, out);
     assert!(sw.flows.values().any(|(_, b)| b.cookie == 0xabc));

@@ -31,7 +31,7 @@ fn start(sb: &Sandbox) -> (OfctrlHandle, UnboundedReceiver<OfctrlEvent>) {
 
 fn flow(s: &str) -> DesiredFlow {
     let fm = parse_flow(s).unwrap_or_else(|e| panic!("{s}: {e}"));
-    DesiredFlow { table: fm.table_id, priority: fm.priority, m: fm.matches, cookie: fm.cookie, actions: fm.actions }
+    DesiredFlow::new(fm.table_id, fm.priority, fm.matches, fm.cookie, fm.actions)
 }
 
 /// `n` flows of the shapes OVN installs (register and metadata matches, L3 fields, ct, loads,
@@ -77,20 +77,20 @@ fn expected_dump(s: &DesiredState) -> BTreeSet<String> {
         .iter()
         .map(|f| {
             format_flow_stats_no_stats(&FlowStats {
-                table_id: f.table,
+                table_id: f.table(),
                 reason: 0,
-                priority: f.priority,
+                priority: f.priority(),
                 idle_timeout: 0,
                 hard_timeout: 0,
                 flags: 0,
                 importance: 0,
-                cookie: f.cookie,
-                matches: f.m.clone(),
+                cookie: f.cookie(),
+                matches: f.m().clone(),
                 duration: None,
                 idle_age: None,
                 packet_count: None,
                 byte_count: None,
-                actions: f.actions.clone(),
+                actions: f.actions().to_vec(),
             })
         })
         .collect()

@@ -186,7 +186,7 @@ fn compare(name: &str) -> Comparison {
     }
     let mut have: BTreeMap<u8, Vec<String>> = BTreeMap::new();
     for f in compute(&inp) {
-        have.entry(f.table).or_default().push(print(f.table, f.priority, f.cookie, &f.m, &f.actions));
+        have.entry(f.table()).or_default().push(print(f.table(), f.priority(), f.cookie(), f.m(), f.actions()));
     }
     let mut stats = BTreeMap::new();
     let mut diff = Vec::new();

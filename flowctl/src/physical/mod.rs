@@ -437,7 +437,7 @@ struct Flows {
 impl Flows {
     fn add(&mut self, table: u8, priority: u16, cookie: u64, m: Match, actions: Vec<Action>) {
         if self.seen.insert((table, priority, m.clone())) {
-            self.out.push(DesiredFlow { table, priority, m, cookie, actions });
+            self.out.push(DesiredFlow::new(table, priority, m, cookie, actions));
         }
     }
 }

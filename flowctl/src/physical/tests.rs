@@ -39,8 +39,8 @@ fn base(encap: Encap) -> PhysicalInput {
 fn lines(inp: &PhysicalInput, table: u8) -> Vec<String> {
     let mut v: Vec<String> = compute(inp)
         .iter()
-        .filter(|f| f.table == table)
-        .map(|f| print(f.table, f.priority, f.cookie, &f.m, &f.actions))
+        .filter(|f| f.table() == table)
+        .map(|f| print(f.table(), f.priority(), f.cookie(), f.m(), f.actions()))
         .collect();
     v.sort();
     v
@@ -135,7 +135,7 @@ fn drops_are_sampled_when_debugging_is_on() {
     let mut inp = base(Encap::Geneve);
     inp.drop_debug = Some(DropDebug { collector_set_id: 7, obs_domain_id: 2 });
     let flows = compute(&inp);
-    let drop0 = flows.iter().find(|f| f.table == PHY_TO_LOG && f.priority == 0).map(|f| f.actions.clone());
+    let drop0 = flows.iter().find(|f| f.table() == PHY_TO_LOG && f.priority() == 0).map(|f| f.actions().to_vec());
     assert_eq!(
         drop0,
         Some(vec![Action::Sample(Sample {
@@ -149,7 +149,10 @@ fn drops_are_sampled_when_debugging_is_on() {
     );
     // Without a collector set: plain drops.
     inp.drop_debug = Some(DropDebug { collector_set_id: 0, obs_domain_id: 2 });
-    assert!(compute(&inp).iter().filter(|f| f.priority == 0 && f.table == LOG_TO_PHY).all(|f| f.actions.is_empty()));
+    assert!(compute(&inp)
+        .iter()
+        .filter(|f| f.priority() == 0 && f.table() == LOG_TO_PHY)
+        .all(|f| f.actions().is_empty()));
 }
 
 #[test]
@@ -231,12 +234,12 @@ fn nonsense_input_gives_flows_not_panics() {
     inp.geneve_index = 200;
     let flows = compute(&inp);
     // The chassisredirect port with a missing distributed port drops (empty actions).
-    assert!(flows.iter().any(|f| f.table == LOCAL_OUTPUT && f.priority == 100 && f.actions.is_empty()));
+    assert!(flows.iter().any(|f| f.table() == LOCAL_OUTPUT && f.priority() == 100 && f.actions().is_empty()));
     // No tunnel to ourselves.
     assert!(!lines(&inp, PHY_TO_LOG).iter().any(|l| l.contains("in_port=3 ")));
     // No two flows share table, priority and match.
     let mut keys = HashSet::new();
-    assert!(flows.iter().all(|f| keys.insert((f.table, f.priority, f.m.clone()))));
+    assert!(flows.iter().all(|f| keys.insert((f.table(), f.priority(), f.m().clone()))));
 }
 
 #[test]
@@ -296,8 +299,8 @@ fn scales_linearly() {
     let start = std::time::Instant::now();
     let flows = compute(&inp);
     let local = inp.vifs.len();
-    assert_eq!(flows.iter().filter(|f| f.table == REMOTE_OUTPUT && f.priority == 100).count(), 4000 - local);
-    assert_eq!(flows.iter().filter(|f| f.table == LOG_TO_PHY && f.priority == 100).count(), local);
+    assert_eq!(flows.iter().filter(|f| f.table() == REMOTE_OUTPUT && f.priority() == 100).count(), 4000 - local);
+    assert_eq!(flows.iter().filter(|f| f.table() == LOG_TO_PHY && f.priority() == 100).count(), local);
     eprintln!("{} flows in {:?}", flows.len(), start.elapsed());
 }
 

@@ -12,8 +12,8 @@ use crate::lflow::context::Datapath;
 const COOKIE: u64 = 0x10d7f6da;
 
 fn text(f: &DesiredFlow) -> String {
-    assert_eq!(f.cookie, COOKIE);
-    format!("table={}, {} actions={}", f.table, format_match(&f.m, Some(f.priority)), format_actions(&f.actions))
+    assert_eq!(f.cookie(), COOKIE);
+    format!("table={}, {} actions={}", f.table(), format_match(f.m(), Some(f.priority())), format_actions(f.actions()))
 }
 
 fn lb(vips: &[(&str, &str)], protocol: Option<&str>, options: &[(&str, &str)]) -> Lb {
