@@ -326,7 +326,16 @@ pub fn run(
         progress(&format!("  {tag}: burst of {burst} discovers: {answered} offers, {rate:.0} offers/s"));
         values.insert("pin_rate_per_s", rate);
         values.insert("pin_burst_answered", answered as f64 / burst as f64);
-        extra.insert("burst".into(), json!({"sent": burst, "answered": answered, "offers_per_s": rate}));
+        // chassisd's pinctrl counts what its per-opcode rate limiter dropped: kept with the run.
+        let status = if c == Controller::Chassisd {
+            sb.try_ovn_appctl(["pinctrl/status"]).map(|o| o.trim().to_string()).unwrap_or_else(|e| e.to_string())
+        } else {
+            String::new()
+        };
+        extra.insert(
+            "burst".into(),
+            json!({"sent": burst, "answered": answered, "offers_per_s": rate, "pinctrl_status": status}),
+        );
     }
 
     // ---- before the restarts: the end-of-run figures ----
