@@ -56,7 +56,15 @@ pub struct Facts {
 
 pub const FAKE_CHASSIS: &str = "fake0";
 
-fn subnet(i: usize) -> String {
+/// The local VIF that the packet-in measurements use (bound to `p0-0`, which has DHCPv4
+/// options, and is bound to the measured chassis) and its MAC.
+pub const PING_VIF: &str = "v0";
+pub fn ping_mac() -> String {
+    // Numbered as `build` numbers the ports: lr0-sw0 is 1, p0-0 is 2.
+    mac(2)
+}
+
+pub fn subnet(i: usize) -> String {
     format!("10.{}.{}", i / 256, i % 256)
 }
 
@@ -200,7 +208,7 @@ pub fn build(sb: &Sandbox, tier: &Tier, progress: &dyn Fn(&str)) -> Result<Facts
     let nbinds = binds.len();
     transact(&sock, binds)?;
     progress(&format!("  SB: {nbinds} ports bound to {FAKE_CHASSIS} at {:.1}s", started.elapsed().as_secs_f64()));
-    // The local VIFs, without pcap files (nothing is sent).
+    // The local VIFs. The measurements give `PING_VIF` pcap files of its own when they use it.
     let vifs: Vec<Vec<String>> = (0..tier.switches)
         .flat_map(|i| {
             [

@@ -1,7 +1,8 @@
 //! A minimal OVSDB monitor client for the benchmark's clocks: one Unix-socket connection to the
 //! Southbound database, monitoring `Chassis_Private` (name, nb_cfg) and `Port_Binding`
 //! (logical_port, chassis, up). Every update is applied to a local copy and stamped with the
-//! `Instant` it was read, so "the controller wrote X" is timed without spawning ovn-sbctl in a
+//! `Instant` it was read (SB_Global.nb_cfg too, to split a change's latency into northd's
+//! part and the controller's), so "the controller wrote X" is timed without spawning ovn-sbctl in a
 //! polling loop (which would compete with the controller for the 2 CPUs).
 
 use std::collections::HashMap;
@@ -24,11 +25,13 @@ pub struct Binding {
 
 #[derive(Default)]
 struct State {
-    /// Chassis_Private uuid -> (name, nb_cfg).
-    chassis_private: HashMap<String, (String, i64)>,
+    /// Chassis_Private uuid -> (name, nb_cfg, when that nb_cfg arrived).
+    chassis_private: HashMap<String, (String, i64, Option<Instant>)>,
     /// Port_Binding uuid -> row.
     bindings: HashMap<String, Binding>,
     by_name: HashMap<String, String>,
+    /// SB_Global.nb_cfg (what northd last propagated) and when it arrived.
+    sb_nb_cfg: (i64, Option<Instant>),
     /// Bumped on every update message.
     generation: u64,
     closed: Option<String>,
@@ -63,7 +66,7 @@ fn row_bool(v: &Value) -> bool {
     }
 }
 
-fn apply(st: &mut State, updates: &Value) {
+fn apply(st: &mut State, updates: &Value, at: Instant) {
     if let Some(rows) = updates.get("Chassis_Private").and_then(Value::as_object) {
         for (uuid, change) in rows {
             match change.get("new") {
@@ -73,12 +76,22 @@ fn apply(st: &mut State, updates: &Value) {
                         e.0 = row_str(n);
                     }
                     if let Some(c) = new.get("nb_cfg").and_then(Value::as_i64) {
+                        if e.1 != c {
+                            e.2 = Some(at);
+                        }
                         e.1 = c;
                     }
                 }
                 None => {
                     st.chassis_private.remove(uuid);
                 }
+            }
+        }
+    }
+    if let Some(rows) = updates.get("SB_Global").and_then(Value::as_object) {
+        for change in rows.values() {
+            if let Some(c) = change.get("new").and_then(|n| n.get("nb_cfg")).and_then(Value::as_i64) {
+                st.sb_nb_cfg = (c, Some(at));
             }
         }
     }
@@ -122,6 +135,7 @@ impl SbWatch {
             "params": ["OVN_Southbound", null, {
                 "Chassis_Private": {"columns": ["name", "nb_cfg"]},
                 "Port_Binding": {"columns": ["logical_port", "chassis", "up"]},
+                "SB_Global": {"columns": ["nb_cfg"]},
             }],
         });
         stream.write_all(req.to_string().as_bytes()).map_err(|e| e.to_string())?;
@@ -156,9 +170,10 @@ impl SbWatch {
                     _ => None,
                 };
                 if let Some(u) = updates {
+                    let at = Instant::now();
                     let (lock, cv) = &*st;
                     let mut s = lock.lock().unwrap();
-                    apply(&mut s, u);
+                    apply(&mut s, u, at);
                     cv.notify_all();
                 }
             }
@@ -172,12 +187,17 @@ impl SbWatch {
     }
 
     fn wait(&self, timeout: Duration, mut pred: impl FnMut(&State) -> bool) -> Result<Instant, String> {
+        self.wait_at(timeout, |s| pred(s).then(Instant::now))
+    }
+
+    /// Waits until `pred` returns a time.
+    fn wait_at(&self, timeout: Duration, mut pred: impl FnMut(&State) -> Option<Instant>) -> Result<Instant, String> {
         let deadline = Instant::now() + timeout;
         let (lock, cv) = &*self.state;
         let mut s = lock.lock().unwrap();
         loop {
-            if pred(&s) {
-                return Ok(Instant::now());
+            if let Some(t) = pred(&s) {
+                return Ok(t);
             }
             if let Some(why) = &s.closed {
                 return Err(format!("SB watch: {why}"));
@@ -192,8 +212,19 @@ impl SbWatch {
 
     /// Waits until Chassis_Private `name` has nb_cfg >= `cfg`; returns when that update arrived.
     pub fn wait_nb_cfg(&self, name: &str, cfg: i64, timeout: Duration) -> Result<Instant, String> {
-        self.wait(timeout, |s| s.chassis_private.values().any(|(n, c)| n == name && *c >= cfg))
-            .map_err(|e| format!("{e} (Chassis_Private {name} nb_cfg >= {cfg})"))
+        self.wait_at(timeout, |s| {
+            s.chassis_private
+                .values()
+                .find(|(n, c, _)| n == name && *c >= cfg)
+                .map(|r| r.2.unwrap_or_else(Instant::now))
+        })
+        .map_err(|e| format!("{e} (Chassis_Private {name} nb_cfg >= {cfg})"))
+    }
+
+    /// Waits until SB_Global.nb_cfg >= `cfg` (northd has propagated that NB configuration).
+    pub fn wait_sb_nb_cfg(&self, cfg: i64, timeout: Duration) -> Result<Instant, String> {
+        self.wait_at(timeout, |s| (s.sb_nb_cfg.0 >= cfg).then(|| s.sb_nb_cfg.1.unwrap_or_else(Instant::now)))
+            .map_err(|e| format!("{e} (SB_Global nb_cfg >= {cfg})"))
     }
 
     /// Waits until `pred` holds for Port_Binding `lport` (None: no such row).
@@ -219,8 +250,13 @@ impl Drop for SbWatch {
 /// invocation (seconds with 75,000 logical flows), so the benchmark's own Southbound reads and
 /// writes go through this instead.
 pub fn transact(socket: &Path, ops: Vec<Value>) -> Result<Vec<Value>, String> {
+    transact_db(socket, "OVN_Southbound", ops)
+}
+
+/// One OVSDB transaction on database `db` at `socket` (see [`transact`]).
+pub fn transact_db(socket: &Path, db: &str, ops: Vec<Value>) -> Result<Vec<Value>, String> {
     let mut stream = UnixStream::connect(socket).map_err(|e| format!("connecting to {socket:?}: {e}"))?;
-    let mut params = vec![json!("OVN_Southbound")];
+    let mut params = vec![json!(db)];
     params.extend(ops);
     let req = json!({"id": "txn", "method": "transact", "params": params});
     stream.write_all(req.to_string().as_bytes()).map_err(|e| e.to_string())?;

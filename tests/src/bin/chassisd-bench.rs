@@ -4,7 +4,7 @@
 //! ```text
 //! cargo build --release -p supervisor -p flowctl -p pinctrl
 //! cargo run --release -p chassisd-tests --bin chassisd-bench -- [--tiers small,medium,large] [--runs N]
-//!     [--changes N] [--out DIR] [--quick]
+//!     [--changes N] [--recomputes N] [--pings N] [--burst N] [--out DIR] [--quick]
 //! ```
 //! Per tier it starts a sandbox (OVS 3.1 on the dummy datapath, NB, SB, ovn-northd; see
 //! `chassisd_tests::Sandbox`), builds the topology with ovn-nbctl (`bench/topo.rs`), gives the
@@ -12,7 +12,8 @@
 //! times, starts each controller in turn on the same databases (order alternating per run),
 //! measures (`bench/measure.rs`) and stops it. Output in `--out` (default `bench-out/`): one
 //! JSON file per run and controller, `summary.json`, `results.md` (also printed), `scale.svg`
-//! (figures against logical flows) and `latency.svg` (VIF-add latency CDFs). `--from DIR...`
+//! (figures against logical flows), `latency.svg` (change-to-installed latency CDFs) and
+//! `packet-in.svg` (DHCP packet-in latency CDFs, idle and during a recompute storm). `--from DIR...`
 //! rebuilds those from the run files of earlier invocations without measuring.
 //!
 //! Not a test: `cargo test` does not run it.
@@ -44,13 +45,24 @@ struct Args {
     /// Measurements per controller and tier.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// VIFs added (then removed) one at a time after each cold start.
+    /// Changes of each kind after each cold start, one at a time: VIFs added (then removed),
+    /// ACLs, address-set members and MAC bindings added (then removed in one go).
     #[arg(long, default_value_t = 20)]
     changes: usize,
+    /// Full recomputes (`inc-engine/recompute`) timed per run.
+    #[arg(long, default_value_t = 5)]
+    recomputes: usize,
+    /// DHCP discovers sent one at a time for the packet-in latency, idle and again during a
+    /// recompute storm.
+    #[arg(long, default_value_t = 50)]
+    pings: usize,
+    /// DHCP discovers sent at once for the sustained packet-in rate.
+    #[arg(long, default_value_t = 500)]
+    burst: usize,
     /// Output directory.
     #[arg(long, default_value = "bench-out")]
     out: PathBuf,
-    /// Smoke check: small tier, 1 run, 5 changes.
+    /// Smoke check: small tier, 1 run, 5 changes, 2 recomputes, 10 pings, a burst of 100.
     #[arg(long)]
     quick: bool,
     /// Keep the sandbox directories (for debugging).
@@ -94,6 +106,9 @@ fn main() -> ExitCode {
         args.tiers = "small".into();
         args.runs = 1;
         args.changes = args.changes.min(5);
+        args.recomputes = args.recomputes.min(2);
+        args.pings = args.pings.min(10);
+        args.burst = args.burst.min(100);
     }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -211,7 +226,15 @@ fn run(args: &Args) -> Result<(), String> {
             "port_bindings": facts.port_bindings, "datapaths": facts.datapaths, "local_vifs": facts.local_vifs,
             "build_s": facts.build_s,
         });
-        let setup = Setup { watch: &watch, sb_port: port, switches: tier.switches, changes: args.changes };
+        let setup = Setup {
+            watch: &watch,
+            sb_port: port,
+            switches: tier.switches,
+            changes: args.changes,
+            recomputes: args.recomputes,
+            pings: args.pings,
+            burst: args.burst,
+        };
         for r in 1..=args.runs {
             let order = if r % 2 == 1 {
                 [Controller::OvnController, Controller::Chassisd]
@@ -238,7 +261,10 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
 
-    let command = format!("--tiers {} --runs {} --changes {}", args.tiers, args.runs, args.changes);
+    let command = format!(
+        "--tiers {} --runs {} --changes {} --recomputes {} --pings {} --burst {}",
+        args.tiers, args.runs, args.changes, args.recomputes, args.pings, args.burst
+    );
     write_reports(&docs, &args.out, &command, &progress)
 }
 
@@ -296,9 +322,10 @@ fn write_reports(docs: &[serde_json::Value], out: &Path, command: &str, progress
     let mut md = String::from("## chassisd vs ovn-controller 23.03\n\n");
     md.push_str(&format!(
         "Machine: {} CPUs ({}), {} kB RAM, kernel {}; {}; chassisd at git {}. `chassisd-bench {command}`. \
-         chassisd installs no OpenFlow flows yet: the cold-start figures compare the Southbound initial sync and \
-         database work of chassisd with the whole of ovn-controller's (which includes computing and installing \
-         the flows).\n",
+         Both controllers compute and install the complete flow table (compare the OpenFlow flow counts). \
+         Times \"to installed\" end when the controller reports the nb_cfg bumped with the change; \
+         they include northd's work, which the \"controller's share\" rows leave out. Packet-in latencies \
+         are switch timestamps (OFFER in the VIF's tx pcap − DISCOVER in its rx pcap).\n",
         machine["cpus"],
         machine["cpu_model"].as_str().unwrap_or("?"),
         machine["mem_total_kb"].as_str().unwrap_or("?"),
@@ -313,7 +340,21 @@ fn write_reports(docs: &[serde_json::Value], out: &Path, command: &str, progress
     let svg = out.join("scale.svg");
     report::plot(&svg, &all, &tiers)?;
     let lat = out.join("latency.svg");
-    report::plot_latency(&lat, &all, &tiers)?;
+    report::plot_cdfs(
+        &lat,
+        "Change → installed: latency CDFs (all changes, all runs)",
+        &all,
+        &tiers,
+        report::CHANGE_DISTS,
+    )?;
+    let pin = out.join("packet-in.svg");
+    report::plot_cdfs(
+        &pin,
+        "DHCP packet-in latency (switch-measured): CDFs, all runs",
+        &all,
+        &tiers,
+        report::PACKET_IN_DISTS,
+    )?;
     let summary = json!({
         "machine": machine,
         "tiers": topologies,
@@ -321,6 +362,13 @@ fn write_reports(docs: &[serde_json::Value], out: &Path, command: &str, progress
     });
     let sp = out.join("summary.json");
     fs::write(&sp, serde_json::to_string_pretty(&summary).unwrap()).map_err(|e| format!("{sp:?}: {e}"))?;
-    progress(&format!("done: {}, {}, {}, {}", md_path.display(), svg.display(), lat.display(), sp.display()));
+    progress(&format!(
+        "done: {}, {}, {}, {}, {}",
+        md_path.display(),
+        svg.display(),
+        lat.display(),
+        pin.display(),
+        sp.display()
+    ));
     Ok(())
 }
