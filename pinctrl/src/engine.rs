@@ -12,11 +12,12 @@ use shared::openflow::actions::ports;
 use shared::openflow::flow_match::Match;
 use shared::openflow::messages::{PacketIn2, PacketOut, NO_BUFFER};
 use shared::openflow::{Action, Field, Message};
-use shared::ovn::controller_ops::{ControllerOp, Opcode, Payload};
+use shared::ovn::controller_ops::{result_field, ControllerOp, Opcode, Payload};
 use shared::ovn::tables;
 use shared::pinctrl_link::{IntentKind, Record, State};
 
 use crate::dhcp;
+use crate::dns;
 use crate::flow::Headers;
 use crate::handlers::{self, IpKey};
 use crate::ratelimit::{LogLimiter, TokenBucket};
@@ -230,6 +231,12 @@ impl Engine {
             Payload::PutDhcpOpts { dst_header, dst_ofs, .. } | Payload::PutDhcpv6Opts { dst_header, dst_ofs, .. } => {
                 (dst_header.clone(), *dst_ofs)
             }
+            Payload::Raw(raw) if matches!(op.opcode, Opcode::DnsLookup | Opcode::PutNdRaOpts) => {
+                match result_field(raw) {
+                    Some((h, o, _)) => (h.to_vec(), o),
+                    None => return,
+                }
+            }
             _ => return,
         };
         if write_result_bit(&mut md, &hdr, ofs, false).is_ok() {
@@ -331,6 +338,21 @@ impl Engine {
                     Err(dhcp::Invalid(e)) => (false, None, Err(e)),
                 };
                 write_result_bit(&mut md, dst_header, *dst_ofs, ok)?;
+                fx.messages.push(resume(pin, packet, md));
+                return res;
+            }
+            Opcode::DnsLookup => {
+                let Payload::Raw(raw) = &op.payload else { return Err("bad dns_lookup payload".into()) };
+                let (hdr, ofs, _) = result_field(raw).ok_or("dns_lookup: bad result field")?;
+                if pin.continuation.is_none() {
+                    return Err("dns_lookup packet-in without continuation".into());
+                }
+                let (packet, res) = match dns::handle(h, reg(&md, Field::METADATA) as u64, state) {
+                    Ok(dns::Outcome::Answer(p)) => (Some(p), Ok(())),
+                    Ok(dns::Outcome::NoAnswer) => (None, Ok(())),
+                    Err(dns::Invalid(e)) => (None, Err(e.to_string())),
+                };
+                write_result_bit(&mut md, hdr, ofs, packet.is_some())?;
                 fx.messages.push(resume(pin, packet, md));
                 return res;
             }

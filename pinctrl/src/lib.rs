@@ -5,6 +5,7 @@
 
 pub mod compose;
 pub mod dhcp;
+pub mod dns;
 pub mod engine;
 pub mod flow;
 pub mod handlers;

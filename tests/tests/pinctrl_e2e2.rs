@@ -1,0 +1,233 @@
+//! pinctrl end to end, second part, with real northd and ovs-vswitchd (dummy datapath): DNS
+//! query → answer, DHCPv6 solicit → advertise (and information-request → reply), router
+//! solicitation → router advertisement, periodic router advertisements. Every scenario
+//! runs against the real ovn-controller (proving the test) and against chassisd.
+//!
+//! Packets are built and read by hand here (the tests crate has no packet library): the
+//! layouts are the plain RFC ones.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use chassisd_tests::packet::{mac, to_hex};
+use chassisd_tests::{both_controllers, try_wait_for, Controller, Sandbox};
+
+both_controllers!(dns_query_answer);
+
+// ---- packets ------------------------------------------------------------------------------
+
+fn csum(b: &[u8]) -> u16 {
+    let mut s: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+fn eth(dst: [u8; 6], src: [u8; 6], ty: u16, payload: &[u8]) -> Vec<u8> {
+    let mut v = dst.to_vec();
+    v.extend_from_slice(&src);
+    v.extend_from_slice(&ty.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+fn ipv4_udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let mut u = sport.to_be_bytes().to_vec();
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(data);
+    let mut p = src.octets().to_vec();
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&[0, 17]);
+    p.extend_from_slice(&(u.len() as u16).to_be_bytes());
+    p.extend_from_slice(&u);
+    let c = csum(&p);
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    let len = (20 + u.len()) as u16;
+    let mut h = vec![0x45, 0];
+    h.extend_from_slice(&len.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    let c = csum(&h);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(&u);
+    h
+}
+
+/// An IPv6 packet with `proto` and `l4` (whose checksum at `csum_ofs` is filled in).
+fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, proto: u8, hlim: u8, mut l4: Vec<u8>, csum_ofs: usize) -> Vec<u8> {
+    let mut p = src.octets().to_vec();
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&(l4.len() as u32).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, proto]);
+    p.extend_from_slice(&l4);
+    let c = csum(&p);
+    l4[csum_ofs..csum_ofs + 2].copy_from_slice(&c.to_be_bytes());
+    let mut h = vec![0x60, 0, 0, 0];
+    h.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    h.extend_from_slice(&[proto, hlim]);
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    h.extend_from_slice(&l4);
+    h
+}
+
+fn ipv6_udp(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let mut u = sport.to_be_bytes().to_vec();
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(data);
+    ipv6(src, dst, 17, 64, u, 6)
+}
+
+/// A link-local address from a MAC (EUI-64).
+#[allow(dead_code)]
+fn lla(m: [u8; 6]) -> Ipv6Addr {
+    Ipv6Addr::from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+}
+
+/// The UDP payload of an IPv4 or IPv6 `frame` from port `sport`, if it is one.
+fn udp_payload(frame: &[u8], sport: u16) -> Option<&[u8]> {
+    let (l4, proto) = match frame.get(12..14)? {
+        [8, 0] => (14 + usize::from(frame.get(14)? & 0x0f) * 4, *frame.get(23)?),
+        [0x86, 0xdd] => (54, *frame.get(20)?),
+        _ => return None,
+    };
+    if proto != 17 || frame.get(l4..l4 + 2)? != sport.to_be_bytes() {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([*frame.get(l4 + 4)?, *frame.get(l4 + 5)?]));
+    frame.get(l4 + 8..l4 + len)
+}
+
+/// Injects `frame` on `inport` until `port` transmits what `f` recognises (a first packet may
+/// race the last flow updates under load); a few tries, then a failure.
+fn inject_until<T>(
+    sb: &Sandbox,
+    inport: &str,
+    frame: &[u8],
+    port: &str,
+    what: &str,
+    f: impl Fn(&[u8]) -> Option<T>,
+) -> T {
+    for _ in 0..5 {
+        let before = sb.tx_packets(port).len();
+        sb.inject(inport, &to_hex(frame));
+        if let Some(v) =
+            try_wait_for(Duration::from_secs(3), || sb.tx_packets(port).iter().skip(before).find_map(|r| f(&r.data)))
+        {
+            return v;
+        }
+    }
+    panic!("{port}: no {what} after 5 tries");
+}
+
+fn switch_with_vm(sb: &Sandbox, lsp_addresses: &str) {
+    sb.wait_chassis_registered();
+    sb.nbctl(["ls-add", "sw0"]);
+    sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", lsp_addresses]);
+}
+
+fn bind_vm(sb: &Sandbox) {
+    sb.add_vif("vif1", "lp1");
+    sb.wait_port_up("lp1");
+    sb.ovn_nbctl_wait_hv_sync();
+}
+
+// ---- DNS ----------------------------------------------------------------------------------
+
+/// A DNS query (id, RD) for `name` of `qtype`.
+fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut d = id.to_be_bytes().to_vec();
+    d.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        d.push(label.len() as u8);
+        d.extend_from_slice(label.as_bytes());
+    }
+    d.extend_from_slice(&[0]);
+    d.extend_from_slice(&qtype.to_be_bytes());
+    d.extend_from_slice(&[0, 1]);
+    d
+}
+
+/// Resource records as (type, rdata).
+type Answers = Vec<(u16, Vec<u8>)>;
+
+/// A DNS response's id and answers.
+fn dns_answers(d: &[u8]) -> Option<(u16, Answers)> {
+    let id = u16::from_be_bytes([*d.first()?, *d.get(1)?]);
+    if d.get(2)? & 0x80 == 0 {
+        return None;
+    }
+    let (qd, an) = (u16::from_be_bytes([d[4], d[5]]), u16::from_be_bytes([*d.get(6)?, *d.get(7)?]));
+    let mut i = 12;
+    let skip_name = |mut i: usize| -> Option<usize> {
+        loop {
+            let l = *d.get(i)?;
+            if l & 0xc0 == 0xc0 {
+                return Some(i + 2);
+            }
+            i += 1 + usize::from(l);
+            if l == 0 {
+                return Some(i);
+            }
+        }
+    };
+    for _ in 0..qd {
+        i = skip_name(i)? + 4;
+    }
+    let mut out = Vec::new();
+    for _ in 0..an {
+        i = skip_name(i)?;
+        let ty = u16::from_be_bytes([*d.get(i)?, *d.get(i + 1)?]);
+        let len = usize::from(u16::from_be_bytes([*d.get(i + 8)?, *d.get(i + 9)?]));
+        out.push((ty, d.get(i + 10..i + 10 + len)?.to_vec()));
+        i += 10 + len;
+    }
+    Some((id, out))
+}
+
+fn dns_query_answer(c: Controller) {
+    let sb = Sandbox::builder().infra().controller(c).start();
+    switch_with_vm(&sb, "50:54:00:00:00:01 10.0.0.5 aef0::5");
+    let dns = sb
+        .nbctl([
+            "create",
+            "DNS",
+            "records={vm1.ovn.org=\"10.0.0.6 aef0::6\", \"6.0.0.10.in-addr.arpa\"=\"vm1.ovn.org\"}",
+        ])
+        .trim()
+        .to_string();
+    sb.nbctl(["add", "Logical_Switch", "sw0", "dns_records", &dns]);
+    bind_vm(&sb);
+    let vm = mac("50:54:00:00:00:01");
+    let gw = mac("50:54:00:00:00:09");
+    let (src, dst) = (Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(10, 0, 0, 1));
+
+    let q = eth(gw, vm, 0x0800, &ipv4_udp(src, dst, 33333, 53, &dns_query(0x1234, "VM1.ovn.org", 1)));
+    let (id, answers) = inject_until(&sb, "vif1", &q, "vif1", "DNS answer (A)", |f| {
+        (f.get(0..6)? == vm).then_some(())?;
+        dns_answers(udp_payload(f, 53)?)
+    });
+    assert_eq!(id, 0x1234);
+    assert_eq!(answers, vec![(1, vec![10, 0, 0, 6])]);
+
+    let q = eth(gw, vm, 0x0800, &ipv4_udp(src, dst, 33334, 53, &dns_query(0x2345, "vm1.ovn.org", 28)));
+    let (_, answers) = inject_until(&sb, "vif1", &q, "vif1", "DNS answer (AAAA)", |f| dns_answers(udp_payload(f, 53)?));
+    assert_eq!(answers, vec![(28, "aef0::6".parse::<Ipv6Addr>().unwrap().octets().to_vec())]);
+
+    let q = eth(gw, vm, 0x0800, &ipv4_udp(src, dst, 33335, 53, &dns_query(0x3456, "6.0.0.10.in-addr.arpa", 12)));
+    let (_, answers) = inject_until(&sb, "vif1", &q, "vif1", "DNS answer (PTR)", |f| dns_answers(udp_payload(f, 53)?));
+    assert_eq!(answers, vec![(12, b"\x03vm1\x03ovn\x03org\x00".to_vec())]);
+
+    // Over IPv6 too.
+    let (s6, d6): (Ipv6Addr, Ipv6Addr) = ("aef0::5".parse().unwrap(), "aef0::1".parse().unwrap());
+    let q = eth(gw, vm, 0x86dd, &ipv6_udp(s6, d6, 33336, 53, &dns_query(0x4567, "vm1.ovn.org", 1)));
+    let (id, answers) =
+        inject_until(&sb, "vif1", &q, "vif1", "DNS answer over IPv6", |f| dns_answers(udp_payload(f, 53)?));
+    assert_eq!((id, answers), (0x4567, vec![(1, vec![10, 0, 0, 6])]));
+}
