@@ -17,6 +17,7 @@ use shared::ovn::tables;
 use shared::pinctrl_link::{IntentKind, Record, State};
 
 use crate::dhcp;
+use crate::dhcpv6;
 use crate::dns;
 use crate::flow::Headers;
 use crate::handlers::{self, IpKey};
@@ -338,6 +339,22 @@ impl Engine {
                     Err(dhcp::Invalid(e)) => (false, None, Err(e)),
                 };
                 write_result_bit(&mut md, dst_header, *dst_ofs, ok)?;
+                fx.messages.push(resume(pin, packet, md));
+                return res;
+            }
+            Opcode::PutDhcpv6Opts => {
+                let Payload::PutDhcpv6Opts { dst_header, dst_ofs, options } = &op.payload else {
+                    return Err("bad put_dhcpv6_opts payload".into());
+                };
+                if pin.continuation.is_none() {
+                    return Err("put_dhcpv6_opts packet-in without continuation".into());
+                }
+                let (packet, res) = match dhcpv6::handle(h, options) {
+                    Ok(dhcpv6::Outcome::Reply(p)) => (Some(p), Ok(())),
+                    Ok(dhcpv6::Outcome::NoReply) => (None, Ok(())),
+                    Err(dhcpv6::Invalid(e)) => (None, Err(e)),
+                };
+                write_result_bit(&mut md, dst_header, *dst_ofs, packet.is_some())?;
                 fx.messages.push(resume(pin, packet, md));
                 return res;
             }

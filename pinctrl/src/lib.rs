@@ -5,6 +5,7 @@
 
 pub mod compose;
 pub mod dhcp;
+pub mod dhcpv6;
 pub mod dns;
 pub mod engine;
 pub mod flow;

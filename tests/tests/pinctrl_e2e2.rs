@@ -12,7 +12,7 @@ use std::time::Duration;
 use chassisd_tests::packet::{mac, to_hex};
 use chassisd_tests::{both_controllers, try_wait_for, Controller, Sandbox};
 
-both_controllers!(dns_query_answer);
+both_controllers!(dns_query_answer, dhcpv6_solicit_advertise);
 
 // ---- packets ------------------------------------------------------------------------------
 
@@ -230,4 +230,107 @@ fn dns_query_answer(c: Controller) {
     let (id, answers) =
         inject_until(&sb, "vif1", &q, "vif1", "DNS answer over IPv6", |f| dns_answers(udp_payload(f, 53)?));
     assert_eq!((id, answers), (0x4567, vec![(1, vec![10, 0, 0, 6])]));
+}
+
+// ---- DHCPv6 -------------------------------------------------------------------------------
+
+/// A DHCPv6 client message of type `ty` (client id DUID-LL of `m`, IA_NA `iaid` if given).
+fn dhcpv6_client(m: [u8; 6], ty: u8, xid: [u8; 3], iaid: Option<u32>) -> Vec<u8> {
+    let mut d = vec![ty];
+    d.extend_from_slice(&xid);
+    d.extend_from_slice(&[0, 1, 0, 10, 0, 3, 0, 1]);
+    d.extend_from_slice(&m);
+    if let Some(iaid) = iaid {
+        d.extend_from_slice(&[0, 3, 0, 12]);
+        d.extend_from_slice(&iaid.to_be_bytes());
+        d.extend_from_slice(&[0; 8]);
+    }
+    d.extend_from_slice(&[0, 8, 0, 2, 0, 0]);
+    let ip = ipv6_udp(lla(m), "ff02::1:2".parse().unwrap(), 546, 547, &d);
+    eth([0x33, 0x33, 0, 1, 0, 2], m, 0x86dd, &ip)
+}
+
+/// DHCPv6 options as (code, value).
+type Options6 = Vec<(u16, Vec<u8>)>;
+
+/// A DHCPv6 server message in `frame`: (type, xid, options).
+fn dhcpv6_server(frame: &[u8]) -> Option<(u8, [u8; 3], Options6)> {
+    let d = udp_payload(frame, 547)?;
+    let ty = *d.first()?;
+    let xid = [*d.get(1)?, *d.get(2)?, *d.get(3)?];
+    let mut opts = Vec::new();
+    let mut r = d.get(4..)?;
+    while !r.is_empty() {
+        let code = u16::from_be_bytes([*r.first()?, *r.get(1)?]);
+        let len = usize::from(u16::from_be_bytes([*r.get(2)?, *r.get(3)?]));
+        opts.push((code, r.get(4..4 + len)?.to_vec()));
+        r = r.get(4 + len..)?;
+    }
+    Some((ty, xid, opts))
+}
+
+fn opt6(opts: &[(u16, Vec<u8>)], code: u16) -> Option<&[u8]> {
+    opts.iter().find(|(c, _)| *c == code).map(|(_, v)| v.as_slice())
+}
+
+fn dhcpv6_solicit_advertise(c: Controller) {
+    let sb = Sandbox::builder().infra().controller(c).start();
+    switch_with_vm(&sb, "50:54:00:00:00:01 aef0::5");
+    sb.nbctl(["lsp-add", "sw0", "lp2", "--", "lsp-set-addresses", "lp2", "50:54:00:00:00:02 aef0::6"]);
+    let stateful = sb.nbctl(["create", "DHCP_Options", "cidr=\"aef0::/64\""]).trim().to_string();
+    sb.nbctl([
+        "dhcp-options-set-options",
+        &stateful,
+        "server_id=00:00:00:10:00:01",
+        "dns_server={aef0::1}",
+        "domain_search=\"ovn.org\"",
+    ]);
+    let stateless = sb.nbctl(["create", "DHCP_Options", "cidr=\"aef0::/64\""]).trim().to_string();
+    sb.nbctl([
+        "dhcp-options-set-options",
+        &stateless,
+        "server_id=00:00:00:10:00:01",
+        "dhcpv6_stateless=true",
+        "dns_server={aef0::1}",
+    ]);
+    sb.nbctl(["lsp-set-dhcpv6-options", "lp1", &stateful]);
+    sb.nbctl(["lsp-set-dhcpv6-options", "lp2", &stateless]);
+    sb.add_vif("vif2", "lp2");
+    bind_vm(&sb);
+    sb.wait_port_up("lp2");
+    sb.ovn_nbctl_wait_hv_sync();
+    let vm = mac("50:54:00:00:00:01");
+    let server_duid = [0, 3, 0, 1, 0, 0, 0, 0x10, 0, 1];
+    let client_duid = [0, 3, 0, 1, 0x50, 0x54, 0, 0, 0, 1];
+
+    let solicit = dhcpv6_client(vm, 1, [1, 2, 3], Some(0x0a0b_0c0d));
+    let (ty, xid, opts) = inject_until(&sb, "vif1", &solicit, "vif1", "DHCPv6 ADVERTISE", |f| {
+        (f.get(0..6)? == vm).then_some(())?;
+        dhcpv6_server(f)
+    });
+    assert_eq!((ty, xid), (2, [1, 2, 3]), "ADVERTISE");
+    assert_eq!(opt6(&opts, 1), Some(&client_duid[..]), "client id");
+    assert_eq!(opt6(&opts, 2), Some(&server_duid[..]), "server id");
+    let ia = opt6(&opts, 3).expect("IA_NA");
+    assert_eq!(&ia[..4], &0x0a0b_0c0du32.to_be_bytes());
+    assert_eq!(&ia[12..16], &[0, 5, 0, 24], "IA address option");
+    assert_eq!(&ia[16..32], &"aef0::5".parse::<Ipv6Addr>().unwrap().octets());
+    assert_eq!(opt6(&opts, 23), Some(&"aef0::1".parse::<Ipv6Addr>().unwrap().octets()[..]), "dns");
+    assert!(opt6(&opts, 24).is_some(), "domain search");
+
+    let request = dhcpv6_client(vm, 3, [4, 5, 6], Some(0x0a0b_0c0d));
+    let (ty, xid, opts) =
+        inject_until(&sb, "vif1", &request, "vif1", "DHCPv6 REPLY", |f| dhcpv6_server(f).filter(|r| r.1 == [4, 5, 6]));
+    assert_eq!((ty, xid), (7, [4, 5, 6]), "REPLY");
+    assert!(opt6(&opts, 3).is_some());
+
+    // Stateless: an INFORMATION-REQUEST gets a REPLY without an address.
+    let vm2 = mac("50:54:00:00:00:02");
+    let info = dhcpv6_client(vm2, 11, [7, 8, 9], None);
+    let (ty, _, opts) = inject_until(&sb, "vif2", &info, "vif2", "DHCPv6 REPLY (stateless)", |f| {
+        dhcpv6_server(f).filter(|r| r.1 == [7, 8, 9])
+    });
+    assert_eq!(ty, 7);
+    assert!(opt6(&opts, 3).is_none(), "no IA_NA when stateless");
+    assert!(opt6(&opts, 23).is_some());
 }
