@@ -21,6 +21,7 @@ use crate::dhcpv6;
 use crate::dns;
 use crate::flow::Headers;
 use crate::handlers::{self, IpKey};
+use crate::nd_ra;
 use crate::ratelimit::{LogLimiter, TokenBucket};
 
 /// What handling one packet-in produced.
@@ -355,6 +356,24 @@ impl Engine {
                     Err(dhcpv6::Invalid(e)) => (None, Err(e)),
                 };
                 write_result_bit(&mut md, dst_header, *dst_ofs, packet.is_some())?;
+                fx.messages.push(resume(pin, packet, md));
+                return res;
+            }
+            Opcode::NdNa | Opcode::NdNaRouter => {
+                let p = nd_ra::nd_na(h, op.opcode == Opcode::NdNaRouter)?;
+                fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
+            }
+            Opcode::PutNdRaOpts => {
+                let Payload::Raw(raw) = &op.payload else { return Err("bad put_nd_ra_opts payload".into()) };
+                let (hdr, ofs, ra) = result_field(raw).ok_or("put_nd_ra_opts: bad result field")?;
+                if pin.continuation.is_none() {
+                    return Err("put_nd_ra_opts packet-in without continuation".into());
+                }
+                let (packet, res) = match nd_ra::put_nd_ra_opts(h, ra) {
+                    Ok(p) => (Some(p), Ok(())),
+                    Err(e) => (None, Err(e.to_string())),
+                };
+                write_result_bit(&mut md, hdr, ofs, packet.is_some())?;
                 fx.messages.push(resume(pin, packet, md));
                 return res;
             }

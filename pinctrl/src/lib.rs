@@ -10,6 +10,7 @@ pub mod dns;
 pub mod engine;
 pub mod flow;
 pub mod handlers;
+pub mod nd_ra;
 pub mod ratelimit;
 
 pub use engine::{Effects, Engine, OpStats};

@@ -12,7 +12,12 @@ use std::time::Duration;
 use chassisd_tests::packet::{mac, to_hex};
 use chassisd_tests::{both_controllers, try_wait_for, Controller, Sandbox};
 
-both_controllers!(dns_query_answer, dhcpv6_solicit_advertise);
+both_controllers!(
+    dns_query_answer,
+    dhcpv6_solicit_advertise,
+    router_solicitation_advertisement,
+    periodic_router_advertisements
+);
 
 // ---- packets ------------------------------------------------------------------------------
 
@@ -85,7 +90,6 @@ fn ipv6_udp(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, data: &[u8]) -
 }
 
 /// A link-local address from a MAC (EUI-64).
-#[allow(dead_code)]
 fn lla(m: [u8; 6]) -> Ipv6Addr {
     Ipv6Addr::from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
 }
@@ -333,4 +337,100 @@ fn dhcpv6_solicit_advertise(c: Controller) {
     assert_eq!(ty, 7);
     assert!(opt6(&opts, 3).is_none(), "no IA_NA when stateless");
     assert!(opt6(&opts, 23).is_some());
+}
+
+// ---- router advertisements -------------------------------------------------------------
+
+/// A router with lrp0 (aef0::1/64, SLAAC RAs) on sw0, where lp1 is the VM.
+fn router_with_ras(sb: &Sandbox, periodic: bool) {
+    switch_with_vm(sb, "50:54:00:00:00:01 aef0::5");
+    sb.nbctl(["lr-add", "lr0"]);
+    sb.nbctl(["lrp-add", "lr0", "lrp0", "00:00:00:00:ff:01", "aef0::1/64"]);
+    let mut cfg =
+        vec!["set", "Logical_Router_Port", "lrp0", "ipv6_ra_configs:address_mode=slaac", "ipv6_ra_configs:mtu=1400"];
+    if periodic {
+        cfg.extend([
+            "ipv6_ra_configs:send_periodic=true",
+            "ipv6_ra_configs:max_interval=4",
+            "ipv6_ra_configs:min_interval=3",
+        ]);
+    }
+    sb.nbctl(cfg);
+    sb.nbctl([
+        "lsp-add",
+        "sw0",
+        "sw0-lrp0",
+        "--",
+        "lsp-set-type",
+        "sw0-lrp0",
+        "router",
+        "--",
+        "lsp-set-addresses",
+        "sw0-lrp0",
+        "router",
+    ]);
+    sb.nbctl(["lsp-set-options", "sw0-lrp0", "router-port=lrp0"]);
+    bind_vm(sb);
+}
+
+/// A router advertisement in `frame`: (source MAC, ICMPv6 message).
+fn router_advert(frame: &[u8]) -> Option<([u8; 6], Vec<u8>)> {
+    (frame.get(12..14)? == [0x86, 0xdd] && *frame.get(20)? == 58 && *frame.get(54)? == 134).then_some(())?;
+    let src: [u8; 6] = frame.get(6..12)?.try_into().ok()?;
+    Some((src, frame.get(54..)?.to_vec()))
+}
+
+/// The ND options of an RA as (type, body after type and length).
+fn ra_options(icmp: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut r = icmp.get(16..).unwrap_or_default();
+    while let [ty, len, ..] = r {
+        let n = usize::from(*len) * 8;
+        if n == 0 || n > r.len() {
+            break;
+        }
+        out.push((*ty, r[2..n].to_vec()));
+        r = &r[n..];
+    }
+    out
+}
+
+fn check_ra(icmp: &[u8]) {
+    let opts = ra_options(icmp);
+    let lrp0 = mac("00:00:00:00:ff:01");
+    assert!(opts.iter().any(|(t, b)| *t == 1 && b[..] == lrp0), "source link-layer address: {opts:?}");
+    assert!(opts.iter().any(|(t, b)| *t == 5 && b[2..6] == 1400u32.to_be_bytes()), "MTU: {opts:?}");
+    let prefix = opts.iter().find(|(t, _)| *t == 3).expect("prefix option");
+    assert_eq!(prefix.1[0], 64, "prefix length");
+    assert_eq!(prefix.1[1] & 0xc0, 0xc0, "on-link and autonomous");
+    assert_eq!(&prefix.1[14..22], &[0xae, 0xf0, 0, 0, 0, 0, 0, 0]);
+}
+
+fn router_solicitation_advertisement(c: Controller) {
+    let sb = Sandbox::builder().infra().controller(c).start();
+    router_with_ras(&sb, false);
+    let vm = mac("50:54:00:00:00:01");
+    let mut rs = vec![133, 0, 0, 0, 0, 0, 0, 0, 1, 1];
+    rs.extend_from_slice(&vm);
+    let ip = ipv6(lla(vm), "ff02::2".parse().unwrap(), 58, 255, rs, 2);
+    let frame = eth([0x33, 0x33, 0, 0, 0, 2], vm, 0x86dd, &ip);
+    let (src, icmp) = inject_until(&sb, "vif1", &frame, "vif1", "router advertisement", router_advert);
+    assert_eq!(src, mac("00:00:00:00:ff:01"));
+    check_ra(&icmp);
+}
+
+fn periodic_router_advertisements(c: Controller) {
+    let sb = Sandbox::builder().infra().controller(c).start();
+    router_with_ras(&sb, true);
+    // Every 3 to 4 s, unasked.
+    let first =
+        try_wait_for(Duration::from_secs(15), || sb.tx_packets("vif1").iter().find_map(|r| router_advert(&r.data)));
+    let (src, icmp) = first.expect("a periodic router advertisement within 15 s");
+    assert_eq!(src, mac("00:00:00:00:ff:01"));
+    check_ra(&icmp);
+    let n = sb.tx_packets("vif1").iter().filter(|r| router_advert(&r.data).is_some()).count();
+    let more = try_wait_for(Duration::from_secs(10), || {
+        (sb.tx_packets("vif1").iter().filter(|r| router_advert(&r.data).is_some()).count() > n).then_some(())
+    });
+    assert!(more.is_some(), "a second periodic router advertisement");
 }
