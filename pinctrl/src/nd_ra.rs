@@ -320,7 +320,7 @@ pub fn packet_out_to_pipeline(packet: Vec<u8>, dp: u32, port: u32) -> Message {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
     fn options() -> BTreeMap<String, String> {
@@ -340,7 +340,7 @@ mod tests {
         .collect()
     }
 
-    fn rs() -> Vec<u8> {
+    pub fn rs() -> Vec<u8> {
         let src: Ipv6Addr = "fe80::5054:ff:fe00:1".parse().unwrap();
         let dst: Ipv6Addr = "ff02::2".parse().unwrap();
         let mut icmp = vec![ND_ROUTER_SOLICIT, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0x50, 0x54, 0, 0, 0, 1];
