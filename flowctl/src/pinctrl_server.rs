@@ -280,10 +280,59 @@ pub fn shared_state(
             local,
         });
     }
+    records.extend(dns_records(sb, &keys));
+    records.extend(ra_ports(sb, &keys));
     if let Some((_, g)) = sb.rows("SB_Global").next() {
         for (key, value) in crate::db::string_map(g, "options") {
             records.push(Record::SbOption { key, value });
         }
     }
     State::from_records(records)
+}
+
+/// The DNS rows `dns_lookup` answers from (23.03's `sync_dns_cache`: keyed by
+/// `external_ids:dns_id`, rows without one skipped), limited to the local datapaths: the
+/// lookup is by the packet's datapath, and packet-ins come only from local ones.
+fn dns_records(sb: &Db, keys: &BTreeMap<shared::ovsdb::Uuid, u32>) -> Vec<Record> {
+    let mut out = Vec::new();
+    for (_, row) in sb.rows("DNS") {
+        let Some(id) = row.get_map_str("external_ids", "dns_id") else { continue };
+        let datapaths: Vec<u32> =
+            crate::db::uuid_set(row, "datapaths").iter().filter_map(|u| keys.get(u)).copied().collect();
+        if datapaths.is_empty() {
+            continue;
+        }
+        out.push(Record::Dns { id: id.to_string(), datapaths, records: crate::db::string_map(row, "records") });
+    }
+    out
+}
+
+/// Router ports of local datapaths that send periodic router advertisements (23.03's
+/// `local_active_ports_ras` + `prepare_ipv6_ras`): `options:ipv6_ra_send_periodic=true` and
+/// a `peer` port, into whose switch the advertisements are injected.
+fn ra_ports(sb: &Db, keys: &BTreeMap<shared::ovsdb::Uuid, u32>) -> Vec<Record> {
+    let mut out = Vec::new();
+    for (_, pb) in sb.rows("Port_Binding") {
+        let Some(dp) = pb.get_uuid("datapath") else { continue };
+        if !keys.contains_key(&dp) || pb.get_map_str("options", "ipv6_ra_send_periodic") != Some("true") {
+            continue;
+        }
+        let (Some(name), Some(peer)) = (pb.get_str("logical_port"), pb.get_map_str("options", "peer")) else {
+            continue;
+        };
+        let Some((_, peer_pb)) = sb.rows("Port_Binding").find(|(_, p)| p.get_str("logical_port") == Some(peer)) else {
+            continue;
+        };
+        let peer_dp_key = peer_pb
+            .get_uuid("datapath")
+            .and_then(|u| sb.row("Datapath_Binding", &u))
+            .and_then(|d| d.get_i64("tunnel_key"))
+            .and_then(|k| u32::try_from(k).ok());
+        let peer_key = peer_pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok());
+        let (Some(datapath_key), Some(port_key)) = (peer_dp_key, peer_key) else { continue };
+        let options =
+            crate::db::string_map(pb, "options").into_iter().filter(|(k, _)| k.starts_with("ipv6_ra_")).collect();
+        out.push(Record::RaPort { name: name.to_string(), datapath_key, port_key, options });
+    }
+    out
 }

@@ -12,13 +12,16 @@ use shared::openflow::actions::ports;
 use shared::openflow::flow_match::Match;
 use shared::openflow::messages::{PacketIn2, PacketOut, NO_BUFFER};
 use shared::openflow::{Action, Field, Message};
-use shared::ovn::controller_ops::{ControllerOp, Opcode, Payload};
+use shared::ovn::controller_ops::{result_field, ControllerOp, Opcode, Payload};
 use shared::ovn::tables;
 use shared::pinctrl_link::{IntentKind, Record, State};
 
 use crate::dhcp;
+use crate::dhcpv6;
+use crate::dns;
 use crate::flow::Headers;
 use crate::handlers::{self, IpKey};
+use crate::nd_ra;
 use crate::ratelimit::{LogLimiter, TokenBucket};
 
 /// What handling one packet-in produced.
@@ -230,6 +233,12 @@ impl Engine {
             Payload::PutDhcpOpts { dst_header, dst_ofs, .. } | Payload::PutDhcpv6Opts { dst_header, dst_ofs, .. } => {
                 (dst_header.clone(), *dst_ofs)
             }
+            Payload::Raw(raw) if matches!(op.opcode, Opcode::DnsLookup | Opcode::PutNdRaOpts) => {
+                match result_field(raw) {
+                    Some((h, o, _)) => (h.to_vec(), o),
+                    None => return,
+                }
+            }
             _ => return,
         };
         if write_result_bit(&mut md, &hdr, ofs, false).is_ok() {
@@ -334,6 +343,55 @@ impl Engine {
                 fx.messages.push(resume(pin, packet, md));
                 return res;
             }
+            Opcode::PutDhcpv6Opts => {
+                let Payload::PutDhcpv6Opts { dst_header, dst_ofs, options } = &op.payload else {
+                    return Err("bad put_dhcpv6_opts payload".into());
+                };
+                if pin.continuation.is_none() {
+                    return Err("put_dhcpv6_opts packet-in without continuation".into());
+                }
+                let (packet, res) = match dhcpv6::handle(h, options) {
+                    Ok(dhcpv6::Outcome::Reply(p)) => (Some(p), Ok(())),
+                    Ok(dhcpv6::Outcome::NoReply) => (None, Ok(())),
+                    Err(dhcpv6::Invalid(e)) => (None, Err(e)),
+                };
+                write_result_bit(&mut md, dst_header, *dst_ofs, packet.is_some())?;
+                fx.messages.push(resume(pin, packet, md));
+                return res;
+            }
+            Opcode::NdNa | Opcode::NdNaRouter => {
+                let p = nd_ra::nd_na(h, op.opcode == Opcode::NdNaRouter)?;
+                fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
+            }
+            Opcode::PutNdRaOpts => {
+                let Payload::Raw(raw) = &op.payload else { return Err("bad put_nd_ra_opts payload".into()) };
+                let (hdr, ofs, ra) = result_field(raw).ok_or("put_nd_ra_opts: bad result field")?;
+                if pin.continuation.is_none() {
+                    return Err("put_nd_ra_opts packet-in without continuation".into());
+                }
+                let (packet, res) = match nd_ra::put_nd_ra_opts(h, ra) {
+                    Ok(p) => (Some(p), Ok(())),
+                    Err(e) => (None, Err(e.to_string())),
+                };
+                write_result_bit(&mut md, hdr, ofs, packet.is_some())?;
+                fx.messages.push(resume(pin, packet, md));
+                return res;
+            }
+            Opcode::DnsLookup => {
+                let Payload::Raw(raw) = &op.payload else { return Err("bad dns_lookup payload".into()) };
+                let (hdr, ofs, _) = result_field(raw).ok_or("dns_lookup: bad result field")?;
+                if pin.continuation.is_none() {
+                    return Err("dns_lookup packet-in without continuation".into());
+                }
+                let (packet, res) = match dns::handle(h, reg(&md, Field::METADATA) as u64, state) {
+                    Ok(dns::Outcome::Answer(p)) => (Some(p), Ok(())),
+                    Ok(dns::Outcome::NoAnswer) => (None, Ok(())),
+                    Err(dns::Invalid(e)) => (None, Err(e.to_string())),
+                };
+                write_result_bit(&mut md, hdr, ofs, packet.is_some())?;
+                fx.messages.push(resume(pin, packet, md));
+                return res;
+            }
             _ => {
                 self.unsupported += 1;
                 self.resume_failed(pin, op, md, fx);
@@ -360,14 +418,14 @@ fn find_port(state: &State, dp_key: u128, port_key: u128) -> Option<String> {
 /// bytes through the decoder and the handlers never panics.
 #[doc(hidden)]
 pub fn fuzz_one(data: &[u8]) {
-    let state = State::from_records([Record::Port {
-        name: "lp1".into(),
-        datapath_key: 1,
-        key: 1,
-        kind: String::new(),
-        macs: vec![],
-        local: true,
-    }]);
+    let state = State::from_records([
+        Record::Port { name: "lp1".into(), datapath_key: 1, key: 1, kind: String::new(), macs: vec![], local: true },
+        Record::Dns {
+            id: "d1".into(),
+            datapaths: vec![1],
+            records: [("vm1.ovn.org".to_string(), "10.0.0.5 aef0::5".to_string())].into_iter().collect(),
+        },
+    ]);
     let mut e = Engine::default();
     let now = Instant::now();
     // As a whole OpenFlow message...
@@ -525,6 +583,32 @@ mod tests {
     }
 
     #[test]
+    fn dns_lookup_resumes_with_the_answer_and_the_result_bit() {
+        let mut raw = shared::ovn::controller_ops::field_header(Field::REG0);
+        raw.extend_from_slice(&5u32.to_be_bytes());
+        let op = ControllerOp::new(Opcode::DnsLookup, Payload::Raw(raw));
+        let st = crate::dns::tests::state();
+        let q = crate::dns::tests::query("vm1.ovn.org", simple_dns::TYPE::A, false);
+        let mut p = pin(op.clone(), q.clone(), true);
+        let mut m = md();
+        let _ = m.set_u128(Field::METADATA, 1);
+        p.metadata = Some(m.clone());
+        let mut e = Engine::default();
+        let fx = e.packet_in(&p, &st, Instant::now());
+        let [Message::Resume(r)] = fx.messages.as_slice() else { panic!("{fx:?}") };
+        assert!(r.packet.len() > q.len());
+        assert_eq!(reg(r.metadata.as_ref().unwrap(), Field::REG0) & (1 << 5), 1 << 5);
+        // Another datapath: resumed unchanged, bit clear.
+        let _ = m.set_u128(Field::METADATA, 7);
+        p.metadata = Some(m);
+        let fx = e.packet_in(&p, &st, Instant::now());
+        let [Message::Resume(r)] = fx.messages.as_slice() else { panic!("{fx:?}") };
+        assert_eq!(r.packet, q);
+        assert_eq!(reg(r.metadata.as_ref().unwrap(), Field::REG0) & (1 << 5), 0);
+        assert_eq!(e.stats[&Opcode::DnsLookup].handled, 2);
+    }
+
+    #[test]
     fn corpus_replays() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/pinctrl_packet_in");
         if let Ok(rd) = std::fs::read_dir(dir) {
@@ -560,6 +644,24 @@ mod seeds {
                 options: crate::dhcp::tests::ovn_opts(),
             },
         );
+        let result = |raw: &[u8]| {
+            let mut p = shared::ovn::controller_ops::field_header(Field::REG0);
+            p.extend_from_slice(&5u32.to_be_bytes());
+            p.extend_from_slice(raw);
+            Payload::Raw(p)
+        };
+        let dns_op = ControllerOp::new(Opcode::DnsLookup, result(&[]));
+        let dns_op6 = dns_op.clone();
+        let dhcpv6_op = ControllerOp::new(
+            Opcode::PutDhcpv6Opts,
+            Payload::PutDhcpv6Opts {
+                dst_header: shared::ovn::controller_ops::field_header(Field::REG0),
+                dst_ofs: 3,
+                options: crate::dhcpv6::tests::ovn_opts(),
+            },
+        );
+        let ra = [134, 0, 0, 0, 255, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0xff, 1];
+        let ra_op = ControllerOp::new(Opcode::PutNdRaOpts, result(&ra));
         let cases = [
             ("arp", ControllerOp::new(Opcode::Arp, Payload::Nested(vec![])), udp.clone()),
             ("reject_udp", ControllerOp::new(Opcode::Reject, Payload::Nested(vec![])), udp.clone()),
@@ -568,6 +670,11 @@ mod seeds {
             ("put_arp", ControllerOp::new(Opcode::PutArp, Payload::Empty), udp.clone()),
             ("log", ControllerOp::new(Opcode::Log, Payload::Log { verdict: 1, severity: 4, name: b"a".to_vec() }), udp),
             ("dhcp", dhcp_op, dhcp),
+            ("dns_lookup", dns_op, crate::dns::tests::query("vm1.ovn.org", simple_dns::TYPE::A, false)),
+            ("dns_lookup_v6", dns_op6, crate::dns::tests::query("vm1.ovn.org", simple_dns::TYPE::AAAA, true)),
+            ("dhcpv6", dhcpv6_op, crate::dhcpv6::tests::request(dhcproto::v6::MessageType::Solicit, true)),
+            ("put_nd_ra_opts", ra_op, crate::nd_ra::tests::rs()),
+            ("nd_na_router", ControllerOp::new(Opcode::NdNaRouter, Payload::Nested(vec![])), crate::nd_ra::tests::rs()),
         ];
         for (name, op, pkt) in cases {
             let ud = op.encode();

@@ -5,9 +5,12 @@
 
 pub mod compose;
 pub mod dhcp;
+pub mod dhcpv6;
+pub mod dns;
 pub mod engine;
 pub mod flow;
 pub mod handlers;
+pub mod nd_ra;
 pub mod ratelimit;
 
 pub use engine::{Effects, Engine, OpStats};

@@ -77,6 +77,7 @@ struct Pinctrl {
     flowctl: FlowctlLink,
     engine: Engine,
     packet_ins: u64,
+    ras: pinctrl::nd_ra::RaScheduler,
 }
 
 impl Pinctrl {
@@ -106,7 +107,7 @@ impl Pinctrl {
              intents waiting for acknowledgement: {}\nintents sent: {}\nintents dropped (queue full): {}\n\
              openflow connection: {} ({}, {} connects)\nopenflow send queue: {}\n\
              packet-ins: {}\npacket-ins ignored (not an action): {}\nbad userdata: {}\nbad packets: {}\n\
-             unsupported opcodes: {}\n",
+             unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n",
             std::process::id(),
             self.started.elapsed().as_secs(),
             if self.flowctl.connected() { "connected" } else { "not connected" },
@@ -127,6 +128,8 @@ impl Pinctrl {
             self.engine.bad_userdata,
             self.engine.bad_packets,
             self.engine.unsupported,
+            self.ras.len(),
+            self.ras.sent,
         );
         s.push_str("opcode: received handled errors rate-limited\n");
         for (op, st) in &self.engine.stats {
@@ -147,6 +150,14 @@ fn session_id() -> u64 {
     t ^ (u64::from(std::process::id()) << 40)
 }
 
+/// Fires at the next periodic router advertisement; never without one.
+async fn ra_timer(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 fn main() {
     child::run(Role::Pinctrl, LOG_MODULES, |_args, mut link| async move {
         let mut pinctrl = Pinctrl {
@@ -154,6 +165,7 @@ fn main() {
             flowctl: FlowctlLink::new(session_id()),
             engine: Engine::default(),
             packet_ins: 0,
+            ras: pinctrl::nd_ra::RaScheduler::with_seed(session_id()),
         };
         let (tx, mut from_flowctl) = mpsc::channel(1024);
         spawn_connector(tx);
@@ -172,8 +184,13 @@ fn main() {
                         return 0;
                     }
                 },
+                () = ra_timer(pinctrl.ras.deadline()) => {
+                    let msgs = pinctrl.ras.due(Instant::now());
+                    of.send(msgs).await;
+                }
                 Some(ev) = from_flowctl.recv() => {
                     pinctrl.flowctl.on_event(ev);
+                    pinctrl.ras.sync(&pinctrl.flowctl.state, Instant::now());
                     let bridge = pinctrl.bridge();
                     if bridge != of.bridge {
                         of = OfConn::start(&bridge);

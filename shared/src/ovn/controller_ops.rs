@@ -200,6 +200,14 @@ fn nxm_header_len(b: &[u8]) -> Option<usize> {
     (b.len() >= len).then_some(len)
 }
 
+/// The result field of a paused action's payload kept raw (`dns_lookup`, `put_nd_ra_opts`):
+/// (NXM/OXM header, bit offset, the bytes after them).
+pub fn result_field(payload: &[u8]) -> Option<(&[u8], u32, &[u8])> {
+    let hl = nxm_header_len(payload)?;
+    let (header, r) = payload.split_at(hl);
+    Some((header, be32(r)?, r.get(4..)?))
+}
+
 fn be32(b: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
 }

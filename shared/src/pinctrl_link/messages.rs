@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::state::{Record, RecordKey};
 
 /// Bumped on any incompatible change below.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: DNS and RA-port records.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// An intent's identity: pinctrl's session (random per pinctrl start) and a sequence number
 /// within it, so a replay after either side restarts is recognised.

@@ -17,6 +17,14 @@ pub enum Record {
     Port { name: String, datapath_key: u32, key: u32, kind: String, macs: Vec<String>, local: bool },
     /// Southbound options pinctrl needs (svc_monitor_mac, mac_binding_age_threshold, ...).
     SbOption { key: String, value: String },
+    /// A Southbound DNS row (`external_ids:dns_id`) serving local datapaths: `dns_lookup`
+    /// answers from `records` (lowercase name -> space-separated addresses, or a PTR
+    /// target) for packets of the datapaths with these tunnel keys.
+    Dns { id: String, datapaths: Vec<u32>, records: BTreeMap<String, String> },
+    /// A local port that sends periodic router advertisements (Port_Binding
+    /// `options:ipv6_ra_send_periodic=true`): its `ipv6_ra_*` options, and the datapath and
+    /// key of the port of its peer switch the advertisements go out on.
+    RaPort { name: String, datapath_key: u32, port_key: u32, options: BTreeMap<String, String> },
 }
 
 /// What identifies a record: a newer record with the same key replaces it.
@@ -27,6 +35,8 @@ pub enum RecordKey {
     Datapath { key: u32 },
     Port { name: String },
     SbOption { key: String },
+    Dns { id: String },
+    RaPort { name: String },
 }
 
 impl Record {
@@ -36,6 +46,8 @@ impl Record {
             Record::Datapath { key, .. } => RecordKey::Datapath { key: *key },
             Record::Port { name, .. } => RecordKey::Port { name: name.clone() },
             Record::SbOption { key, .. } => RecordKey::SbOption { key: key.clone() },
+            Record::Dns { id, .. } => RecordKey::Dns { id: id.clone() },
+            Record::RaPort { name, .. } => RecordKey::RaPort { name: name.clone() },
         }
     }
 }
@@ -102,6 +114,11 @@ mod tests {
             }),
             (0u32..4, "[x-z]").prop_map(|(key, name)| Record::Datapath { key, uuid: String::new(), name }),
             ("[k-m]", "[0-9]").prop_map(|(key, value)| Record::SbOption { key, value }),
+            ("[d-f]", 0u32..4, "[a-c]").prop_map(|(id, k, name)| Record::Dns {
+                id,
+                datapaths: vec![k],
+                records: BTreeMap::from([(name, "10.0.0.1".to_string())]),
+            }),
         ]
     }
 
