@@ -274,6 +274,9 @@ impl Flowctl {
             collector_ids: &BTreeSet::new(),
         };
         let logical = lflow::compute(&lflow_input, &mut self.lflow_ids);
+        coverage::LFLOW_RUN.inc();
+        coverage::LFLOW_CACHE_HIT.add(self.lflow_ids.cache.hits);
+        coverage::LFLOW_CACHE_MISS.add(self.lflow_ids.cache.misses);
         let mut flows = physical::compute(&input);
         flows.extend(logical.flows);
         let state = DesiredState { flows, groups: logical.groups, meters: logical.meters };

@@ -49,6 +49,11 @@ pub static INJECT_PKT: Counter = Counter::new("inject_pkt");
 pub static SB_TXN: Counter = Counter::new("sb_txn");
 pub static OVS_TXN: Counter = Counter::new("ovs_txn");
 pub static TXN_ERROR: Counter = Counter::new("txn_error");
+/// Whole-table computations, and the (logical flow, datapath) translations they reused or
+/// made (23.03: `lflow_run`, lflow cache hits and misses).
+pub static LFLOW_RUN: Counter = Counter::new("lflow_run");
+pub static LFLOW_CACHE_HIT: Counter = Counter::new("lflow_cache_hit");
+pub static LFLOW_CACHE_MISS: Counter = Counter::new("lflow_cache_miss");
 
 static ALL: &[&Counter] = &[
     &FLOW_GENERATION_RUN,
@@ -67,6 +72,9 @@ static ALL: &[&Counter] = &[
     &SB_TXN,
     &OVS_TXN,
     &TXN_ERROR,
+    &LFLOW_RUN,
+    &LFLOW_CACHE_HIT,
+    &LFLOW_CACHE_MISS,
 ];
 
 const RUN_INTERVAL: Duration = Duration::from_secs(5);

@@ -37,8 +37,9 @@ pub struct Db {
     /// until they meet, the replica may lack rows the new conditions select.
     pub cond_requested: u64,
     pub cond_acked: u64,
-    /// Bumped whenever the replica (or what it is complete for) changes: flows need
-    /// recomputing only when this or another input moved.
+    /// Bumped whenever the replica (or what it is complete for) changes in a way flows can
+    /// depend on: flows need recomputing only when this or another input moved. flowctl's
+    /// own bookkeeping writes (nb_cfg reports, ovn-installed marks) do not count.
     pub revision: u64,
 }
 
@@ -65,7 +66,9 @@ impl Db {
     /// Applies a client event to the replica; returns true if the replica changed.
     pub fn on_event(&mut self, event: Event) -> bool {
         let changed = self.apply_event(event);
-        if changed {
+        // Taken at every event, so the replica does not keep old rows around.
+        let changes = self.replica.take_changes();
+        if changed && (changes.is_empty() || affects_flows(self.id, &self.replica, &changes)) {
             self.revision += 1;
         }
         changed
@@ -128,6 +131,43 @@ impl Db {
     pub fn cells(&self, tables: &[&str]) -> usize {
         tables.iter().flat_map(|t| self.rows(t)).map(|(_, r)| r.columns.len()).sum()
     }
+}
+
+/// Columns, and external_ids keys, that only record what flowctl reported: a change to
+/// nothing else than these cannot change a flow.
+const BOOKKEEPING: &[(DbId, &str, &str, &[&str])] = &[
+    (DbId::Sb, "Chassis_Private", "*", &[]),
+    (DbId::Sb, "SB_Global", "nb_cfg", &[]),
+    (DbId::Sb, "SB_Global", "nb_cfg_timestamp", &[]),
+    (DbId::Ovs, "Bridge", "external_ids", &["ovn-nb-cfg", "ovn-nb-cfg-ts"]),
+    (DbId::Ovs, "Interface", "external_ids", &["ovn-installed", "ovn-installed-ts"]),
+];
+
+/// Whether `changes` touch anything but [`BOOKKEEPING`] (`replica` holds the new rows).
+fn affects_flows(db: DbId, replica: &Replica, changes: &shared::ovsdb::Changes) -> bool {
+    changes.tables.iter().any(|(table, tc)| {
+        let rules: Vec<_> = BOOKKEEPING.iter().filter(|(d, t, ..)| *d == db && t == table).collect();
+        if rules.iter().any(|(_, _, c, _)| *c == "*") {
+            return false;
+        }
+        if !tc.inserted.is_empty() || !tc.deleted.is_empty() {
+            return true;
+        }
+        tc.modified.iter().any(|(uuid, m)| {
+            m.columns.iter().any(|col| match rules.iter().find(|(_, _, c, _)| c == col) {
+                None => true,
+                Some((_, _, _, [])) => false,
+                Some((_, _, _, keys)) => {
+                    let strip = |r: &Row| {
+                        let mut map = string_map(r, col);
+                        map.retain(|k, _| !keys.contains(&k.as_str()));
+                        map
+                    };
+                    replica.row(table, uuid).map(strip) != Some(strip(&m.old))
+                }
+            })
+        })
+    })
 }
 
 /// The string-to-string map in `column`, as owned pairs.
