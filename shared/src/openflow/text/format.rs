@@ -843,6 +843,16 @@ fn put_action(s: &mut String, a: &Action) {
             let _ = write!(s, "push_vlan:{}", hash_hex((*t).into()));
         }
         Action::PopVlan => s.push_str("pop_vlan"),
+        Action::PushMpls(t) => {
+            let _ = write!(s, "push_mpls:{t:#06x}");
+        }
+        Action::PopMpls(t) => {
+            let _ = write!(s, "pop_mpls:{t:#06x}");
+        }
+        Action::SetMplsTtl(t) => {
+            let _ = write!(s, "set_mpls_ttl({t})");
+        }
+        Action::DecMplsTtl => s.push_str("dec_mpls_ttl"),
         Action::Clone(acts) => {
             s.push_str("clone(");
             // An empty nested list prints as nothing, not "drop".

@@ -672,6 +672,34 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
         }
         "push_vlan" => Action::PushVlan(parse_u16(v)?),
         "pop_vlan" | "strip_vlan" => Action::PopVlan,
+        "push_mpls" => {
+            let t = parse_u16(v)?;
+            if t != 0x8847 && t != 0x8848 {
+                return err(format!("{v}: not a valid MPLS ethertype"));
+            }
+            Action::PushMpls(t)
+        }
+        "pop_mpls" => Action::PopMpls(parse_u16(v)?),
+        "set_mpls_ttl" => {
+            let t = v.strip_prefix('(').and_then(|x| x.strip_suffix(')')).unwrap_or(v);
+            let t = parse_u16(t)?;
+            Action::SetMplsTtl(u8::try_from(t).map_err(|_| ParseError(format!("{v}: not a valid TTL")))?)
+        }
+        "dec_mpls_ttl" => Action::DecMplsTtl,
+        "set_mpls_label" => {
+            let l = parse_u32(v)?;
+            if l > 0xfffff {
+                return err(format!("{v}: not a valid MPLS label"));
+            }
+            Action::SetField { field: Field::MPLS_LABEL, value: l.to_be_bytes().to_vec(), mask: None }
+        }
+        "set_mpls_tc" => {
+            let t = parse_u16(v)?;
+            if t > 7 {
+                return err(format!("{v}: not a valid MPLS TC"));
+            }
+            Action::SetField { field: Field::MPLS_TC, value: vec![t as u8], mask: None }
+        }
         "clone" => Action::Clone(parse_actions(v)?),
         "check_pkt_larger" => {
             let inner = v.strip_prefix('(').unwrap_or(v);
