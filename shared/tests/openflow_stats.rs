@@ -24,7 +24,10 @@ fn reply_for(req: &OfMessage) -> Option<MultipartReplyBody> {
             byte_count: 600,
             duration_sec: 3,
             duration_nsec: 500_000_000,
-            buckets: vec![BucketCounter { packet_count: 6, byte_count: 360 }, BucketCounter { packet_count: 4, byte_count: 240 }],
+            buckets: vec![
+                BucketCounter { packet_count: 6, byte_count: 360 },
+                BucketCounter { packet_count: 4, byte_count: 240 },
+            ],
         }]),
         MultipartRequestBody::GroupDesc(_) => MultipartReplyBody::GroupDesc(vec![GroupDesc {
             group_type: group_type::SELECT,
@@ -88,7 +91,14 @@ fn run(args: &[&str]) -> (MultipartRequestBody, String) {
     let (msgs, out) = capture_with(&full, &|raw| {
         let req = OfMessage::decode(raw).ok()?;
         let body = reply_for(&req)?;
-        Some(OfMessage { version: req.version, xid: req.xid, body: Message::MultipartReply(MultipartReply { flags: 0, body }) }.encode())
+        Some(
+            OfMessage {
+                version: req.version,
+                xid: req.xid,
+                body: Message::MultipartReply(MultipartReply { flags: 0, body }),
+            }
+            .encode(),
+        )
     });
     let raw = msgs.iter().find(|m| m.get(1) == Some(&18)).unwrap_or_else(|| panic!("{args:?}: no request; {out}"));
     let req = OfMessage::decode(raw).unwrap();

@@ -6,9 +6,7 @@ use super::errors::ErrorMsg;
 use super::flow_match::Match;
 use super::header::{nxt, ofpt, Header, HEADER_LEN, NX_VENDOR_ID, OFP15_VERSION};
 use super::props::{self, put_nested_prop, put_prop, put_prop_u64};
-use super::stats::{
-    self, AggregateStats, GroupDesc, GroupStats, MeterConfig, MeterStats, PortStats, OXS_CLASS,
-};
+use super::stats::{self, AggregateStats, GroupDesc, GroupStats, MeterConfig, MeterStats, PortStats, OXS_CLASS};
 use super::wire::{DecodeError, Put, Reader, Result};
 
 /// A message too long for OpenFlow's 16-bit length field (its would-be length).
@@ -1053,7 +1051,6 @@ fn decode_mp_reply(r: &mut Reader<'_>) -> Result<MultipartReply> {
     };
     Ok(MultipartReply { flags, body })
 }
-
 
 fn decode_flow_stats(e: &mut Reader<'_>) -> Result<FlowStats> {
     e.skip(4)?;

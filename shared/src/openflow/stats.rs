@@ -186,7 +186,7 @@ fn entries<'a, T>(
 }
 
 fn counters(e: &mut Reader<'_>, what: &'static str) -> Result<Vec<(u64, u64)>> {
-    if e.remaining() % 16 != 0 {
+    if !e.remaining().is_multiple_of(16) {
         return Err(DecodeError::BadLength { what, len: e.remaining() });
     }
     let mut v = Vec::new();
@@ -374,16 +374,9 @@ pub(crate) fn encode_port_stats(ports: &[PortStats], out: &mut Vec<u8>) {
         out.put_u32(p.port_no);
         out.put_u32(p.duration_sec);
         out.put_u32(p.duration_nsec);
-        for v in [
-            p.rx_packets,
-            p.tx_packets,
-            p.rx_bytes,
-            p.tx_bytes,
-            p.rx_dropped,
-            p.tx_dropped,
-            p.rx_errors,
-            p.tx_errors,
-        ] {
+        for v in
+            [p.rx_packets, p.tx_packets, p.rx_bytes, p.tx_bytes, p.rx_dropped, p.tx_dropped, p.rx_errors, p.tx_errors]
+        {
             out.put_u64(v);
         }
         if let Some(eth) = &p.ethernet {

@@ -60,6 +60,8 @@ pub const FLOWS: &[&str] = &[
     "table=50,priority=30,packet_type=(1,0x8847),mpls_label=3,mpls_tc=2,actions=drop",
     "table=50,priority=20,packet_type=(0,0),ip,actions=drop",
     "table=50,priority=10,packet_type=(1,0x800),ip_dscp=8,actions=drop",
+    "table=50,priority=9,packet_type=(1,0x86dd),ipv6_src=::1,actions=drop",
+    "table=50,priority=8,packet_type=(1,0x800),nw_proto=6,tp_dst=5,actions=drop",
     "table=51,priority=100,tun_src=1.1.1.1,tun_dst=2.2.2.2,tun_metadata0=0x1234/0xffff,actions=exit",
     "table=52,priority=100,actions=CONTROLLER:65535,output:LOCAL,IN_PORT,NORMAL",
     "table=53,priority=100,ip,actions=controller(reason=no_match,max_len=128,id=3)",

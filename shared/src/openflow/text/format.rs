@@ -491,6 +491,9 @@ pub fn format_match(m: &Match, priority: Option<u16>) -> String {
     if !skip_type && dlm != 0 {
         let _ = write!(s, "dl_type=0x{dl:04x},");
     }
+    // Fields below depend on the ethertype the match implies, which an L3 packet type
+    // carries by itself (as OVS's get_dl_type()).
+    let dl = m.dl_type();
     let is_arp = dl == 0x0806 || dl == 0x8035;
     if dl == 0x86dd {
         put_ipv6(&mut s, "ipv6_src", g(Slot::Ipv6Src));

@@ -321,6 +321,11 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
 fn set_from_text(m: &mut Match, f: Field, value: &str) -> Result<()> {
     let value = if value.is_empty() { "0/0" } else { value };
     let (v, mask) = parse_field_value(f, value)?;
+    // packet_type=(0,0) is the default OVS implies: ovs-ofctl encodes the same bytes with
+    // or without it and never prints it, so keep it out of the match.
+    if f == Field::PACKET_TYPE && mask.is_none() && v == [0, 0, 0, 0] {
+        return Ok(());
+    }
     match mask {
         Some(mk) => m.set_masked(f, &v, &mk)?,
         None => m.set(f, &v)?,
