@@ -76,6 +76,7 @@ pub mod flows;
 mod guard;
 pub mod hv;
 mod node;
+pub mod ofclient;
 pub mod packet;
 pub mod packets;
 pub mod pcap;

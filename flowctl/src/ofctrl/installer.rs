@@ -474,6 +474,23 @@ impl Installer {
                             *flows = None;
                         }
                     }
+                    MultipartReplyBody::GroupDesc(gs) if *groups == Some(msg.xid) => {
+                        for g in gs {
+                            self.groups.insert(g.group_id, String::new());
+                        }
+                        if !more {
+                            *groups = None;
+                        }
+                    }
+                    MultipartReplyBody::MeterConfig(ms) if *meters == Some(msg.xid) => {
+                        for m in ms {
+                            self.meters.insert(m.meter_id, String::new());
+                        }
+                        if !more {
+                            *meters = None;
+                        }
+                    }
+                    // A reply the codec could not type (it keeps the bytes): take the ids.
                     MultipartReplyBody::Other { mp_type: mp::GROUP_DESC, body } if *groups == Some(msg.xid) => {
                         for id in entry_ids(body) {
                             self.groups.insert(id, String::new());
@@ -549,14 +566,9 @@ impl Installer {
             flows,
             Message::MultipartRequest(MultipartRequest { flags: 0, body: MultipartRequestBody::Flow(req) }),
         ));
-        // ofp15_group_desc_request / meter_multipart_request: all groups / all meters.
-        let all = |mp_type, id: u32| {
-            let mut body = id.to_be_bytes().to_vec();
-            body.extend_from_slice(&[0; 4]);
-            MultipartRequest { flags: 0, body: MultipartRequestBody::Other { mp_type, body } }
-        };
-        out.push(OfMessage::new(groups, Message::MultipartRequest(all(mp::GROUP_DESC, 0xffff_fffc))));
-        out.push(OfMessage::new(meters, Message::MultipartRequest(all(mp::METER_CONFIG, meter::ALL))));
+        // All groups / all meters.
+        out.push(OfMessage::new(groups, Message::MultipartRequest(MultipartRequest::simple(mp::GROUP_DESC))));
+        out.push(OfMessage::new(meters, Message::MultipartRequest(MultipartRequest::simple(mp::METER_CONFIG))));
         self.groups.clear();
         self.meters.clear();
         self.dump.clear();

@@ -81,9 +81,7 @@ impl FakeSwitch {
                             })
                             .collect(),
                     ),
-                    MultipartRequestBody::Other { mp_type, .. } => {
-                        MultipartReplyBody::Other { mp_type: *mp_type, body: Vec::new() }
-                    }
+                    other => MultipartReplyBody::Other { mp_type: other.mp_type(), body: Vec::new() },
                 };
                 replies.push(reply(Message::MultipartReply(MultipartReply { flags: 0, body })));
             }

@@ -260,6 +260,13 @@ pub enum Action {
     DecTtl(Option<Vec<u16>>),
     PushVlan(u16),
     PopVlan,
+    /// `push_mpls:ETHERTYPE` (0x8847 or 0x8848).
+    PushMpls(u16),
+    /// `pop_mpls:ETHERTYPE`, the ethertype of the payload.
+    PopMpls(u16),
+    /// `set_mpls_ttl(TTL)`.
+    SetMplsTtl(u8),
+    DecMplsTtl,
     Clone(Vec<Action>),
     CheckPktLarger {
         pkt_len: u16,
@@ -295,8 +302,12 @@ pub enum Action {
 
 // OpenFlow 1.5 action types.
 const OFPAT_OUTPUT: u16 = 0;
+const OFPAT_SET_MPLS_TTL: u16 = 15;
+const OFPAT_DEC_MPLS_TTL: u16 = 16;
 const OFPAT_PUSH_VLAN: u16 = 17;
 const OFPAT_POP_VLAN: u16 = 18;
+const OFPAT_PUSH_MPLS: u16 = 19;
+const OFPAT_POP_MPLS: u16 = 20;
 const OFPAT_SET_QUEUE: u16 = 21;
 const OFPAT_GROUP: u16 = 22;
 const OFPAT_DEC_NW_TTL: u16 = 24;
@@ -410,6 +421,16 @@ fn decode_action(a: &[u8], depth: usize) -> Result<Action> {
         }
         OFPAT_PUSH_VLAN => Action::PushVlan(r.u16()?),
         OFPAT_POP_VLAN => Action::PopVlan,
+        OFPAT_PUSH_MPLS => {
+            let t = r.u16()?;
+            if t != 0x8847 && t != 0x8848 {
+                return Err(DecodeError::BadValue { what: "push_mpls ethertype", value: t.into() });
+            }
+            Action::PushMpls(t)
+        }
+        OFPAT_POP_MPLS => Action::PopMpls(r.u16()?),
+        OFPAT_SET_MPLS_TTL => Action::SetMplsTtl(r.u8()?),
+        OFPAT_DEC_MPLS_TTL => Action::DecMplsTtl,
         OFPAT_SET_QUEUE => Action::SetQueue(r.u32()?),
         OFPAT_GROUP => Action::Group(r.u32()?),
         OFPAT_DEC_NW_TTL => Action::DecTtl(None),
@@ -872,6 +893,20 @@ fn encode_action(a: &Action, out: &mut Vec<u8>) {
         }
         Action::PopVlan => {
             let s = of_start(out, OFPAT_POP_VLAN);
+            finish(out, s, 8);
+        }
+        Action::PushMpls(t) | Action::PopMpls(t) => {
+            let s = of_start(out, if matches!(a, Action::PushMpls(_)) { OFPAT_PUSH_MPLS } else { OFPAT_POP_MPLS });
+            out.put_u16(*t);
+            finish(out, s, 8);
+        }
+        Action::SetMplsTtl(t) => {
+            let s = of_start(out, OFPAT_SET_MPLS_TTL);
+            out.put_u8(*t);
+            finish(out, s, 8);
+        }
+        Action::DecMplsTtl => {
+            let s = of_start(out, OFPAT_DEC_MPLS_TTL);
             finish(out, s, 8);
         }
         Action::SetQueue(q) => {

@@ -470,9 +470,21 @@ impl Match {
         self.slot(s).0
     }
 
+    /// The ethertype the match implies, as OVS's `get_dl_type()`: `eth_type` for Ethernet
+    /// packets, the packet type's own ethertype for an L3 packet type (namespace 1), and
+    /// 0x5ff (OVS's "no ethertype") for any other packet type.
+    pub fn dl_type(&self) -> u16 {
+        let pt = self.val(Slot::PacketType) as u32;
+        match pt >> 16 {
+            0 if pt == 0 => self.val(Slot::EthType) as u16,
+            1 => pt as u16,
+            _ => 0x5ff,
+        }
+    }
+
     /// Whether the prerequisites of `p` hold (OVS checks values, not masks).
     pub fn prereq_ok(&self, p: Prereq) -> bool {
-        let dl = self.val(Slot::EthType) as u16;
+        let dl = self.dl_type();
         let proto = self.val(Slot::NwProto) as u8;
         let ip_any = dl == 0x0800 || dl == 0x86dd;
         let later = self.val(Slot::NwFrag) & 2 != 0;
@@ -644,7 +656,7 @@ impl Match {
         if vid != 0 && tcim & 0xe000 != 0 {
             put(out, Field::VLAN_PCP, (tci >> 13) & 7, M8);
         }
-        let dl = dl as u16;
+        let dl = self.dl_type();
         if dl == 0x8847 || dl == 0x8848 {
             let (lse, lsem) = s(Slot::MplsLse);
             if lsem & 0x0e00 != 0 {

@@ -6,6 +6,7 @@ use super::errors::ErrorMsg;
 use super::flow_match::Match;
 use super::header::{nxt, ofpt, Header, HEADER_LEN, NX_VENDOR_ID, OFP15_VERSION};
 use super::props::{self, put_nested_prop, put_prop, put_prop_u64};
+use super::stats::{self, AggregateStats, GroupDesc, GroupStats, MeterConfig, MeterStats, PortStats, OXS_CLASS};
 use super::wire::{DecodeError, Put, Reader, Result};
 
 /// A message too long for OpenFlow's 16-bit length field (its would-be length).
@@ -264,6 +265,85 @@ pub struct PacketIn2 {
     pub continuation: Option<Vec<u8>>,
 }
 
+/// OpenFlow 1.4+ async-config property types (`OFPACPT_*`): which asynchronous messages
+/// of each kind a controller receives, as a bitmap of reasons, for the slave (also called
+/// secondary) and master (primary) roles.
+pub mod async_prop {
+    pub const PACKET_IN_SLAVE: u16 = 0;
+    pub const PACKET_IN_MASTER: u16 = 1;
+    pub const PORT_STATUS_SLAVE: u16 = 2;
+    pub const PORT_STATUS_MASTER: u16 = 3;
+    pub const FLOW_REMOVED_SLAVE: u16 = 4;
+    pub const FLOW_REMOVED_MASTER: u16 = 5;
+    pub const ROLE_STATUS_SLAVE: u16 = 6;
+    pub const ROLE_STATUS_MASTER: u16 = 7;
+    pub const TABLE_STATUS_SLAVE: u16 = 8;
+    pub const TABLE_STATUS_MASTER: u16 = 9;
+    pub const REQUESTFORWARD_SLAVE: u16 = 10;
+    pub const REQUESTFORWARD_MASTER: u16 = 11;
+    /// The last reason-bitmap type; above it only experimenter properties.
+    pub const LAST_REASONS: u16 = REQUESTFORWARD_MASTER;
+}
+
+/// One async-config property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AsyncProp {
+    /// `ofp14_async_config_prop_reasons`: a reason bitmap (bit N = reason N).
+    Reasons { prop_type: u16, mask: u32 },
+    /// Any other property (experimenter), its payload as encoded.
+    Other { prop_type: u16, payload: Vec<u8> },
+}
+
+/// `OFPT_GET_ASYNC_REPLY` / `OFPT_SET_ASYNC` (OpenFlow 1.4+): properties in wire order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AsyncConfig {
+    pub props: Vec<AsyncProp>,
+}
+
+impl AsyncConfig {
+    /// The reason bitmap for `prop_type` (an [`async_prop`] constant), if present.
+    pub fn mask(&self, prop_type: u16) -> Option<u32> {
+        self.props.iter().find_map(|p| match p {
+            AsyncProp::Reasons { prop_type: t, mask } if *t == prop_type => Some(*mask),
+            _ => None,
+        })
+    }
+
+    /// Set (or add) the reason bitmap for `prop_type`.
+    pub fn set_mask(&mut self, prop_type: u16, mask: u32) {
+        for p in &mut self.props {
+            if let AsyncProp::Reasons { prop_type: t, mask: m } = p {
+                if *t == prop_type {
+                    *m = mask;
+                    return;
+                }
+            }
+        }
+        self.props.push(AsyncProp::Reasons { prop_type, mask });
+    }
+
+    fn decode(buf: &[u8]) -> Result<AsyncConfig> {
+        let mut props = Vec::new();
+        for p in props::read_props(buf, "async config property")? {
+            if p.ptype <= async_prop::LAST_REASONS {
+                props.push(AsyncProp::Reasons { prop_type: p.ptype, mask: props::prop_u32(&p)? });
+            } else {
+                props.push(AsyncProp::Other { prop_type: p.ptype, payload: p.payload.to_vec() });
+            }
+        }
+        Ok(AsyncConfig { props })
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        for p in &self.props {
+            match p {
+                AsyncProp::Reasons { prop_type, mask } => put_prop(out, *prop_type, &mask.to_be_bytes()),
+                AsyncProp::Other { prop_type, payload } => put_prop(out, *prop_type, payload),
+            }
+        }
+    }
+}
+
 /// Packet-in format for `NXT_SET_PACKET_IN_FORMAT`.
 pub const NXPIF_STANDARD: u32 = 0;
 pub const NXPIF_NXT_PACKET_IN: u32 = 1;
@@ -348,10 +428,18 @@ pub struct FlowStats {
     pub actions: Vec<Action>,
 }
 
-/// Multipart request bodies.
+/// Multipart request bodies. The id-selecting requests take `OFPG_ALL`, `meter::ALL` or
+/// `OFPP_ANY` for "all".
 #[derive(Debug, Clone, PartialEq)]
 pub enum MultipartRequestBody {
     Flow(FlowStatsRequest),
+    Aggregate(FlowStatsRequest),
+    PortStats(u32),
+    GroupStats(u32),
+    GroupDesc(u32),
+    MeterStats(u32),
+    MeterConfig(u32),
+    PortDesc(u32),
     /// Any other type, body kept as encoded.
     Other {
         mp_type: u16,
@@ -383,6 +471,12 @@ pub struct GroupFeatures {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MultipartReplyBody {
     Flow(Vec<FlowStats>),
+    Aggregate(AggregateStats),
+    PortStats(Vec<PortStats>),
+    GroupStats(Vec<GroupStats>),
+    GroupDesc(Vec<GroupDesc>),
+    MeterStats(Vec<MeterStats>),
+    MeterConfig(Vec<MeterConfig>),
     MeterFeatures(MeterFeatures),
     GroupFeatures(GroupFeatures),
     PortDesc(Vec<PortDesc>),
@@ -429,9 +523,8 @@ pub enum Message {
     BarrierRequest,
     BarrierReply,
     GetAsyncRequest,
-    /// Async-config properties, kept as encoded.
-    GetAsyncReply(Vec<u8>),
-    SetAsync(Vec<u8>),
+    GetAsyncReply(AsyncConfig),
+    SetAsync(AsyncConfig),
     BundleControl(BundleControl),
     BundleAdd(BundleAdd),
     SetPacketInFormat(u32),
@@ -453,13 +546,52 @@ pub enum Message {
 impl MultipartRequest {
     /// A request with no body (meter/group features, port description, ...).
     pub fn simple(mp_type: u16) -> MultipartRequest {
-        let body = if mp_type == mp::PORT_DESC {
-            // ofp15_port_desc_request: all ports.
-            vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]
-        } else {
-            Vec::new()
+        let body = match mp_type {
+            mp::PORT_DESC => MultipartRequestBody::PortDesc(OFPP_ANY),
+            mp::PORT_STATS => MultipartRequestBody::PortStats(OFPP_ANY),
+            mp::GROUP => MultipartRequestBody::GroupStats(OFPG_ALL),
+            mp::GROUP_DESC => MultipartRequestBody::GroupDesc(OFPG_ALL),
+            mp::METER => MultipartRequestBody::MeterStats(meter::ALL),
+            mp::METER_CONFIG => MultipartRequestBody::MeterConfig(meter::ALL),
+            _ => MultipartRequestBody::Other { mp_type, body: Vec::new() },
         };
-        MultipartRequest { flags: 0, body: MultipartRequestBody::Other { mp_type, body } }
+        MultipartRequest { flags: 0, body }
+    }
+}
+
+impl MultipartRequestBody {
+    /// The `OFPMP_*` type.
+    pub fn mp_type(&self) -> u16 {
+        match self {
+            MultipartRequestBody::Flow(_) => mp::FLOW,
+            MultipartRequestBody::Aggregate(_) => mp::AGGREGATE,
+            MultipartRequestBody::PortStats(_) => mp::PORT_STATS,
+            MultipartRequestBody::GroupStats(_) => mp::GROUP,
+            MultipartRequestBody::GroupDesc(_) => mp::GROUP_DESC,
+            MultipartRequestBody::MeterStats(_) => mp::METER,
+            MultipartRequestBody::MeterConfig(_) => mp::METER_CONFIG,
+            MultipartRequestBody::PortDesc(_) => mp::PORT_DESC,
+            MultipartRequestBody::Other { mp_type, .. } => *mp_type,
+        }
+    }
+}
+
+impl MultipartReplyBody {
+    /// The `OFPMP_*` type.
+    pub fn mp_type(&self) -> u16 {
+        match self {
+            MultipartReplyBody::Flow(_) => mp::FLOW,
+            MultipartReplyBody::Aggregate(_) => mp::AGGREGATE,
+            MultipartReplyBody::PortStats(_) => mp::PORT_STATS,
+            MultipartReplyBody::GroupStats(_) => mp::GROUP,
+            MultipartReplyBody::GroupDesc(_) => mp::GROUP_DESC,
+            MultipartReplyBody::MeterStats(_) => mp::METER,
+            MultipartReplyBody::MeterConfig(_) => mp::METER_CONFIG,
+            MultipartReplyBody::MeterFeatures(_) => mp::METER_FEATURES,
+            MultipartReplyBody::GroupFeatures(_) => mp::GROUP_FEATURES,
+            MultipartReplyBody::PortDesc(_) => mp::PORT_DESC,
+            MultipartReplyBody::Other { mp_type, .. } => *mp_type,
+        }
     }
 }
 
@@ -557,8 +689,8 @@ fn decode_depth(buf: &[u8], depth: usize) -> Result<OfMessage> {
         ofpt::BARRIER_REQUEST => Message::BarrierRequest,
         ofpt::BARRIER_REPLY => Message::BarrierReply,
         ofpt::GET_ASYNC_REQUEST => Message::GetAsyncRequest,
-        ofpt::GET_ASYNC_REPLY => Message::GetAsyncReply(r.take_rest().to_vec()),
-        ofpt::SET_ASYNC => Message::SetAsync(r.take_rest().to_vec()),
+        ofpt::GET_ASYNC_REPLY => Message::GetAsyncReply(AsyncConfig::decode(r.take_rest())?),
+        ofpt::SET_ASYNC => Message::SetAsync(AsyncConfig::decode(r.take_rest())?),
         ofpt::BUNDLE_CONTROL => Message::BundleControl(BundleControl {
             bundle_id: r.u32()?,
             ctrl_type: r.u16()?,
@@ -615,7 +747,7 @@ fn decode_hello(r: &mut Reader<'_>) -> Result<Message> {
     Ok(Message::Hello { version_bitmap })
 }
 
-fn decode_port(r: &mut Reader<'_>) -> Result<PortDesc> {
+pub(crate) fn decode_port(r: &mut Reader<'_>) -> Result<PortDesc> {
     let port_no = r.u32()?;
     let length = usize::from(r.u16()?);
     r.skip(2)?;
@@ -633,7 +765,7 @@ fn decode_port(r: &mut Reader<'_>) -> Result<PortDesc> {
     Ok(PortDesc { port_no, hw_addr, name, config, state, properties })
 }
 
-fn encode_port(p: &PortDesc, out: &mut Vec<u8>) {
+pub(crate) fn encode_port(p: &PortDesc, out: &mut Vec<u8>) {
     out.put_u32(p.port_no);
     out.put_u16((40 + p.properties.len()) as u16);
     out.put_zeros(2);
@@ -698,7 +830,12 @@ fn decode_group_mod(r: &mut Reader<'_>) -> Result<GroupMod> {
     let blen = usize::from(r.u16()?);
     r.skip(2)?;
     let command_bucket_id = r.u32()?;
-    let mut b = r.sub(blen, "group buckets")?;
+    let buckets = decode_buckets(&mut r.sub(blen, "group buckets")?)?;
+    Ok(GroupMod { command, group_type, group_id, command_bucket_id, buckets, properties: r.take_rest().to_vec() })
+}
+
+/// OpenFlow 1.5 buckets, to the end of `b`.
+pub(crate) fn decode_buckets(b: &mut Reader<'_>) -> Result<Vec<Bucket>> {
     let mut buckets = Vec::new();
     while !b.is_empty() {
         let len = usize::from(b.u16()?);
@@ -719,10 +856,10 @@ fn decode_group_mod(r: &mut Reader<'_>) -> Result<GroupMod> {
         }
         buckets.push(bucket);
     }
-    Ok(GroupMod { command, group_type, group_id, command_bucket_id, buckets, properties: r.take_rest().to_vec() })
+    Ok(buckets)
 }
 
-fn encode_buckets(buckets: &[Bucket], out: &mut Vec<u8>) {
+pub(crate) fn encode_buckets(buckets: &[Bucket], out: &mut Vec<u8>) {
     for b in buckets {
         let s = out.len();
         out.put_u16(0);
@@ -766,6 +903,11 @@ fn decode_meter_mod(r: &mut Reader<'_>) -> Result<MeterMod> {
     let command = r.u16()?;
     let flags = r.u16()?;
     let meter_id = r.u32()?;
+    Ok(MeterMod { command, flags, meter_id, bands: decode_bands(r)? })
+}
+
+/// Meter bands (`ofp13_meter_band_*`, 16 bytes each), to the end of `r`.
+pub(crate) fn decode_bands(r: &mut Reader<'_>) -> Result<Vec<MeterBand>> {
     let mut bands = Vec::new();
     while !r.is_empty() {
         let band_type = r.u16()?;
@@ -775,18 +917,23 @@ fn decode_meter_mod(r: &mut Reader<'_>) -> Result<MeterMod> {
         }
         let rate = r.u32()?;
         let burst_size = r.u32()?;
-        let prec_level = r.u8()?;
+        // Only a DSCP-remark band has a precedence level; the byte is padding otherwise.
+        let prec_level = if band_type == 2 { r.u8()? } else { r.u8().map(|_| 0)? };
         r.skip(3)?;
         bands.push(MeterBand { band_type, rate, burst_size, prec_level });
     }
-    Ok(MeterMod { command, flags, meter_id, bands })
+    Ok(bands)
 }
 
 fn encode_meter_mod(m: &MeterMod, out: &mut Vec<u8>) {
     out.put_u16(m.command);
     out.put_u16(m.flags);
     out.put_u32(m.meter_id);
-    for b in &m.bands {
+    encode_bands(&m.bands, out);
+}
+
+pub(crate) fn encode_bands(bands: &[MeterBand], out: &mut Vec<u8>) {
+    for b in bands {
         out.put_u16(b.band_type);
         out.put_u16(16);
         out.put_u32(b.rate);
@@ -800,7 +947,27 @@ fn decode_mp_request(r: &mut Reader<'_>) -> Result<MultipartRequest> {
     let mp_type = r.u16()?;
     let flags = r.u16()?;
     r.skip(4)?;
-    let body = if mp_type == mp::FLOW {
+    let id_req = |r: &mut Reader<'_>| -> Result<Option<u32>> {
+        // The 8-byte "which one" bodies; anything else stays as bytes.
+        if r.remaining() == 8 && r.peek_u32(4)? == 0 {
+            Ok(Some(r.u32().and_then(|id| r.u32().map(|_| id))?))
+        } else {
+            Ok(None)
+        }
+    };
+    let typed = match mp_type {
+        mp::PORT_STATS => id_req(r)?.map(MultipartRequestBody::PortStats),
+        mp::GROUP => id_req(r)?.map(MultipartRequestBody::GroupStats),
+        mp::GROUP_DESC => id_req(r)?.map(MultipartRequestBody::GroupDesc),
+        mp::METER => id_req(r)?.map(MultipartRequestBody::MeterStats),
+        mp::METER_CONFIG => id_req(r)?.map(MultipartRequestBody::MeterConfig),
+        mp::PORT_DESC => id_req(r)?.map(MultipartRequestBody::PortDesc),
+        _ => None,
+    };
+    if let Some(body) = typed {
+        return Ok(MultipartRequest { flags, body });
+    }
+    let body = if mp_type == mp::FLOW || mp_type == mp::AGGREGATE {
         let table_id = r.u8()?;
         r.skip(3)?;
         let out_port = r.u32()?;
@@ -809,7 +976,15 @@ fn decode_mp_request(r: &mut Reader<'_>) -> Result<MultipartRequest> {
         let cookie = r.u64()?;
         let cookie_mask = r.u64()?;
         let matches = Match::decode_ofp_match(r)?;
-        MultipartRequestBody::Flow(FlowStatsRequest { table_id, out_port, out_group, cookie, cookie_mask, matches })
+        let req = FlowStatsRequest { table_id, out_port, out_group, cookie, cookie_mask, matches };
+        if !r.is_empty() {
+            return Err(DecodeError::BadLength { what: "flow stats request", len: r.remaining() });
+        }
+        if mp_type == mp::FLOW {
+            MultipartRequestBody::Flow(req)
+        } else {
+            MultipartRequestBody::Aggregate(req)
+        }
     } else {
         MultipartRequestBody::Other { mp_type, body: r.take_rest().to_vec() }
     };
@@ -831,6 +1006,18 @@ fn decode_mp_reply(r: &mut Reader<'_>) -> Result<MultipartReply> {
             flows.push(decode_flow_stats(&mut e)?);
         }
         MultipartReplyBody::Flow(flows)
+    } else if mp_type == mp::AGGREGATE {
+        MultipartReplyBody::Aggregate(stats::decode_aggregate(r)?)
+    } else if mp_type == mp::PORT_STATS {
+        MultipartReplyBody::PortStats(stats::decode_port_stats(r)?)
+    } else if mp_type == mp::GROUP {
+        MultipartReplyBody::GroupStats(stats::decode_group_stats(r)?)
+    } else if mp_type == mp::GROUP_DESC {
+        MultipartReplyBody::GroupDesc(stats::decode_group_desc(r)?)
+    } else if mp_type == mp::METER {
+        MultipartReplyBody::MeterStats(stats::decode_meter_stats(r)?)
+    } else if mp_type == mp::METER_CONFIG {
+        MultipartReplyBody::MeterConfig(stats::decode_meter_config(r)?)
     } else if mp_type == mp::METER_FEATURES && r.remaining() == 16 {
         let f = MeterFeatures {
             max_meter: r.u32()?,
@@ -864,8 +1051,6 @@ fn decode_mp_reply(r: &mut Reader<'_>) -> Result<MultipartReply> {
     };
     Ok(MultipartReply { flags, body })
 }
-
-const OXS_CLASS: u16 = 0x8002;
 
 fn decode_flow_stats(e: &mut Reader<'_>) -> Result<FlowStats> {
     e.skip(4)?;
@@ -1167,15 +1352,20 @@ fn encode_body(m: &Message, out: &mut Vec<u8>) -> u8 {
             ofpt::METER_MOD
         }
         Message::MultipartRequest(req) => {
-            let mp_type = match &req.body {
-                MultipartRequestBody::Flow(_) => mp::FLOW,
-                MultipartRequestBody::Other { mp_type, .. } => *mp_type,
-            };
-            out.put_u16(mp_type);
+            out.put_u16(req.body.mp_type());
             out.put_u16(req.flags);
             out.put_zeros(4);
             match &req.body {
-                MultipartRequestBody::Flow(f) => {
+                MultipartRequestBody::PortStats(id)
+                | MultipartRequestBody::GroupStats(id)
+                | MultipartRequestBody::GroupDesc(id)
+                | MultipartRequestBody::MeterStats(id)
+                | MultipartRequestBody::MeterConfig(id)
+                | MultipartRequestBody::PortDesc(id) => {
+                    out.put_u32(*id);
+                    out.put_zeros(4);
+                }
+                MultipartRequestBody::Flow(f) | MultipartRequestBody::Aggregate(f) => {
                     out.put_u8(f.table_id);
                     out.put_zeros(3);
                     out.put_u32(f.out_port);
@@ -1190,14 +1380,7 @@ fn encode_body(m: &Message, out: &mut Vec<u8>) -> u8 {
             ofpt::MULTIPART_REQUEST
         }
         Message::MultipartReply(rep) => {
-            let mp_type = match &rep.body {
-                MultipartReplyBody::Flow(_) => mp::FLOW,
-                MultipartReplyBody::MeterFeatures(_) => mp::METER_FEATURES,
-                MultipartReplyBody::GroupFeatures(_) => mp::GROUP_FEATURES,
-                MultipartReplyBody::PortDesc(_) => mp::PORT_DESC,
-                MultipartReplyBody::Other { mp_type, .. } => *mp_type,
-            };
-            out.put_u16(mp_type);
+            out.put_u16(rep.body.mp_type());
             out.put_u16(rep.flags);
             out.put_zeros(4);
             match &rep.body {
@@ -1206,6 +1389,12 @@ fn encode_body(m: &Message, out: &mut Vec<u8>) -> u8 {
                         encode_flow_stats(f, out);
                     }
                 }
+                MultipartReplyBody::Aggregate(a) => stats::encode_aggregate(a, out),
+                MultipartReplyBody::PortStats(p) => stats::encode_port_stats(p, out),
+                MultipartReplyBody::GroupStats(g) => stats::encode_group_stats(g, out),
+                MultipartReplyBody::GroupDesc(g) => stats::encode_group_desc(g, out),
+                MultipartReplyBody::MeterStats(m) => stats::encode_meter_stats(m, out),
+                MultipartReplyBody::MeterConfig(m) => stats::encode_meter_config(m, out),
                 MultipartReplyBody::MeterFeatures(f) => {
                     out.put_u32(f.max_meter);
                     out.put_u32(f.band_types);
@@ -1233,12 +1422,12 @@ fn encode_body(m: &Message, out: &mut Vec<u8>) -> u8 {
         Message::BarrierRequest => ofpt::BARRIER_REQUEST,
         Message::BarrierReply => ofpt::BARRIER_REPLY,
         Message::GetAsyncRequest => ofpt::GET_ASYNC_REQUEST,
-        Message::GetAsyncReply(p) => {
-            out.extend_from_slice(p);
+        Message::GetAsyncReply(c) => {
+            c.encode(out);
             ofpt::GET_ASYNC_REPLY
         }
-        Message::SetAsync(p) => {
-            out.extend_from_slice(p);
+        Message::SetAsync(c) => {
+            c.encode(out);
             ofpt::SET_ASYNC
         }
         Message::BundleControl(b) => {

@@ -15,6 +15,7 @@
 //! - [`messages`]: [`OfMessage`] / [`Message`] and the message bodies.
 //! - [`errors`]: error messages and their OVS names.
 //! - [`props`]: OpenFlow TLV properties.
+//! - [`stats`]: multipart statistics bodies (aggregate, port, group, meter).
 //! - [`text`]: ovs-ofctl compatible text for matches, actions and flow mods.
 //!
 //! ```
@@ -54,6 +55,7 @@ pub mod flow_match;
 pub mod header;
 pub mod messages;
 pub mod props;
+pub mod stats;
 pub mod text;
 pub mod wire;
 

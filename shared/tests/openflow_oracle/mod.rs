@@ -29,9 +29,11 @@ pub fn ofp_print(msg: &[u8]) -> String {
 pub fn ofp_print_args(msg: &[u8], extra: &[&str]) -> String {
     let out = Command::new("ovs-ofctl").args(extra).arg("ofp-print").arg(to_hex(msg)).output().expect("run ovs-ofctl");
     let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Log lines (e.g. "OFPAT_SET_MPLS_TTL is deprecated in OpenFlow15") are not output.
     let e = String::from_utf8_lossy(&out.stderr);
-    if !e.is_empty() {
-        s.push_str(&e);
+    for l in e.lines().filter(|l| !l.contains("|INFO|")) {
+        s.push_str(l);
+        s.push('\n');
     }
     s
 }

@@ -491,6 +491,9 @@ pub fn format_match(m: &Match, priority: Option<u16>) -> String {
     if !skip_type && dlm != 0 {
         let _ = write!(s, "dl_type=0x{dl:04x},");
     }
+    // Fields below depend on the ethertype the match implies, which an L3 packet type
+    // carries by itself (as OVS's get_dl_type()).
+    let dl = m.dl_type();
     let is_arp = dl == 0x0806 || dl == 0x8035;
     if dl == 0x86dd {
         put_ipv6(&mut s, "ipv6_src", g(Slot::Ipv6Src));
@@ -843,6 +846,16 @@ fn put_action(s: &mut String, a: &Action) {
             let _ = write!(s, "push_vlan:{}", hash_hex((*t).into()));
         }
         Action::PopVlan => s.push_str("pop_vlan"),
+        Action::PushMpls(t) => {
+            let _ = write!(s, "push_mpls:{t:#06x}");
+        }
+        Action::PopMpls(t) => {
+            let _ = write!(s, "pop_mpls:{t:#06x}");
+        }
+        Action::SetMplsTtl(t) => {
+            let _ = write!(s, "set_mpls_ttl({t})");
+        }
+        Action::DecMplsTtl => s.push_str("dec_mpls_ttl"),
         Action::Clone(acts) => {
             s.push_str("clone(");
             // An empty nested list prints as nothing, not "drop".

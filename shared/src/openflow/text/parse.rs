@@ -321,6 +321,11 @@ pub fn parse_field_value(f: Field, s: &str) -> Result<(Vec<u8>, Option<Vec<u8>>)
 fn set_from_text(m: &mut Match, f: Field, value: &str) -> Result<()> {
     let value = if value.is_empty() { "0/0" } else { value };
     let (v, mask) = parse_field_value(f, value)?;
+    // packet_type=(0,0) is the default OVS implies: ovs-ofctl encodes the same bytes with
+    // or without it and never prints it, so keep it out of the match.
+    if f == Field::PACKET_TYPE && mask.is_none() && v == [0, 0, 0, 0] {
+        return Ok(());
+    }
     match mask {
         Some(mk) => m.set_masked(f, &v, &mk)?,
         None => m.set(f, &v)?,
@@ -672,6 +677,34 @@ fn parse_action(k: &str, v: &str) -> Result<Action> {
         }
         "push_vlan" => Action::PushVlan(parse_u16(v)?),
         "pop_vlan" | "strip_vlan" => Action::PopVlan,
+        "push_mpls" => {
+            let t = parse_u16(v)?;
+            if t != 0x8847 && t != 0x8848 {
+                return err(format!("{v}: not a valid MPLS ethertype"));
+            }
+            Action::PushMpls(t)
+        }
+        "pop_mpls" => Action::PopMpls(parse_u16(v)?),
+        "set_mpls_ttl" => {
+            let t = v.strip_prefix('(').and_then(|x| x.strip_suffix(')')).unwrap_or(v);
+            let t = parse_u16(t)?;
+            Action::SetMplsTtl(u8::try_from(t).map_err(|_| ParseError(format!("{v}: not a valid TTL")))?)
+        }
+        "dec_mpls_ttl" => Action::DecMplsTtl,
+        "set_mpls_label" => {
+            let l = parse_u32(v)?;
+            if l > 0xfffff {
+                return err(format!("{v}: not a valid MPLS label"));
+            }
+            Action::SetField { field: Field::MPLS_LABEL, value: l.to_be_bytes().to_vec(), mask: None }
+        }
+        "set_mpls_tc" => {
+            let t = parse_u16(v)?;
+            if t > 7 {
+                return err(format!("{v}: not a valid MPLS TC"));
+            }
+            Action::SetField { field: Field::MPLS_TC, value: vec![t as u8], mask: None }
+        }
         "clone" => Action::Clone(parse_actions(v)?),
         "check_pkt_larger" => {
             let inner = v.strip_prefix('(').unwrap_or(v);
