@@ -2,12 +2,42 @@
 //! the logical-flow translator produce and the installer keeps installed.
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use shared::openflow::{Action, Match};
 
-/// A flow's identity on the switch, as ovn-controller keys it: table, priority, match.
-pub type FlowKey = (u8, u16, Match);
+/// A flow's identity on the switch, as ovn-controller keys it: table, priority, match. Its
+/// hash is computed once: the installer hashes every key of the table at each computation.
+#[derive(Clone, Debug)]
+pub struct FlowKey {
+    pub table: u8,
+    pub priority: u16,
+    pub m: Match,
+    hash: u64,
+}
+
+impl FlowKey {
+    pub fn new(table: u8, priority: u16, m: Match) -> FlowKey {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (table, priority, &m).hash(&mut h);
+        FlowKey { table, priority, m, hash: h.finish() }
+    }
+}
+
+impl PartialEq for FlowKey {
+    fn eq(&self, other: &FlowKey) -> bool {
+        self.hash == other.hash && self.table == other.table && self.priority == other.priority && self.m == other.m
+    }
+}
+
+impl Eq for FlowKey {}
+
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
 
 /// What may change in place for a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,19 +58,19 @@ pub struct DesiredFlow {
 
 impl DesiredFlow {
     pub fn new(table: u8, priority: u16, m: Match, cookie: u64, actions: Vec<Action>) -> DesiredFlow {
-        DesiredFlow { key: Arc::new((table, priority, m)), body: Arc::new(FlowBody { cookie, actions }) }
+        DesiredFlow { key: Arc::new(FlowKey::new(table, priority, m)), body: Arc::new(FlowBody { cookie, actions }) }
     }
     #[cfg(test)]
     pub fn table(&self) -> u8 {
-        self.key.0
+        self.key.table
     }
     #[cfg(test)]
     pub fn priority(&self) -> u16 {
-        self.key.1
+        self.key.priority
     }
     #[cfg(test)]
     pub fn m(&self) -> &Match {
-        &self.key.2
+        &self.key.m
     }
     #[cfg(test)]
     pub fn cookie(&self) -> u64 {

@@ -128,7 +128,7 @@ pub fn lb_flows(lb: &Lb, cookie: u64, local_dps: &[u32], use_ct_mark: bool, out:
     for vip in &lb.vips {
         snat_flows(lb, vip, cookie, local_dps, &mut flows);
     }
-    let mut seen = BTreeSet::new();
+    let mut seen = std::collections::HashSet::new();
     for f in flows {
         if seen.insert(std::sync::Arc::clone(&f.key)) {
             out.push(f);

@@ -251,9 +251,9 @@ impl Default for Installer {
 
 fn flow_text(key: &FlowKey, body: Option<&FlowBody>) -> String {
     format_flow_mod(&FlowMod {
-        table_id: key.0,
-        priority: key.1,
-        matches: key.2.clone(),
+        table_id: key.table,
+        priority: key.priority,
+        matches: key.m.clone(),
         cookie: body.map_or(0, |b| b.cookie),
         actions: body.map(|b| b.actions.clone()).unwrap_or_default(),
         ..FlowMod::default()
@@ -513,7 +513,7 @@ impl Installer {
                     self.installed.clear();
                     for fs in self.dump.drain(..) {
                         self.installed.insert(
-                            Arc::new((fs.table_id, fs.priority, fs.matches)),
+                            Arc::new(FlowKey::new(fs.table_id, fs.priority, fs.matches)),
                             Arc::new(FlowBody { cookie: fs.cookie, actions: fs.actions }),
                         );
                     }
@@ -807,10 +807,10 @@ impl Installer {
             }
             let fm = FlowMod {
                 cookie: body.cookie,
-                table_id: key.0,
+                table_id: key.table,
                 command,
-                priority: key.1,
-                matches: key.2.clone(),
+                priority: key.priority,
+                matches: key.m.clone(),
                 actions: body.actions.clone(),
                 ..FlowMod::default()
             };
@@ -822,10 +822,10 @@ impl Installer {
                 continue;
             }
             let fm = FlowMod {
-                table_id: key.0,
+                table_id: key.table,
                 command: flow_mod_command::DELETE_STRICT,
-                priority: key.1,
-                matches: key.2.clone(),
+                priority: key.priority,
+                matches: key.m.clone(),
                 ..FlowMod::default()
             };
             let xid = targets.add(&mut self.xid, Target::Flow(key.clone(), None));

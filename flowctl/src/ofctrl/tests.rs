@@ -30,7 +30,7 @@ struct FakeSwitch {
 }
 
 fn k(key: &FlowKey) -> (u8, u16, String) {
-    (key.0, key.1, format!("{:?}", key.2))
+    (key.table, key.priority, format!("{:?}", key.m))
 }
 
 impl FakeSwitch {
@@ -64,15 +64,15 @@ impl FakeSwitch {
                         self.flows
                             .values()
                             .map(|(key, b)| FlowStats {
-                                table_id: key.0,
+                                table_id: key.table,
                                 reason: 0,
-                                priority: key.1,
+                                priority: key.priority,
                                 idle_timeout: 0,
                                 hard_timeout: 0,
                                 flags: 0,
                                 importance: 0,
                                 cookie: b.cookie,
-                                matches: key.2.clone(),
+                                matches: key.m.clone(),
                                 duration: None,
                                 idle_age: None,
                                 packet_count: None,
@@ -121,7 +121,7 @@ impl FakeSwitch {
 }
 
 fn apply(t: &mut BTreeMap<(u8, u16, String), (FlowKey, FlowBody)>, fm: &FlowMod) {
-    let key = (fm.table_id, fm.priority, fm.matches.clone());
+    let key = FlowKey::new(fm.table_id, fm.priority, fm.matches.clone());
     match fm.command {
         flow_mod_command::DELETE_STRICT => {
             t.remove(&k(&key));
