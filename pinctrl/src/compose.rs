@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etherparse::{Icmpv4Header, Icmpv4Type, Icmpv6Header, Icmpv6Type, IpNumber, Ipv4Header, Ipv6Header, TcpHeader};
 
-use crate::flow::{ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN};
+use crate::flow::{ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, IPPROTO_ICMPV6};
 
 /// `IP_DSCP_CS6` as a DSCP value (tos 0xc0).
 const DSCP_CS6: u8 = 48;
@@ -154,6 +154,18 @@ pub fn csum(b: &[u8]) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
+}
+
+/// The ICMPv6 checksum of `body` (checksum field zero) from `src` to `dst`: over the IPv6
+/// pseudo-header and `body`.
+pub fn icmp6_checksum(src: Ipv6Addr, dst: Ipv6Addr, body: &[u8]) -> u16 {
+    let mut pseudo = Vec::with_capacity(40 + body.len());
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, IPPROTO_ICMPV6]);
+    pseudo.extend_from_slice(body);
+    csum(&pseudo)
 }
 
 #[cfg(test)]

@@ -523,9 +523,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn put_dhcp_opts_resumes_with_the_result_bit() {
-        let op = ControllerOp::new(
+    /// `put_dhcp_opts` of 10.0.0.5 with the usual options, result into bit 99 of xxreg0.
+    pub(super) fn put_dhcp_opts_op() -> ControllerOp {
+        ControllerOp::new(
             Opcode::PutDhcpOpts,
             Payload::PutDhcpOpts {
                 dst_header: shared::ovn::controller_ops::field_header(Field::XXREG0),
@@ -533,7 +533,12 @@ mod tests {
                 offer_ip: [10, 0, 0, 5],
                 options: crate::dhcp::tests::ovn_opts(),
             },
-        );
+        )
+    }
+
+    #[test]
+    fn put_dhcp_opts_resumes_with_the_result_bit() {
+        let op = put_dhcp_opts_op();
         let req = crate::dhcp::tests::request(dhcproto::v4::MessageType::Discover, None, false);
         let mut e = Engine::default();
         let fx = e.packet_in(&pin(op.clone(), req, true), &state(), Instant::now());
@@ -635,15 +640,7 @@ mod seeds {
         let udp = crate::handlers::tests::udp4();
         let tcp = crate::handlers::tests::tcp4(false);
         let dhcp = crate::dhcp::tests::request(dhcproto::v4::MessageType::Discover, None, false);
-        let dhcp_op = ControllerOp::new(
-            Opcode::PutDhcpOpts,
-            Payload::PutDhcpOpts {
-                dst_header: shared::ovn::controller_ops::field_header(Field::XXREG0),
-                dst_ofs: 99,
-                offer_ip: [10, 0, 0, 5],
-                options: crate::dhcp::tests::ovn_opts(),
-            },
-        );
+        let dhcp_op = tests::put_dhcp_opts_op();
         let result = |raw: &[u8]| {
             let mut p = shared::ovn::controller_ops::field_header(Field::REG0);
             p.extend_from_slice(&5u32.to_be_bytes());

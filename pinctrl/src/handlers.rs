@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::compose::{self, IpPair};
+use crate::compose::{self, icmp6_checksum, IpPair};
 use crate::flow::{
     mac_to_string, Headers, Net, ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP,
     IPPROTO_UDP, L4,
@@ -41,16 +41,6 @@ pub fn nd_ns(h: &Headers<'_>) -> Result<Vec<u8>, Refused> {
         b.copy_from_slice(&c.to_be_bytes());
     }
     Ok(compose::ipv6(h.dl_src, eth_dst, src, sn, IPPROTO_ICMPV6, 255, &icmp))
-}
-
-fn icmp6_checksum(src: Ipv6Addr, dst: Ipv6Addr, body: &[u8]) -> u16 {
-    let mut pseudo = Vec::with_capacity(40 + body.len());
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&dst.octets());
-    pseudo.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_be_bytes());
-    pseudo.extend_from_slice(&[0, 0, 0, IPPROTO_ICMPV6]);
-    pseudo.extend_from_slice(body);
-    compose::csum(&pseudo)
 }
 
 /// `icmp4{}`, `icmp6{}`, `icmp4_error{}`, `icmp6_error{}` and the ICMP part of `reject{}`

@@ -17,7 +17,7 @@ use shared::ovn::logical_fields::flags;
 use shared::ovn::tables;
 use shared::pinctrl_link::{Record, State};
 
-use crate::compose;
+use crate::compose::{self, icmp6_checksum};
 use crate::flow::{Headers, Net, IPPROTO_ICMPV6, L4};
 
 const ND_ROUTER_SOLICIT: u8 = 133;
@@ -44,16 +44,6 @@ const RSO_OVERRIDE: u32 = 0x2000_0000;
 
 /// `ND_RA_MAX_INTERVAL_DEFAULT` (s).
 const MAX_INTERVAL_DEFAULT: u64 = 600;
-
-fn icmp6_checksum(src: Ipv6Addr, dst: Ipv6Addr, body: &[u8]) -> u16 {
-    let mut pseudo = Vec::with_capacity(40 + body.len());
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&dst.octets());
-    pseudo.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_be_bytes());
-    pseudo.extend_from_slice(&[0, 0, 0, IPPROTO_ICMPV6]);
-    pseudo.extend_from_slice(body);
-    compose::csum(&pseudo)
-}
 
 /// An ICMPv6 packet with hop limit 255 around `icmp`, whose checksum this fills in.
 fn icmp6_packet(eth_src: [u8; 6], eth_dst: [u8; 6], src: Ipv6Addr, dst: Ipv6Addr, mut icmp: Vec<u8>) -> Vec<u8> {
