@@ -45,6 +45,18 @@ pub fn table_of(line: &str) -> Option<u8> {
     line.split("table=").nth(1)?.split(',').next()?.parse().ok()
 }
 
+/// br-int's flows in `tables`, allocated ids masked ([`ALLOCATED_IDS`]), sorted.
+pub fn masked_flows_in_tables(hv: &crate::Hv, tables: &[u8]) -> Vec<String> {
+    let mut lines: Vec<String> = hv
+        .dump_flows("br-int")
+        .into_iter()
+        .filter(|l| table_of(l).is_some_and(|t| tables.contains(&t)))
+        .map(|l| mask_ids(&l, &ALLOCATED_IDS))
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// One dump-flows line with allocated ids masked and its `conjunction()` actions sorted:
 /// a controller appends the conjunctions of several logical flows on one match in the order
 /// it happens to process them.

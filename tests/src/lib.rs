@@ -41,6 +41,8 @@
 //! - [`wait_until`] / [`wait_for`]: poll with a deadline; tests never sleep as an assertion.
 //! - [`pcap`]: reader for the files dummy ports write; [`packet`]: hex and ARP helpers;
 //!   [`packets`]: IPv4/TCP/UDP/ICMP build and parse, and [`packets::Net`] for data-plane checks.
+//! - [`topo`]: Northbound pieces the scenarios share (router ports on switches, addressed
+//!   ports, DHCPv4 options, binding VIFs and waiting for them).
 //! - [`procs`]: process identities (pid + start time), stop and reap. The test process becomes
 //!   the subreaper of the daemons, so a stopped daemon disappears from /proc.
 //!
@@ -82,6 +84,7 @@ pub mod packets;
 pub mod pcap;
 pub mod procs;
 pub mod sandbox;
+pub mod topo;
 pub mod wait;
 
 pub use cmd::{find_bin, missing_binaries, CmdError};

@@ -13,7 +13,7 @@
 use chassisd_tests::packet::arp_reply;
 use chassisd_tests::packets::Arp;
 use chassisd_tests::packets::{checksums_ok, Ip4, Net, L4};
-use chassisd_tests::{both_controllers, Controller, Sandbox};
+use chassisd_tests::{both_controllers, topo, Controller, Sandbox};
 
 both_controllers!(routes_with_ttl_and_router_macs, router_answers_ping, static_route, gateway_router_snat_and_dnat);
 both_controllers!(router_resolves_unknown_next_hop);
@@ -26,28 +26,21 @@ const R_SW0: &str = "00:00:00:00:ff:01";
 const R_SW1: &str = "00:00:00:00:ff:02";
 const R_PUB: &str = "00:00:00:00:ff:03";
 
-fn connect(sb: &Sandbox, sw: &str, lrp: &str, mac: &str, cidr: &str) {
-    sb.nbctl(["lrp-add", "lr0", lrp, mac, cidr]);
-    let p = format!("{sw}-lr0");
-    sb.nbctl(["lsp-add", sw, &p, "--", "lsp-set-type", &p, "router", "--", "lsp-set-addresses", &p, "router"]);
-    sb.nbctl(["lsp-set-options", &p, &format!("router-port={lrp}")]);
-}
-
 /// The topology above; `gateway`: lr0 is a gateway router on this chassis, with the public
 /// side, SNAT of 10.0.0.0/24 to 172.16.0.1 and dnat_and_snat 172.16.0.2 <-> 10.0.0.3.
 fn topology(c: Controller, gateway: bool) -> Sandbox {
     let sb = Sandbox::with_controller(c);
     sb.wait_chassis_registered();
     sb.nbctl(["ls-add", "sw0", "--", "ls-add", "sw1", "--", "lr-add", "lr0"]);
-    connect(&sb, "sw0", "lr0-sw0", R_SW0, "10.0.0.1/24");
-    connect(&sb, "sw1", "lr0-sw1", R_SW1, "10.0.1.1/24");
+    topo::connect(&sb, "lr0", "sw0", "lr0-sw0", R_SW0, &["10.0.0.1/24"]);
+    topo::connect(&sb, "lr0", "sw1", "lr0-sw1", R_SW1, &["10.0.1.1/24"]);
     let mut ports =
         vec![("sw0", "lp1", LP1, "10.0.0.2"), ("sw0", "lp2", LP2, "10.0.0.3"), ("sw1", "lp3", LP3, "10.0.1.2")];
     sb.nbctl(["lr-route-add", "lr0", "192.168.10.0/24", "10.0.1.2"]);
     if gateway {
         sb.nbctl(["set", "Logical_Router", "lr0", &format!("options:chassis={}", sb.chassis())]);
         sb.nbctl(["ls-add", "pub"]);
-        connect(&sb, "pub", "lr0-pub", R_PUB, "172.16.0.1/24");
+        topo::connect(&sb, "lr0", "pub", "lr0-pub", R_PUB, &["172.16.0.1/24"]);
         ports.push(("pub", "ext", EXT, "172.16.0.100"));
         sb.nbctl(["lr-nat-add", "lr0", "snat", "172.16.0.1", "10.0.0.0/24"]);
         sb.nbctl(["lr-nat-add", "lr0", "dnat_and_snat", "172.16.0.2", "10.0.0.3"]);

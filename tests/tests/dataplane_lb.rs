@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use chassisd_tests::packet::mac;
 use chassisd_tests::packets::{Ip4, Net, L4, TCP_ACK, TCP_SYN};
-use chassisd_tests::{both_controllers, wait_for, Controller, Sandbox, TIMEOUT};
+use chassisd_tests::{both_controllers, topo, wait_for, Controller, Sandbox, TIMEOUT};
 
 both_controllers!(lb_on_switch, lb_on_router);
 both_controllers!(lb_hairpin);
@@ -30,26 +30,19 @@ const R_PUB: &str = "00:00:00:00:ff:03";
 const BACKENDS: [(&str, &str, &str); 2] =
     [("vif2", "00:00:00:00:00:02", "10.0.1.2"), ("vif3", "00:00:00:00:00:03", "10.0.1.3")];
 
-fn connect(sb: &Sandbox, sw: &str, lrp: &str, mac: &str, cidr: &str) {
-    sb.nbctl(["lrp-add", "lr0", lrp, mac, cidr]);
-    let p = format!("{sw}-lr0");
-    sb.nbctl(["lsp-add", sw, &p, "--", "lsp-set-type", &p, "router", "--", "lsp-set-addresses", &p, "router"]);
-    sb.nbctl(["lsp-set-options", &p, &format!("router-port={lrp}")]);
-}
-
 fn topology(c: Controller, gateway: bool) -> Sandbox {
     let sb = Sandbox::with_controller(c);
     sb.wait_chassis_registered();
     sb.nbctl(["ls-add", "sw0", "--", "ls-add", "sw1", "--", "lr-add", "lr0"]);
-    connect(&sb, "sw0", "lr0-sw0", R_SW0, "10.0.0.1/24");
-    connect(&sb, "sw1", "lr0-sw1", R_SW1, "10.0.1.1/24");
+    topo::connect(&sb, "lr0", "sw0", "lr0-sw0", R_SW0, &["10.0.0.1/24"]);
+    topo::connect(&sb, "lr0", "sw1", "lr0-sw1", R_SW1, &["10.0.1.1/24"]);
     let mut ports = vec![("sw0", "lp1", "vif1", LP1, "10.0.0.2")];
     ports.extend(BACKENDS.iter().enumerate().map(|(i, (vif, m, ip))| ("sw1", ["lp2", "lp3"][i], *vif, *m, *ip)));
     let backends = "10.0.1.2:8080,10.0.1.3:8080";
     if gateway {
         sb.nbctl(["set", "Logical_Router", "lr0", &format!("options:chassis={}", sb.chassis())]);
         sb.nbctl(["ls-add", "pub"]);
-        connect(&sb, "pub", "lr0-pub", R_PUB, "172.16.0.1/24");
+        topo::connect(&sb, "lr0", "pub", "lr0-pub", R_PUB, &["172.16.0.1/24"]);
         ports.push(("pub", "ext", "vif-ext", EXT, "172.16.0.100"));
         sb.nbctl(["lb-add", "lb-r", "172.16.0.10:80", backends, "tcp"]);
         sb.nbctl(["lr-lb-add", "lr0", "lb-r"]);

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use chassisd_tests::flows::{diff_lines, normalize_flow, table_of};
-use chassisd_tests::{require_ovn, Controller, Sandbox};
+use chassisd_tests::{require_ovn, topo, Controller, Sandbox};
 
 fn all_flows(sb: &Sandbox) -> Vec<String> {
     let mut lines: Vec<String> = sb.dump_flows("br-int").into_iter().map(|l| normalize_flow(&l)).collect();
@@ -35,30 +35,15 @@ fn build_topology(sb: &Sandbox) {
     nb(&["set", "Logical_Router", "lr0", &format!("options:chassis={chassis}")]);
     nb(&["lrp-add", "lr0", "lr0-sw0", "00:00:00:00:ff:01", "10.0.0.1/24", "fd00::1/64"]);
     nb(&["lrp-add", "lr0", "lr0-sw1", "00:00:00:00:ff:02", "10.0.1.1/24"]);
-    for (sw, lrp) in [("sw0", "lr0-sw0"), ("sw1", "lr0-sw1")] {
-        let p = format!("{sw}-lr0");
-        nb(&[
-            "lsp-add",
-            sw,
-            &p,
-            "--",
-            "lsp-set-type",
-            &p,
-            "router",
-            "--",
-            "lsp-set-options",
-            &p,
-            &format!("router-port={lrp}"),
-        ]);
-        nb(&["lsp-set-addresses", &p, "router"]);
-    }
-    for (sw, port, mac, ip) in [
-        ("sw0", "lp1", "00:00:00:00:00:01", "10.0.0.2 fd00::2"),
-        ("sw0", "lp2", "00:00:00:00:00:02", "10.0.0.3"),
-        ("sw1", "lp3", "00:00:00:00:00:03", "10.0.1.2"),
-    ] {
-        nb(&["lsp-add", sw, port, "--", "lsp-set-addresses", port, &format!("{mac} {ip}")]);
-    }
+    topo::attach_router(sb, "lr0", &[("sw0", "lr0-sw0"), ("sw1", "lr0-sw1")]);
+    topo::add_ports(
+        sb,
+        &[
+            ("sw0", "lp1", "00:00:00:00:00:01", "10.0.0.2 fd00::2"),
+            ("sw0", "lp2", "00:00:00:00:00:02", "10.0.0.3"),
+            ("sw1", "lp3", "00:00:00:00:00:03", "10.0.1.2"),
+        ],
+    );
     nb(&["lsp-set-port-security", "lp1", "00:00:00:00:00:01 10.0.0.2 fd00::2"]);
     nb(&["lsp-add", "sw0", "lp4", "--", "lsp-set-addresses", "lp4", "unknown"]);
     nb(&[
@@ -79,17 +64,18 @@ fn build_topology(sb: &Sandbox) {
     nb(&["lsp-set-addresses", "lport0", "00:00:00:00:00:10 10.0.0.10"]);
 
     // DHCP for lp1.
-    let dhcp = sb.nbctl(["create", "DHCP_Options", "cidr=10.0.0.0/24"]).trim().to_string();
-    nb(&[
-        "dhcp-options-set-options",
-        &dhcp,
-        "lease_time=3600",
-        "router=10.0.0.1",
-        "server_id=10.0.0.1",
-        "server_mac=00:00:00:00:ff:01",
-        "dns_server={8.8.8.8}",
-    ]);
-    nb(&["lsp-set-dhcpv4-options", "lp1", &dhcp]);
+    topo::dhcpv4_options(
+        sb,
+        "lp1",
+        "10.0.0.0/24",
+        &[
+            "lease_time=3600",
+            "router=10.0.0.1",
+            "server_id=10.0.0.1",
+            "server_mac=00:00:00:00:ff:01",
+            "dns_server={8.8.8.8}",
+        ],
+    );
 
     // ACLs on a port group and an address set.
     nb(&["pg-add", "pg1", "lp1", "lp2", "lp3"]);
@@ -125,13 +111,7 @@ fn build_topology(sb: &Sandbox) {
     nb(&["lr-nat-add", "lr0", "dnat_and_snat", "172.16.0.2", "10.0.1.2"]);
     nb(&["lr-route-add", "lr0", "192.168.10.0/24", "10.0.1.2"]);
 
-    for (vif, port) in [("vif1", "lp1"), ("vif2", "lp2"), ("vif3", "lp3"), ("vif4", "lp4"), ("vif10", "lport0")] {
-        sb.add_vif(vif, port);
-    }
-    for port in ["lp1", "lp2", "lp3", "lp4"] {
-        sb.wait_port_up(port);
-    }
-    sb.ovn_nbctl_wait_hv_sync();
+    topo::bind_and_sync(sb, &[("vif1", "lp1"), ("vif2", "lp2"), ("vif3", "lp3"), ("vif4", "lp4"), ("vif10", "lport0")]);
 }
 
 /// Differing lines per table, for the report.

@@ -5,7 +5,7 @@
 //! CHASSISD_TEST_SEED to replay one.
 
 use chassisd_tests::flows::{diff_lines, normalize_flow};
-use chassisd_tests::{require_ovn, Controller, Sandbox};
+use chassisd_tests::{require_ovn, topo, Controller, Sandbox};
 
 /// xorshift64*: reproducible without a dependency.
 struct Rng(u64);
@@ -34,23 +34,7 @@ fn base_topology(sb: &Sandbox) {
     nb(&["ls-add", "sw0", "--", "ls-add", "sw1", "--", "lr-add", "lr0"]);
     nb(&["lrp-add", "lr0", "lr0-sw0", "00:00:00:00:ff:01", "10.0.0.1/24"]);
     nb(&["lrp-add", "lr0", "lr0-sw1", "00:00:00:00:ff:02", "10.0.1.1/24"]);
-    for (sw, lrp) in [("sw0", "lr0-sw0"), ("sw1", "lr0-sw1")] {
-        let p = format!("{sw}-lr0");
-        nb(&[
-            "lsp-add",
-            sw,
-            &p,
-            "--",
-            "lsp-set-type",
-            &p,
-            "router",
-            "--",
-            "lsp-set-options",
-            &p,
-            &format!("router-port={lrp}"),
-        ]);
-        nb(&["lsp-set-addresses", &p, "router"]);
-    }
+    topo::attach_router(sb, "lr0", &[("sw0", "lr0-sw0"), ("sw1", "lr0-sw1")]);
     nb(&["pg-add", "pg1"]);
     nb(&["create", "Address_Set", "name=as1", "addresses=10.9.9.9"]);
     nb(&["acl-add", "pg1", "to-lport", "1001", "outport == @pg1 && ip4.src == $as1 && tcp.dst == 22", "allow-related"]);

@@ -9,23 +9,13 @@
 
 use std::time::Duration;
 
-use chassisd_tests::flows::{diff_lines, mask_ids, ALLOCATED_IDS};
-use chassisd_tests::{require_ovn, try_wait_for, wait_for, Controller, Sandbox};
+use chassisd_tests::flows::{diff_lines, masked_flows_in_tables};
+use chassisd_tests::{require_ovn, topo, try_wait_for, wait_for, Controller, Sandbox};
 
 const LB_TABLES: [u8; 3] = [68, 69, 70];
 
 fn lb_flows(sb: &Sandbox) -> Vec<String> {
-    let mut lines: Vec<String> = sb
-        .dump_flows("br-int")
-        .into_iter()
-        .filter(|l| {
-            let table = l.split("table=").nth(1).and_then(|t| t.split(',').next()).and_then(|t| t.parse::<u8>().ok());
-            table.is_some_and(|t| LB_TABLES.contains(&t))
-        })
-        .map(|l| mask_ids(&l, &ALLOCATED_IDS))
-        .collect();
-    lines.sort();
-    lines
+    masked_flows_in_tables(sb, &LB_TABLES)
 }
 
 /// The LB flows once they contain every `marker` and two dumps a moment apart agree (the
@@ -55,31 +45,16 @@ fn build_topology(sb: &Sandbox) {
     sb.nbctl(["ls-add", "sw0", "--", "ls-add", "sw1", "--", "ls-add", "sw2", "--", "lr-add", "lr0"]);
     sb.nbctl(["lrp-add", "lr0", "lr0-sw0", "00:00:00:00:ff:01", "10.0.0.1/24", "fd00::1/64"]);
     sb.nbctl(["lrp-add", "lr0", "lr0-sw1", "00:00:00:00:ff:02", "10.0.1.1/24", "fd01::1/64"]);
-    for (sw, lrp) in [("sw0", "lr0-sw0"), ("sw1", "lr0-sw1")] {
-        let p = format!("{sw}-lr0");
-        sb.nbctl([
-            "lsp-add",
-            sw,
-            &p,
-            "--",
-            "lsp-set-type",
-            &p,
-            "router",
-            "--",
-            "lsp-set-options",
-            &p,
-            &format!("router-port={lrp}"),
-        ]);
-        sb.nbctl(["lsp-set-addresses", &p, "router"]);
-    }
-    for (sw, port, mac, ip) in [
-        ("sw0", "lp1", "00:00:00:00:00:01", "10.0.0.2 fd00::2"),
-        ("sw0", "lp2", "00:00:00:00:00:02", "10.0.0.3 fd00::3"),
-        ("sw1", "lp3", "00:00:00:00:00:03", "10.0.1.2 fd01::2"),
-        ("sw2", "lp4", "00:00:00:00:00:04", "10.0.2.2"),
-    ] {
-        sb.nbctl(["lsp-add", sw, port, "--", "lsp-set-addresses", port, &format!("{mac} {ip}")]);
-    }
+    topo::attach_router(sb, "lr0", &[("sw0", "lr0-sw0"), ("sw1", "lr0-sw1")]);
+    topo::add_ports(
+        sb,
+        &[
+            ("sw0", "lp1", "00:00:00:00:00:01", "10.0.0.2 fd00::2"),
+            ("sw0", "lp2", "00:00:00:00:00:02", "10.0.0.3 fd00::3"),
+            ("sw1", "lp3", "00:00:00:00:00:03", "10.0.1.2 fd01::2"),
+            ("sw2", "lp4", "00:00:00:00:00:04", "10.0.2.2"),
+        ],
+    );
 
     // TCP, IPv4 and IPv6 VIPs with ports, on sw0.
     sb.nbctl(["lb-add", "lb-tcp", "10.0.0.10:80", "10.0.0.2:8080,10.0.0.3:8080", "tcp"]);
@@ -130,13 +105,7 @@ fn build_topology(sb: &Sandbox) {
     ]);
     sb.nbctl(["ls-lb-add", "sw0", lbt.trim()]);
 
-    for (vif, port) in [("vif1", "lp1"), ("vif2", "lp2"), ("vif3", "lp3")] {
-        sb.add_vif(vif, port);
-    }
-    for port in ["lp1", "lp2", "lp3"] {
-        sb.wait_port_up(port);
-    }
-    sb.ovn_nbctl_wait_hv_sync();
+    topo::bind_and_sync(sb, &[("vif1", "lp1"), ("vif2", "lp2"), ("vif3", "lp3")]);
 }
 
 /// Southbound rows ovn-northd 23.03 does not write, with ovn-northd paused so that it

@@ -2,23 +2,13 @@
 //! chassisd installs exactly the flows ovn-controller 23.03 installed (cookies, conntrack
 //! zones and multicast member order included); only allocated ids are masked.
 
-use chassisd_tests::flows::{diff_lines, mask_ids, ALLOCATED_IDS};
-use chassisd_tests::{require_ovn, Controller, Sandbox};
+use chassisd_tests::flows::{diff_lines, masked_flows_in_tables};
+use chassisd_tests::{require_ovn, topo, Controller, Sandbox};
 
 const PHYSICAL_TABLES: [u8; 8] = [0, 37, 38, 39, 40, 41, 64, 65];
 
 fn physical_flows(sb: &Sandbox) -> Vec<String> {
-    let mut lines: Vec<String> = sb
-        .dump_flows("br-int")
-        .into_iter()
-        .filter(|l| {
-            let table = l.split("table=").nth(1).and_then(|t| t.split(',').next()).and_then(|t| t.parse::<u8>().ok());
-            table.is_some_and(|t| PHYSICAL_TABLES.contains(&t))
-        })
-        .map(|l| mask_ids(&l, &ALLOCATED_IDS))
-        .collect();
-    lines.sort();
-    lines
+    masked_flows_in_tables(sb, &PHYSICAL_TABLES)
 }
 
 /// One sandbox, the same databases: ovn-controller installs its table, is stopped, the table
@@ -30,37 +20,16 @@ fn build_topology(sb: &Sandbox) {
     sb.nbctl(["ls-add", "sw0", "--", "ls-add", "sw1", "--", "lr-add", "lr0"]);
     sb.nbctl(["lrp-add", "lr0", "lr0-sw0", "00:00:00:00:ff:01", "10.0.0.1/24"]);
     sb.nbctl(["lrp-add", "lr0", "lr0-sw1", "00:00:00:00:ff:02", "10.0.1.1/24"]);
-    for (sw, lrp) in [("sw0", "lr0-sw0"), ("sw1", "lr0-sw1")] {
-        let p = format!("{sw}-lr0");
-        sb.nbctl([
-            "lsp-add",
-            sw,
-            &p,
-            "--",
-            "lsp-set-type",
-            &p,
-            "router",
-            "--",
-            "lsp-set-options",
-            &p,
-            &format!("router-port={lrp}"),
-        ]);
-        sb.nbctl(["lsp-set-addresses", &p, "router"]);
-    }
-    for (sw, port, mac, ip) in [
-        ("sw0", "lp1", "00:00:00:00:00:01", "10.0.0.2"),
-        ("sw0", "lp2", "00:00:00:00:00:02", "10.0.0.3"),
-        ("sw1", "lp3", "00:00:00:00:00:03", "10.0.1.2"),
-    ] {
-        sb.nbctl(["lsp-add", sw, port, "--", "lsp-set-addresses", port, &format!("{mac} {ip}")]);
-    }
-    for (vif, port) in [("vif1", "lp1"), ("vif2", "lp2"), ("vif3", "lp3")] {
-        sb.add_vif(vif, port);
-    }
-    for port in ["lp1", "lp2", "lp3"] {
-        sb.wait_port_up(port);
-    }
-    sb.ovn_nbctl_wait_hv_sync();
+    topo::attach_router(sb, "lr0", &[("sw0", "lr0-sw0"), ("sw1", "lr0-sw1")]);
+    topo::add_ports(
+        sb,
+        &[
+            ("sw0", "lp1", "00:00:00:00:00:01", "10.0.0.2"),
+            ("sw0", "lp2", "00:00:00:00:00:02", "10.0.0.3"),
+            ("sw1", "lp3", "00:00:00:00:00:03", "10.0.1.2"),
+        ],
+    );
+    topo::bind_and_sync(sb, &[("vif1", "lp1"), ("vif2", "lp2"), ("vif3", "lp3")]);
 }
 
 #[test]
