@@ -277,6 +277,39 @@ impl Hv {
         );
     }
 
+    /// Injects `frame` on `inport` until `port` transmits what `f` recognises (a first packet
+    /// may race the last flow updates under load); a few tries, then a failure.
+    pub fn inject_until<T>(
+        &self,
+        inport: &str,
+        frame: &[u8],
+        port: &str,
+        what: &str,
+        f: impl Fn(&[u8]) -> Option<T>,
+    ) -> T {
+        for _ in 0..5 {
+            let before = self.tx_packets(port).len();
+            self.inject(inport, &crate::packet::to_hex(frame));
+            if let Some(v) = wait::try_wait_for(Duration::from_secs(3), || {
+                self.tx_packets(port).iter().skip(before).find_map(|r| f(&r.data))
+            }) {
+                return v;
+            }
+        }
+        panic!("{port}: no {what} after 5 tries");
+    }
+
+    /// True if the controller installed logical-pipeline flows on br-int (tables 8-36,
+    /// 42-63; physical flows live in 0, 37-41 and 64+).
+    pub fn has_logical_flows(&self) -> bool {
+        self.dump_flows("br-int").iter().any(|f| {
+            f.split("table=")
+                .nth(1)
+                .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u8>().ok())
+                .is_some_and(|t| (8..=36).contains(&t) || (42..=63).contains(&t))
+        })
+    }
+
     // ---- controller --------------------------------------------------------------------
 
     /// The command line both controllers get.

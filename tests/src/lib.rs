@@ -39,7 +39,8 @@
 //!   after a timeout, and panic with command, status and stderr (`try_*` variants return
 //!   [`CmdError`]).
 //! - [`wait_until`] / [`wait_for`]: poll with a deadline; tests never sleep as an assertion.
-//! - [`pcap`]: reader for the files dummy ports write; [`packet`]: hex and ARP helpers;
+//! - [`pcap`]: reader for the files dummy ports write; [`packet`]: hex, ARP, raw IPv4/UDP and
+//!   DHCPDISCOVER builders, checksums;
 //!   [`packets`]: IPv4/TCP/UDP/ICMP build and parse, and [`packets::Net`] for data-plane checks.
 //! - [`topo`]: Northbound pieces the scenarios share (router ports on switches, addressed
 //!   ports, DHCPv4 options, binding VIFs and waiting for them).

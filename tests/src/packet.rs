@@ -56,6 +56,82 @@ pub fn arp_reply(mac: [u8; 6], ip: Ipv4Addr, to_mac: [u8; 6], to_ip: Ipv4Addr) -
     p
 }
 
+/// The Internet checksum of `data` with `initial` already summed in (ones' complement).
+pub fn checksum(data: &[u8], initial: u32) -> u16 {
+    let mut sum = initial;
+    for c in data.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The TCP/UDP checksum of `segment` (checksum field zero): over the IPv4 pseudo-header and
+/// `segment`.
+pub fn transport_checksum(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, segment: &[u8]) -> u16 {
+    let mut pseudo = Vec::with_capacity(12);
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&[0, proto]);
+    pseudo.extend_from_slice(&(segment.len() as u16).to_be_bytes());
+    let partial = !checksum(&pseudo, 0);
+    checksum(segment, u32::from(partial))
+}
+
+/// An IPv4 packet (no options, DF, TTL 64) of `proto` around `payload`.
+pub fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
+    let len = (20 + payload.len()) as u16;
+    let mut h = vec![0x45, 0];
+    h.extend_from_slice(&len.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    let c = checksum(&h, 0);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+/// An IPv4 UDP packet, checksums filled in.
+pub fn ipv4_udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let mut u = sport.to_be_bytes().to_vec();
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(data);
+    let c = transport_checksum(src, dst, 17, &u);
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    ipv4(src, dst, 17, &u)
+}
+
+/// A broadcast DHCPDISCOVER frame from `chaddr` (UDP checksum 0, which IPv4 allows).
+pub fn dhcp_discover(chaddr: [u8; 6], xid: u32) -> Vec<u8> {
+    let mut d = vec![1, 1, 6, 0];
+    d.extend_from_slice(&xid.to_be_bytes());
+    d.extend_from_slice(&[0; 20]);
+    d.extend_from_slice(&chaddr);
+    d.extend_from_slice(&[0; 10 + 64 + 128]);
+    d.extend_from_slice(&[99, 130, 83, 99, 53, 1, 1, 255]);
+    let mut u = 68u16.to_be_bytes().to_vec();
+    u.extend_from_slice(&67u16.to_be_bytes());
+    u.extend_from_slice(&((8 + d.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(&d);
+    let mut ip = vec![0x45, 0];
+    ip.extend_from_slice(&((20 + u.len()) as u16).to_be_bytes());
+    ip.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255]);
+    let c = checksum(&ip, 0);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip.extend_from_slice(&u);
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&chaddr);
+    f.extend_from_slice(&[8, 0]);
+    f.extend_from_slice(&ip);
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use crate::hv::Hv;
-use crate::packet::{mac, to_hex};
+use crate::packet::{checksum, mac, to_hex, transport_checksum};
 use crate::wait::{self, TIMEOUT};
 
 pub const ETH_IP4: u16 = 0x0800;
@@ -390,28 +390,6 @@ fn ethertype_and_l3(frame: &[u8]) -> Option<(u16, &[u8])> {
         return Some((u16::from_be_bytes([frame[16], frame[17]]), &frame[18..]));
     }
     Some((t, &frame[14..]))
-}
-
-/// The Internet checksum of `data` with `initial` already summed in (ones' complement).
-fn checksum(data: &[u8], initial: u32) -> u16 {
-    let mut sum = initial;
-    for c in data.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn transport_checksum(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, segment: &[u8]) -> u16 {
-    let mut pseudo = Vec::with_capacity(12);
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&dst.octets());
-    pseudo.extend_from_slice(&[0, proto]);
-    pseudo.extend_from_slice(&(segment.len() as u16).to_be_bytes());
-    let partial = !checksum(&pseudo, 0);
-    checksum(segment, u32::from(partial))
 }
 
 /// The VIFs of a scenario, by name, with what was captured on them so far, to tell the

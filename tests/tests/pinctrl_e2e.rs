@@ -7,14 +7,15 @@
 //! chassisd's variants need the logical flows; until flowctl installs them (the translator),
 //! they report SKIPPED instead of failing, and run as soon as logical flows appear on br-int.
 //!
-//! Packets are built and read by hand here (the tests crate has no packet library): the
-//! layouts are the plain RFC ones.
+//! Packets are built and read by hand here (IPv4/UDP and Ethernet from the harness's `packet`
+//! and `packets` modules): the layouts are the plain RFC ones.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use chassisd_tests::packet::{mac, to_hex};
-use chassisd_tests::{try_wait_for, wait_for, wait_until, Controller, Sandbox};
+use chassisd_tests::packet::{arp_reply, ipv4, ipv4_udp, mac, to_hex, transport_checksum};
+use chassisd_tests::packets::eth_frame;
+use chassisd_tests::{topo, wait_for, wait_until, Controller, Sandbox};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -43,61 +44,12 @@ scenarios!(
 
 // ---- packets ------------------------------------------------------------------------------
 
-fn csum(b: &[u8]) -> u16 {
-    let mut s: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
-fn eth(dst: [u8; 6], src: [u8; 6], ty: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = dst.to_vec();
-    v.extend_from_slice(&src);
-    v.extend_from_slice(&ty.to_be_bytes());
-    v.extend_from_slice(payload);
-    v
-}
-
-fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
-    let len = (20 + payload.len()) as u16;
-    let mut h = vec![0x45, 0];
-    h.extend_from_slice(&len.to_be_bytes());
-    h.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    let c = csum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    h.extend_from_slice(payload);
-    h
-}
-
-fn l4_csum(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, seg: &[u8]) -> u16 {
-    let mut p = src.octets().to_vec();
-    p.extend_from_slice(&dst.octets());
-    p.extend_from_slice(&[0, proto]);
-    p.extend_from_slice(&(seg.len() as u16).to_be_bytes());
-    p.extend_from_slice(seg);
-    csum(&p)
-}
-
-fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
-    let mut u = sport.to_be_bytes().to_vec();
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(data);
-    let c = l4_csum(src, dst, 17, &u);
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    ipv4(src, dst, 17, &u)
-}
-
 fn tcp_syn(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, seq: u32) -> Vec<u8> {
     let mut t = sport.to_be_bytes().to_vec();
     t.extend_from_slice(&dport.to_be_bytes());
     t.extend_from_slice(&seq.to_be_bytes());
     t.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x02, 0x10, 0, 0, 0, 0, 0]);
-    let c = l4_csum(src, dst, 6, &t);
+    let c = transport_checksum(src, dst, 6, &t);
     t[16..18].copy_from_slice(&c.to_be_bytes());
     ipv4(src, dst, 6, &t)
 }
@@ -116,8 +68,8 @@ fn dhcp_client(chaddr: [u8; 6], xid: u32, ty: u8, requested: Option<Ipv4Addr>) -
         d.extend_from_slice(&ip.octets());
     }
     d.extend_from_slice(&[55, 4, 1, 3, 6, 15, 255]);
-    let ip = udp(Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, 68, 67, &d);
-    eth([0xff; 6], chaddr, 0x0800, &ip)
+    let ip = ipv4_udp(Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, 68, 67, &d);
+    eth_frame([0xff; 6], chaddr, 0x0800, &ip)
 }
 
 /// A DHCP server reply in `frame`: (message type, yiaddr, options).
@@ -161,20 +113,9 @@ fn dhcp_reply(frame: &[u8]) -> Option<(u8, Ipv4Addr, Options)> {
 
 // ---- helpers ------------------------------------------------------------------------------
 
-/// True if the controller installed logical-pipeline flows (tables 8-36, 42-63; physical
-/// flows live in 0, 37-41 and 64+): chassisd's variants skip until flowctl installs them.
-fn has_logical_flows(sb: &Sandbox) -> bool {
-    sb.dump_flows("br-int").iter().any(|f| {
-        f.split("table=")
-            .nth(1)
-            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u8>().ok())
-            .is_some_and(|t| (8..=36).contains(&t) || (42..=63).contains(&t))
-    })
-}
-
 /// Returns false (and says SKIPPED) when `c` is chassisd and it has no logical flows yet.
 fn flows_ready(sb: &Sandbox, c: Controller) -> bool {
-    if c == Controller::Chassisd && !has_logical_flows(sb) {
+    if c == Controller::Chassisd && !sb.has_logical_flows() {
         eprintln!("SKIPPED: chassisd installs no logical flows yet; this scenario needs them");
         return false;
     }
@@ -183,28 +124,6 @@ fn flows_ready(sb: &Sandbox, c: Controller) -> bool {
 
 fn wait_new_tx<T>(sb: &Sandbox, port: &str, skip: usize, what: &str, f: impl Fn(&[u8]) -> Option<T>) -> T {
     wait_for(TIMEOUT, format!("{port}: {what}"), || sb.tx_packets(port).iter().skip(skip).find_map(|r| f(&r.data)))
-}
-
-/// Injects `frame` on `inport` until `port` transmits what `f` recognises (a first packet may
-/// race the last flow updates under load); a few tries, then a failure.
-fn inject_until<T>(
-    sb: &Sandbox,
-    inport: &str,
-    frame: &[u8],
-    port: &str,
-    what: &str,
-    f: impl Fn(&[u8]) -> Option<T>,
-) -> T {
-    for _ in 0..5 {
-        let before = sb.tx_packets(port).len();
-        sb.inject(inport, &to_hex(frame));
-        if let Some(v) =
-            try_wait_for(Duration::from_secs(3), || sb.tx_packets(port).iter().skip(before).find_map(|r| f(&r.data)))
-        {
-            return v;
-        }
-    }
-    panic!("{port}: no {what} after 5 tries");
 }
 
 fn opt(opts: &[(u8, Vec<u8>)], code: u8) -> Option<&[u8]> {
@@ -219,23 +138,22 @@ fn dhcpv4_discover_offer_request_ack(c: Controller) {
     let vm = mac("50:54:00:00:00:01");
     sb.nbctl(["ls-add", "sw0"]);
     sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", "50:54:00:00:00:01 10.0.0.5"]);
-    let dhcp = sb.nbctl(["create", "DHCP_Options", "cidr=10.0.0.0/24"]).trim().to_string();
-    sb.nbctl([
-        "dhcp-options-set-options",
-        &dhcp,
-        "lease_time=3600",
-        "router=10.0.0.1",
-        "server_id=10.0.0.1",
-        "server_mac=c0:ff:ee:00:00:01",
-        "dns_server={8.8.8.8,8.8.4.4}",
-        "mtu=1400",
-        "domain_name=\"ovn.org\"",
-        "classless_static_route={30.0.0.0/24,10.0.0.10, 0.0.0.0/0,10.0.0.1}",
-    ]);
-    sb.nbctl(["lsp-set-dhcpv4-options", "lp1", &dhcp]);
-    sb.add_vif("vif1", "lp1");
-    sb.wait_port_up("lp1");
-    sb.ovn_nbctl_wait_hv_sync();
+    topo::dhcpv4_options(
+        &sb,
+        "lp1",
+        "10.0.0.0/24",
+        &[
+            "lease_time=3600",
+            "router=10.0.0.1",
+            "server_id=10.0.0.1",
+            "server_mac=c0:ff:ee:00:00:01",
+            "dns_server={8.8.8.8,8.8.4.4}",
+            "mtu=1400",
+            "domain_name=\"ovn.org\"",
+            "classless_static_route={30.0.0.0/24,10.0.0.10, 0.0.0.0/0,10.0.0.1}",
+        ],
+    );
+    topo::bind_and_sync(&sb, &[("vif1", "lp1")]);
     if !flows_ready(&sb, c) {
         return;
     }
@@ -276,26 +194,20 @@ fn router_arp_resolves_and_learns_mac_binding(c: Controller) {
     sb.nbctl(["lrp-add", "lr0", "lrp0", "00:00:00:00:ff:01", "10.0.0.1/24"]);
     sb.nbctl(["lrp-add", "lr0", "lrp1", "00:00:00:00:ff:02", "20.0.0.1/24"]);
     for (sw, lrp) in [("sw0", "lrp0"), ("sw1", "lrp1")] {
-        let p = format!("{sw}-{lrp}");
-        sb.nbctl(["lsp-add", sw, &p, "--", "lsp-set-type", &p, "router", "--", "lsp-set-addresses", &p, "router"]);
-        sb.nbctl(["lsp-set-options", &p, &format!("router-port={lrp}")]);
+        topo::router_port(&sb, sw, &format!("{sw}-{lrp}"), lrp);
     }
     sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", "50:54:00:00:00:01 10.0.0.5"]);
     // The next hop is unknown to OVN: the router must ARP for it.
     sb.nbctl(["lsp-add", "sw1", "lp2", "--", "lsp-set-addresses", "lp2", "unknown"]);
-    sb.add_vif("vif1", "lp1");
-    sb.add_vif("vif2", "lp2");
-    sb.wait_port_up("lp1");
-    sb.wait_port_up("lp2");
-    sb.ovn_nbctl_wait_hv_sync();
+    topo::bind_and_sync(&sb, &[("vif1", "lp1"), ("vif2", "lp2")]);
     if !flows_ready(&sb, c) {
         return;
     }
 
     let (src, dst) = (Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(20, 0, 0, 7));
-    let ping = eth(lrp0_mac, vm1, 0x0800, &udp(src, dst, 1000, 2000, b"hello"));
+    let ping = eth_frame(lrp0_mac, vm1, 0x0800, &ipv4_udp(src, dst, 1000, 2000, b"hello"));
     // arp{}: the router asks for 20.0.0.7 from lrp1.
-    inject_until(&sb, "vif1", &ping, "vif2", "ARP request for 20.0.0.7", |f| {
+    sb.inject_until("vif1", &ping, "vif2", "ARP request for 20.0.0.7", |f| {
         (f.get(12..14)? == [8, 6]
             && f.get(20..22)? == [0, 1]
             && f.get(22..28)? == lrp1_mac
@@ -304,18 +216,14 @@ fn router_arp_resolves_and_learns_mac_binding(c: Controller) {
         .then_some(())
     });
     // put_arp: the reply is learned.
-    let mut reply = eth(lrp1_mac, vm2, 0x0806, &[0, 1, 8, 0, 6, 4, 0, 2]);
-    reply.extend_from_slice(&vm2);
-    reply.extend_from_slice(&[20, 0, 0, 7]);
-    reply.extend_from_slice(&lrp1_mac);
-    reply.extend_from_slice(&[20, 0, 0, 1]);
+    let reply = arp_reply(vm2, [20, 0, 0, 7].into(), lrp1_mac, [20, 0, 0, 1].into());
     sb.inject("vif2", &to_hex(&reply));
     wait_until(TIMEOUT, "MAC_Binding lrp1 20.0.0.7", || {
         sb.try_sbctl(["--bare", "--columns=mac", "find", "MAC_Binding", "logical_port=lrp1", "ip=20.0.0.7"])
             .is_ok_and(|s| s.trim() == "50:54:00:00:00:02")
     });
     // Then the router forwards to the learned MAC.
-    inject_until(&sb, "vif1", &ping, "vif2", "the UDP packet, routed", |f| {
+    sb.inject_until("vif1", &ping, "vif2", "the UDP packet, routed", |f| {
         (f.get(0..6)? == vm2 && f.get(12..14)? == [8, 0] && f.get(30..34)? == [20, 0, 0, 7]).then_some(())
     });
 }
@@ -328,18 +236,14 @@ fn reject_acl_icmp_and_tcp_reset(c: Controller) {
     sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", "50:54:00:00:00:01 10.0.0.5"]);
     sb.nbctl(["lsp-add", "sw0", "lp2", "--", "lsp-set-addresses", "lp2", "50:54:00:00:00:02 10.0.0.6"]);
     sb.nbctl(["acl-add", "sw0", "from-lport", "1000", "inport == \"lp1\" && (udp || tcp)", "reject"]);
-    sb.add_vif("vif1", "lp1");
-    sb.add_vif("vif2", "lp2");
-    sb.wait_port_up("lp1");
-    sb.wait_port_up("lp2");
-    sb.ovn_nbctl_wait_hv_sync();
+    topo::bind_and_sync(&sb, &[("vif1", "lp1"), ("vif2", "lp2")]);
     if !flows_ready(&sb, c) {
         return;
     }
     let (a, b) = (Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(10, 0, 0, 6));
 
     let before = sb.tx_packets("vif1").len();
-    let u = eth(vm2, vm1, 0x0800, &udp(a, b, 1000, 2000, b"hello"));
+    let u = eth_frame(vm2, vm1, 0x0800, &ipv4_udp(a, b, 1000, 2000, b"hello"));
     sb.inject("vif1", &to_hex(&u));
     wait_new_tx(&sb, "vif1", before, "ICMP port unreachable", |f| {
         (f.get(0..6)? == vm1
@@ -352,7 +256,7 @@ fn reject_acl_icmp_and_tcp_reset(c: Controller) {
     });
 
     let before = sb.tx_packets("vif1").len();
-    let t = eth(vm2, vm1, 0x0800, &tcp_syn(a, b, 7777, 80, 1000));
+    let t = eth_frame(vm2, vm1, 0x0800, &tcp_syn(a, b, 7777, 80, 1000));
     sb.inject("vif1", &to_hex(&t));
     wait_new_tx(&sb, "vif1", before, "TCP RST", |f| {
         (f.get(0..6)? == vm1
@@ -376,9 +280,7 @@ fn chassisd_pinctrl_receives_packet_ins_on_its_own_connection() {
     sb.wait_chassis_registered();
     sb.nbctl(["ls-add", "sw0"]);
     sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", "50:54:00:00:00:01 10.0.0.5"]);
-    sb.add_vif("vif1", "lp1");
-    sb.wait_port_up("lp1");
-    sb.ovn_nbctl_wait_hv_sync();
+    topo::bind_and_sync(&sb, &[("vif1", "lp1")]);
     wait_until(TIMEOUT, "pinctrl connected to br-int", || {
         sb.ovn_appctl(["pinctrl/status"]).contains("openflow connection: connected")
     });
@@ -394,8 +296,12 @@ fn chassisd_pinctrl_receives_packet_ins_on_its_own_connection() {
         ),
     ]);
     let vm = mac("50:54:00:00:00:01");
-    let frame =
-        eth([0x50, 0x54, 0, 0, 0, 9], vm, 0x0800, &udp([10, 0, 0, 5].into(), [10, 0, 0, 9].into(), 1, 9999, b"x"));
+    let frame = eth_frame(
+        [0x50, 0x54, 0, 0, 0, 9],
+        vm,
+        0x0800,
+        &ipv4_udp([10, 0, 0, 5].into(), [10, 0, 0, 9].into(), 1, 9999, b"x"),
+    );
     sb.inject("vif1", &to_hex(&frame));
     wait_until(TIMEOUT, "pinctrl counted the packet-in", || {
         sb.ovn_appctl(["pinctrl/status"]).contains("PutFdb: 1 1 0 0")
@@ -406,8 +312,12 @@ fn chassisd_pinctrl_receives_packet_ins_on_its_own_connection() {
     });
     // Garbage userdata is counted, not fatal.
     sb.ofctl(["add-flow", "br-int", "table=0,priority=65535,udp,tp_dst=9998,actions=controller(userdata=00.00.00.63)"]);
-    let bad =
-        eth([0x50, 0x54, 0, 0, 0, 9], vm, 0x0800, &udp([10, 0, 0, 5].into(), [10, 0, 0, 9].into(), 1, 9998, b"x"));
+    let bad = eth_frame(
+        [0x50, 0x54, 0, 0, 0, 9],
+        vm,
+        0x0800,
+        &ipv4_udp([10, 0, 0, 5].into(), [10, 0, 0, 9].into(), 1, 9998, b"x"),
+    );
     sb.inject("vif1", &to_hex(&bad));
     wait_until(TIMEOUT, "bad userdata counted", || sb.ovn_appctl(["pinctrl/status"]).contains("bad userdata: 1"));
     assert!(sb.ovn_appctl(["pinctrl/status"]).contains("openflow connection: connected"));

@@ -3,14 +3,15 @@
 //! solicitation → router advertisement, periodic router advertisements. Every scenario
 //! runs against the real ovn-controller (proving the test) and against chassisd.
 //!
-//! Packets are built and read by hand here (the tests crate has no packet library): the
-//! layouts are the plain RFC ones.
+//! Packets are built and read by hand here (IPv4/UDP and Ethernet from the harness's `packet`
+//! and `packets` modules): the layouts are the plain RFC ones.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use chassisd_tests::packet::{mac, to_hex};
-use chassisd_tests::{both_controllers, try_wait_for, Controller, Sandbox};
+use chassisd_tests::packet::{checksum, ipv4_udp, mac};
+use chassisd_tests::packets::eth_frame;
+use chassisd_tests::{both_controllers, topo, try_wait_for, Controller, Sandbox};
 
 both_controllers!(
     dns_query_answer,
@@ -21,47 +22,6 @@ both_controllers!(
 
 // ---- packets ------------------------------------------------------------------------------
 
-fn csum(b: &[u8]) -> u16 {
-    let mut s: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
-fn eth(dst: [u8; 6], src: [u8; 6], ty: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = dst.to_vec();
-    v.extend_from_slice(&src);
-    v.extend_from_slice(&ty.to_be_bytes());
-    v.extend_from_slice(payload);
-    v
-}
-
-fn ipv4_udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
-    let mut u = sport.to_be_bytes().to_vec();
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(data);
-    let mut p = src.octets().to_vec();
-    p.extend_from_slice(&dst.octets());
-    p.extend_from_slice(&[0, 17]);
-    p.extend_from_slice(&(u.len() as u16).to_be_bytes());
-    p.extend_from_slice(&u);
-    let c = csum(&p);
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    let len = (20 + u.len()) as u16;
-    let mut h = vec![0x45, 0];
-    h.extend_from_slice(&len.to_be_bytes());
-    h.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    let c = csum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    h.extend_from_slice(&u);
-    h
-}
-
 /// An IPv6 packet with `proto` and `l4` (whose checksum at `csum_ofs` is filled in).
 fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, proto: u8, hlim: u8, mut l4: Vec<u8>, csum_ofs: usize) -> Vec<u8> {
     let mut p = src.octets().to_vec();
@@ -69,7 +29,7 @@ fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, proto: u8, hlim: u8, mut l4: Vec<u8>, csum
     p.extend_from_slice(&(l4.len() as u32).to_be_bytes());
     p.extend_from_slice(&[0, 0, 0, proto]);
     p.extend_from_slice(&l4);
-    let c = csum(&p);
+    let c = checksum(&p, 0);
     l4[csum_ofs..csum_ofs + 2].copy_from_slice(&c.to_be_bytes());
     let mut h = vec![0x60, 0, 0, 0];
     h.extend_from_slice(&(l4.len() as u16).to_be_bytes());
@@ -108,28 +68,6 @@ fn udp_payload(frame: &[u8], sport: u16) -> Option<&[u8]> {
     frame.get(l4 + 8..l4 + len)
 }
 
-/// Injects `frame` on `inport` until `port` transmits what `f` recognises (a first packet may
-/// race the last flow updates under load); a few tries, then a failure.
-fn inject_until<T>(
-    sb: &Sandbox,
-    inport: &str,
-    frame: &[u8],
-    port: &str,
-    what: &str,
-    f: impl Fn(&[u8]) -> Option<T>,
-) -> T {
-    for _ in 0..5 {
-        let before = sb.tx_packets(port).len();
-        sb.inject(inport, &to_hex(frame));
-        if let Some(v) =
-            try_wait_for(Duration::from_secs(3), || sb.tx_packets(port).iter().skip(before).find_map(|r| f(&r.data)))
-        {
-            return v;
-        }
-    }
-    panic!("{port}: no {what} after 5 tries");
-}
-
 fn switch_with_vm(sb: &Sandbox, lsp_addresses: &str) {
     sb.wait_chassis_registered();
     sb.nbctl(["ls-add", "sw0"]);
@@ -137,9 +75,7 @@ fn switch_with_vm(sb: &Sandbox, lsp_addresses: &str) {
 }
 
 fn bind_vm(sb: &Sandbox) {
-    sb.add_vif("vif1", "lp1");
-    sb.wait_port_up("lp1");
-    sb.ovn_nbctl_wait_hv_sync();
+    topo::bind_and_sync(sb, &[("vif1", "lp1")]);
 }
 
 // ---- DNS ----------------------------------------------------------------------------------
@@ -212,27 +148,27 @@ fn dns_query_answer(c: Controller) {
     let gw = mac("50:54:00:00:00:09");
     let (src, dst) = (Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(10, 0, 0, 1));
 
-    let q = eth(gw, vm, 0x0800, &ipv4_udp(src, dst, 33333, 53, &dns_query(0x1234, "VM1.ovn.org", 1)));
-    let (id, answers) = inject_until(&sb, "vif1", &q, "vif1", "DNS answer (A)", |f| {
+    let q = eth_frame(gw, vm, 0x0800, &ipv4_udp(src, dst, 33333, 53, &dns_query(0x1234, "VM1.ovn.org", 1)));
+    let (id, answers) = sb.inject_until("vif1", &q, "vif1", "DNS answer (A)", |f| {
         (f.get(0..6)? == vm).then_some(())?;
         dns_answers(udp_payload(f, 53)?)
     });
     assert_eq!(id, 0x1234);
     assert_eq!(answers, vec![(1, vec![10, 0, 0, 6])]);
 
-    let q = eth(gw, vm, 0x0800, &ipv4_udp(src, dst, 33334, 53, &dns_query(0x2345, "vm1.ovn.org", 28)));
-    let (_, answers) = inject_until(&sb, "vif1", &q, "vif1", "DNS answer (AAAA)", |f| dns_answers(udp_payload(f, 53)?));
+    let q = eth_frame(gw, vm, 0x0800, &ipv4_udp(src, dst, 33334, 53, &dns_query(0x2345, "vm1.ovn.org", 28)));
+    let (_, answers) = sb.inject_until("vif1", &q, "vif1", "DNS answer (AAAA)", |f| dns_answers(udp_payload(f, 53)?));
     assert_eq!(answers, vec![(28, "aef0::6".parse::<Ipv6Addr>().unwrap().octets().to_vec())]);
 
-    let q = eth(gw, vm, 0x0800, &ipv4_udp(src, dst, 33335, 53, &dns_query(0x3456, "6.0.0.10.in-addr.arpa", 12)));
-    let (_, answers) = inject_until(&sb, "vif1", &q, "vif1", "DNS answer (PTR)", |f| dns_answers(udp_payload(f, 53)?));
+    let q = eth_frame(gw, vm, 0x0800, &ipv4_udp(src, dst, 33335, 53, &dns_query(0x3456, "6.0.0.10.in-addr.arpa", 12)));
+    let (_, answers) = sb.inject_until("vif1", &q, "vif1", "DNS answer (PTR)", |f| dns_answers(udp_payload(f, 53)?));
     assert_eq!(answers, vec![(12, b"\x03vm1\x03ovn\x03org\x00".to_vec())]);
 
     // Over IPv6 too.
     let (s6, d6): (Ipv6Addr, Ipv6Addr) = ("aef0::5".parse().unwrap(), "aef0::1".parse().unwrap());
-    let q = eth(gw, vm, 0x86dd, &ipv6_udp(s6, d6, 33336, 53, &dns_query(0x4567, "vm1.ovn.org", 1)));
+    let q = eth_frame(gw, vm, 0x86dd, &ipv6_udp(s6, d6, 33336, 53, &dns_query(0x4567, "vm1.ovn.org", 1)));
     let (id, answers) =
-        inject_until(&sb, "vif1", &q, "vif1", "DNS answer over IPv6", |f| dns_answers(udp_payload(f, 53)?));
+        sb.inject_until("vif1", &q, "vif1", "DNS answer over IPv6", |f| dns_answers(udp_payload(f, 53)?));
     assert_eq!((id, answers), (0x4567, vec![(1, vec![10, 0, 0, 6])]));
 }
 
@@ -251,7 +187,7 @@ fn dhcpv6_client(m: [u8; 6], ty: u8, xid: [u8; 3], iaid: Option<u32>) -> Vec<u8>
     }
     d.extend_from_slice(&[0, 8, 0, 2, 0, 0]);
     let ip = ipv6_udp(lla(m), "ff02::1:2".parse().unwrap(), 546, 547, &d);
-    eth([0x33, 0x33, 0, 1, 0, 2], m, 0x86dd, &ip)
+    eth_frame([0x33, 0x33, 0, 1, 0, 2], m, 0x86dd, &ip)
 }
 
 /// DHCPv6 options as (code, value).
@@ -308,7 +244,7 @@ fn dhcpv6_solicit_advertise(c: Controller) {
     let client_duid = [0, 3, 0, 1, 0x50, 0x54, 0, 0, 0, 1];
 
     let solicit = dhcpv6_client(vm, 1, [1, 2, 3], Some(0x0a0b_0c0d));
-    let (ty, xid, opts) = inject_until(&sb, "vif1", &solicit, "vif1", "DHCPv6 ADVERTISE", |f| {
+    let (ty, xid, opts) = sb.inject_until("vif1", &solicit, "vif1", "DHCPv6 ADVERTISE", |f| {
         (f.get(0..6)? == vm).then_some(())?;
         dhcpv6_server(f)
     });
@@ -324,14 +260,14 @@ fn dhcpv6_solicit_advertise(c: Controller) {
 
     let request = dhcpv6_client(vm, 3, [4, 5, 6], Some(0x0a0b_0c0d));
     let (ty, xid, opts) =
-        inject_until(&sb, "vif1", &request, "vif1", "DHCPv6 REPLY", |f| dhcpv6_server(f).filter(|r| r.1 == [4, 5, 6]));
+        sb.inject_until("vif1", &request, "vif1", "DHCPv6 REPLY", |f| dhcpv6_server(f).filter(|r| r.1 == [4, 5, 6]));
     assert_eq!((ty, xid), (7, [4, 5, 6]), "REPLY");
     assert!(opt6(&opts, 3).is_some());
 
     // Stateless: an INFORMATION-REQUEST gets a REPLY without an address.
     let vm2 = mac("50:54:00:00:00:02");
     let info = dhcpv6_client(vm2, 11, [7, 8, 9], None);
-    let (ty, _, opts) = inject_until(&sb, "vif2", &info, "vif2", "DHCPv6 REPLY (stateless)", |f| {
+    let (ty, _, opts) = sb.inject_until("vif2", &info, "vif2", "DHCPv6 REPLY (stateless)", |f| {
         dhcpv6_server(f).filter(|r| r.1 == [7, 8, 9])
     });
     assert_eq!(ty, 7);
@@ -356,20 +292,7 @@ fn router_with_ras(sb: &Sandbox, periodic: bool) {
         ]);
     }
     sb.nbctl(cfg);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "sw0-lrp0",
-        "--",
-        "lsp-set-type",
-        "sw0-lrp0",
-        "router",
-        "--",
-        "lsp-set-addresses",
-        "sw0-lrp0",
-        "router",
-    ]);
-    sb.nbctl(["lsp-set-options", "sw0-lrp0", "router-port=lrp0"]);
+    topo::router_port(sb, "sw0", "sw0-lrp0", "lrp0");
     bind_vm(sb);
 }
 
@@ -413,8 +336,8 @@ fn router_solicitation_advertisement(c: Controller) {
     let mut rs = vec![133, 0, 0, 0, 0, 0, 0, 0, 1, 1];
     rs.extend_from_slice(&vm);
     let ip = ipv6(lla(vm), "ff02::2".parse().unwrap(), 58, 255, rs, 2);
-    let frame = eth([0x33, 0x33, 0, 0, 0, 2], vm, 0x86dd, &ip);
-    let (src, icmp) = inject_until(&sb, "vif1", &frame, "vif1", "router advertisement", router_advert);
+    let frame = eth_frame([0x33, 0x33, 0, 0, 0, 2], vm, 0x86dd, &ip);
+    let (src, icmp) = sb.inject_until("vif1", &frame, "vif1", "router advertisement", router_advert);
     assert_eq!(src, mac("00:00:00:00:ff:01"));
     check_ra(&icmp);
 }

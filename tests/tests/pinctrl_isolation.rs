@@ -10,47 +10,13 @@
 
 use std::time::{Duration, Instant};
 
-use chassisd_tests::packet::{mac, to_hex};
-use chassisd_tests::{try_wait_for, wait_until, Controller, ProcId, Sandbox};
+use chassisd_tests::packet::{arp_reply, dhcp_discover, mac, to_hex};
+use chassisd_tests::{topo, try_wait_for, wait_until, Controller, ProcId, Sandbox};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
 const VM: &str = "50:54:00:00:00:01";
 const ROUTER_MAC: &str = "00:00:00:00:ff:01";
-
-fn csum(b: &[u8]) -> u16 {
-    let mut s: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
-/// A DHCPDISCOVER from `chaddr` (UDP checksum 0, which IPv4 allows).
-fn discover(chaddr: [u8; 6], xid: u32) -> Vec<u8> {
-    let mut d = vec![1, 1, 6, 0];
-    d.extend_from_slice(&xid.to_be_bytes());
-    d.extend_from_slice(&[0; 20]);
-    d.extend_from_slice(&chaddr);
-    d.extend_from_slice(&[0; 10 + 64 + 128]);
-    d.extend_from_slice(&[99, 130, 83, 99, 53, 1, 1, 255]);
-    let mut u = 68u16.to_be_bytes().to_vec();
-    u.extend_from_slice(&67u16.to_be_bytes());
-    u.extend_from_slice(&((8 + d.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(&d);
-    let mut ip = vec![0x45, 0];
-    ip.extend_from_slice(&((20 + u.len()) as u16).to_be_bytes());
-    ip.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255]);
-    let c = csum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    ip.extend_from_slice(&u);
-    let mut f = vec![0xff; 6];
-    f.extend_from_slice(&chaddr);
-    f.extend_from_slice(&[8, 0]);
-    f.extend_from_slice(&ip);
-    f
-}
 
 /// True if `frame` is a DHCPOFFER for transaction `xid`.
 fn is_offer(frame: &[u8], xid: u32) -> bool {
@@ -68,15 +34,6 @@ fn status(sb: &Sandbox) -> Value {
 
 fn child_pid(sb: &Sandbox, name: &str) -> Option<i32> {
     status(sb)["children"].as_array()?.iter().find(|c| c["name"] == name)?["pid"].as_i64().map(|p| p as i32)
-}
-
-fn has_logical_flows(sb: &Sandbox) -> bool {
-    sb.dump_flows("br-int").iter().any(|f| {
-        f.split("table=")
-            .nth(1)
-            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u8>().ok())
-            .is_some_and(|t| (8..=36).contains(&t) || (42..=63).contains(&t))
-    })
 }
 
 /// The flow table without counters and ages.
@@ -107,37 +64,15 @@ fn setup() -> Option<Sandbox> {
     sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", &format!("{VM} 10.0.0.5")]);
     sb.nbctl(["lr-add", "lr0"]);
     sb.nbctl(["lrp-add", "lr0", "lrp0", ROUTER_MAC, "10.0.0.1/24"]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "sw0-lrp0",
-        "--",
-        "lsp-set-type",
-        "sw0-lrp0",
-        "router",
-        "--",
-        "lsp-set-addresses",
-        "sw0-lrp0",
-        "router",
-        "--",
-        "lsp-set-options",
-        "sw0-lrp0",
-        "router-port=lrp0",
-    ]);
-    let dhcp = sb.nbctl(["create", "DHCP_Options", "cidr=10.0.0.0/24"]).trim().to_string();
-    sb.nbctl([
-        "dhcp-options-set-options",
-        &dhcp,
-        "lease_time=3600",
-        "router=10.0.0.1",
-        "server_id=10.0.0.1",
-        "server_mac=c0:ff:ee:00:00:01",
-    ]);
-    sb.nbctl(["lsp-set-dhcpv4-options", "lp1", &dhcp]);
-    sb.add_vif("vif1", "lp1");
-    sb.wait_port_up("lp1");
-    sb.ovn_nbctl_wait_hv_sync();
-    if !has_logical_flows(&sb) {
+    topo::router_port(&sb, "sw0", "sw0-lrp0", "lrp0");
+    topo::dhcpv4_options(
+        &sb,
+        "lp1",
+        "10.0.0.0/24",
+        &["lease_time=3600", "router=10.0.0.1", "server_id=10.0.0.1", "server_mac=c0:ff:ee:00:00:01"],
+    );
+    topo::bind_and_sync(&sb, &[("vif1", "lp1")]);
+    if !sb.has_logical_flows() {
         eprintln!("SKIPPED: chassisd installs no logical flows yet; isolation scenarios need them");
         return None;
     }
@@ -151,7 +86,7 @@ fn answered_after(sb: &Sandbox, since: Instant, every: Duration, timeout: Durati
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         xid += 1;
-        sb.inject("vif1", &to_hex(&discover(vm, xid)));
+        sb.inject("vif1", &to_hex(&dhcp_discover(vm, xid)));
         let x = xid;
         if try_wait_for(every, || sb.tx_packets("vif1").iter().any(|r| is_offer(&r.data, x)).then_some(())).is_some() {
             return Some(since.elapsed());
@@ -190,13 +125,7 @@ fn flowctl_sigstop_pinctrl_keeps_answering_and_learning_queues() {
     // from ARP replies: put_arp). Not an ARP request for 10.0.0.1: sw0's ARP responder answers
     // that for the router port and the router never sees it, so 23.03 learns nothing from it.
     let (vm, router) = (mac(VM), mac(ROUTER_MAC));
-    let mut arp = router.to_vec();
-    arp.extend_from_slice(&vm);
-    arp.extend_from_slice(&[8, 6, 0, 1, 8, 0, 6, 4, 0, 2]);
-    arp.extend_from_slice(&vm);
-    arp.extend_from_slice(&[10, 0, 0, 5]);
-    arp.extend_from_slice(&router);
-    arp.extend_from_slice(&[10, 0, 0, 1]);
+    let arp = arp_reply(vm, [10, 0, 0, 5].into(), router, [10, 0, 0, 1].into());
     sb.inject("vif1", &to_hex(&arp));
     let mut n = 0x300;
     while stopped.elapsed() < Duration::from_secs(5) {

@@ -293,46 +293,12 @@ pub fn recomputes(sb: &Sandbox, ctx: &Ctx, sampler: &Sampler, n: usize) -> Resul
 
 // ---- packet-ins -----------------------------------------------------------------------------
 
-fn csum(b: &[u8]) -> u16 {
-    let mut s: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
 fn parse_mac(s: &str) -> [u8; 6] {
     let mut m = [0u8; 6];
     for (i, p) in s.split(':').enumerate().take(6) {
         m[i] = u8::from_str_radix(p, 16).unwrap_or(0);
     }
     m
-}
-
-/// A DHCPDISCOVER from `chaddr` (UDP checksum 0, which IPv4 allows).
-fn discover(chaddr: [u8; 6], xid: u32) -> Vec<u8> {
-    let mut d = vec![1, 1, 6, 0];
-    d.extend_from_slice(&xid.to_be_bytes());
-    d.extend_from_slice(&[0; 20]);
-    d.extend_from_slice(&chaddr);
-    d.extend_from_slice(&[0; 10 + 64 + 128]);
-    d.extend_from_slice(&[99, 130, 83, 99, 53, 1, 1, 255]);
-    let mut u = 68u16.to_be_bytes().to_vec();
-    u.extend_from_slice(&67u16.to_be_bytes());
-    u.extend_from_slice(&((8 + d.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(&d);
-    let mut ip = vec![0x45, 0];
-    ip.extend_from_slice(&((20 + u.len()) as u16).to_be_bytes());
-    ip.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255]);
-    let c = csum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    ip.extend_from_slice(&u);
-    let mut f = vec![0xff; 6];
-    f.extend_from_slice(&chaddr);
-    f.extend_from_slice(&[8, 0]);
-    f.extend_from_slice(&ip);
-    f
 }
 
 /// (xid, message type) of a DHCP frame (IPv4 without options, UDP 67/68).
@@ -384,7 +350,9 @@ impl Vif {
 
     fn inject(&self, sb: &Sandbox, xids: &[u32]) -> Result<(), String> {
         let mut args = vec!["netdev-dummy/receive".to_string(), self.name.clone()];
-        args.extend(xids.iter().map(|x| chassisd_tests::packet::to_hex(&discover(self.mac, *x))));
+        args.extend(
+            xids.iter().map(|x| chassisd_tests::packet::to_hex(&chassisd_tests::packet::dhcp_discover(self.mac, *x))),
+        );
         e(sb.try_appctl(&args)).map(drop)
     }
 
