@@ -111,7 +111,14 @@ fn build_topology(sb: &Sandbox) {
     nb(&["lr-nat-add", "lr0", "dnat_and_snat", "172.16.0.2", "10.0.1.2"]);
     nb(&["lr-route-add", "lr0", "192.168.10.0/24", "10.0.1.2"]);
 
-    topo::bind_and_sync(sb, &[("vif1", "lp1"), ("vif2", "lp2"), ("vif3", "lp3"), ("vif4", "lp4"), ("vif10", "lport0")]);
+    for (vif, port) in [("vif1", "lp1"), ("vif2", "lp2"), ("vif3", "lp3"), ("vif4", "lp4"), ("vif10", "lport0")] {
+        sb.add_vif(vif, port);
+    }
+    // Not lport0: a localport is never up.
+    for port in ["lp1", "lp2", "lp3", "lp4"] {
+        sb.wait_port_up(port);
+    }
+    sb.ovn_nbctl_wait_hv_sync();
 }
 
 /// Differing lines per table, for the report.
