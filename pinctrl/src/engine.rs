@@ -288,6 +288,11 @@ impl Engine {
                     fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
                 }
             }
+            Opcode::SctpAbort => {
+                if let Some(p) = crate::sctp::sctp_abort(h, false).map_err(refused)? {
+                    fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
+                }
+            }
             Opcode::PutArp | Opcode::PutNd => {
                 let dp_key = reg(&md, Field::METADATA);
                 let port_key = reg(&md, Field::REG14);

@@ -12,5 +12,6 @@ pub mod flow;
 pub mod handlers;
 pub mod nd_ra;
 pub mod ratelimit;
+pub mod sctp;
 
 pub use engine::{Effects, Engine, OpStats};
