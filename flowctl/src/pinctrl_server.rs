@@ -176,8 +176,32 @@ impl PinctrlServer {
         self.batch_in_txn = true;
         let mut ops = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
-        for (n, intent) in batch.iter().enumerate() {
+        let chassis = self.chassis_uuid(sb);
+        // Newest first: when a batch holds two writes of one row, the later one wins.
+        for (n, intent) in batch.iter().enumerate().rev() {
             match &intent.kind {
+                IntentKind::IgmpGroup { datapath_key, address, ports } => {
+                    if !seen.insert(("igmp", datapath_key.to_string(), address.clone())) {
+                        continue;
+                    }
+                    let (Some(ch), Some(dp)) = (chassis, datapath_by_key(sb, *datapath_key)) else { continue };
+                    ops.extend(igmp_group_ops(sb, ch, dp, address, ports.as_deref(), n));
+                }
+                IntentKind::ControllerEvent { event_type, info } => {
+                    let Some(ch) = chassis else { continue };
+                    let key: String = info.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+                    if !seen.insert(("event", event_type.clone(), key)) {
+                        continue;
+                    }
+                    ops.extend(controller_event_ops(sb, ch, event_type, info, n));
+                }
+                IntentKind::BindVport { datapath_key, vport_key, parent_key } => {
+                    if !seen.insert(("vport", datapath_key.to_string(), vport_key.to_string())) {
+                        continue;
+                    }
+                    let Some(ch) = chassis else { continue };
+                    ops.extend(bind_vport_ops(sb, ch, *datapath_key, *vport_key, *parent_key));
+                }
                 IntentKind::MacBinding { datapath_key, logical_port, ip, mac } => {
                     if !seen.insert(("mb", logical_port.clone(), ip.clone())) {
                         continue;
@@ -242,6 +266,127 @@ impl PinctrlServer {
     }
 }
 
+impl PinctrlServer {
+    /// This chassis's row, by the name in the shared state.
+    fn chassis_uuid(&self, sb: &Db) -> Option<shared::ovsdb::Uuid> {
+        let Some(Record::Chassis { name, .. }) = self.state.get(&shared::pinctrl_link::RecordKey::Chassis) else {
+            return None;
+        };
+        sb.rows("Chassis").find(|(_, r)| r.get_str("name") == Some(name)).map(|(u, _)| *u)
+    }
+}
+
+fn port_by_key(sb: &Db, dp: shared::ovsdb::Uuid, key: u32) -> Option<(&shared::ovsdb::Uuid, &shared::ovsdb::Row)> {
+    sb.rows("Port_Binding")
+        .find(|(_, r)| r.get_uuid("datapath") == Some(dp) && r.get_i64("tunnel_key") == Some(i64::from(key)))
+}
+
+/// IGMP_Group(address, datapath, chassis) with these ports, or deleted (23.03's
+/// igmp_group_create / igmp_group_update_ports / igmp_group_delete). Ports that are not
+/// in the replica are left out, as 23.03's lookup by key skips them.
+fn igmp_group_ops(
+    sb: &Db,
+    chassis: shared::ovsdb::Uuid,
+    dp: shared::ovsdb::Uuid,
+    address: &str,
+    ports: Option<&[u32]>,
+    n: usize,
+) -> Vec<Operation> {
+    let existing = sb.rows("IGMP_Group").find(|(_, r)| {
+        r.get_str("address") == Some(address)
+            && r.get_uuid("datapath") == Some(dp)
+            && r.get_uuid("chassis") == Some(chassis)
+    });
+    let Some(ports) = ports else {
+        return existing
+            .map(|(u, _)| Operation::Delete { table: "IGMP_Group".into(), conditions: vec![Condition::uuid(*u)] })
+            .into_iter()
+            .collect();
+    };
+    let want: std::collections::BTreeSet<shared::ovsdb::Uuid> =
+        ports.iter().filter_map(|k| port_by_key(sb, dp, *k)).map(|(u, _)| *u).collect();
+    match existing {
+        Some((_, r))
+            if crate::db::uuid_set(r, "ports").into_iter().collect::<std::collections::BTreeSet<_>>() == want =>
+        {
+            Vec::new()
+        }
+        Some((u, _)) => vec![update("IGMP_Group", *u, BTreeMap::from([("ports".into(), Datum::set(want))]))],
+        None => vec![insert(
+            "IGMP_Group",
+            BTreeMap::from([
+                ("address".into(), address.into()),
+                ("datapath".into(), Datum::scalar(dp)),
+                ("chassis".into(), Datum::scalar(chassis)),
+                ("ports".into(), Datum::set(want)),
+            ]),
+            &format!("igmp{n}"),
+        )],
+    }
+}
+
+/// A Controller_Event row of this chassis unless one with the same type and info exists
+/// (23.03's controller_event_run). 23.03 numbers them with a per-process counter; flowctl
+/// continues after the highest seq_num of this chassis's rows, so a restart does not
+/// reuse numbers still in the table.
+fn controller_event_ops(
+    sb: &Db,
+    chassis: shared::ovsdb::Uuid,
+    event_type: &str,
+    info: &BTreeMap<String, String>,
+    n: usize,
+) -> Vec<Operation> {
+    let mine = || sb.rows("Controller_Event").filter(|(_, r)| r.get_uuid("chassis") == Some(chassis));
+    if mine()
+        .any(|(_, r)| r.get_str("event_type") == Some(event_type) && crate::db::string_map(r, "event_info") == *info)
+    {
+        return Vec::new();
+    }
+    let seq = mine().filter_map(|(_, r)| r.get_i64("seq_num")).max().unwrap_or(0) + 1 + n as i64;
+    vec![insert(
+        "Controller_Event",
+        BTreeMap::from([
+            ("event_type".into(), event_type.into()),
+            ("event_info".into(), crate::db::string_map_datum(info)),
+            ("chassis".into(), Datum::scalar(chassis)),
+            ("seq_num".into(), seq.into()),
+        ]),
+        &format!("ev{n}"),
+    )]
+}
+
+/// Claims virtual port `vport_key` for this chassis with `parent_key` as its parent, only
+/// for a port of type "virtual" whose parent exists (23.03's run_put_vport_binding).
+fn bind_vport_ops(
+    sb: &Db,
+    chassis: shared::ovsdb::Uuid,
+    dp_key: u32,
+    vport_key: u32,
+    parent_key: u32,
+) -> Vec<Operation> {
+    let Some(dp) = datapath_by_key(sb, dp_key) else { return Vec::new() };
+    let Some((vp_uuid, vp)) = port_by_key(sb, dp, vport_key) else {
+        tracing::warn!("unknown logical port with datapath {dp_key} and port {vport_key}");
+        return Vec::new();
+    };
+    if vp.get_str("type") != Some("virtual") {
+        return Vec::new();
+    }
+    let Some(parent) = port_by_key(sb, dp, parent_key).and_then(|(_, p)| p.get_str("logical_port")) else {
+        return Vec::new();
+    };
+    let name = vp.get_str("logical_port").unwrap_or("");
+    if vp.get_uuid("chassis") == Some(chassis) && vp.get_set("virtual_parent").any(|a| a.as_str() == Some(parent)) {
+        return Vec::new();
+    }
+    tracing::info!("Claiming virtual lport {name} for this chassis with the virtual parent {parent}");
+    vec![update(
+        "Port_Binding",
+        *vp_uuid,
+        BTreeMap::from([("chassis".into(), Datum::scalar(chassis)), ("virtual_parent".into(), parent.into())]),
+    )]
+}
+
 fn datapath_by_key(sb: &Db, key: u32) -> Option<shared::ovsdb::Uuid> {
     sb.rows("Datapath_Binding").find(|(_, r)| r.get_i64("tunnel_key") == Some(i64::from(key))).map(|(u, _)| *u)
 }
@@ -282,6 +427,7 @@ pub fn shared_state(
     }
     records.extend(dns_records(sb, &keys));
     records.extend(ra_ports(sb, &keys));
+    records.extend(ip_multicast(sb, &keys, chassis_uuid));
     if let Some((_, g)) = sb.rows("SB_Global").next() {
         for (key, value) in crate::db::string_map(g, "options") {
             records.push(Record::SbOption { key, value });
@@ -303,6 +449,44 @@ fn dns_records(sb: &Db, keys: &BTreeMap<shared::ovsdb::Uuid, u32>) -> Vec<Record
             continue;
         }
         out.push(Record::Dns { id: id.to_string(), datapaths, records: crate::db::string_map(row, "records") });
+    }
+    out
+}
+
+/// IP_Multicast of the local datapaths, and the IGMP_Group rows this chassis owns on them
+/// (what 23.03's ip_mcast_sync reads).
+fn ip_multicast(
+    sb: &Db,
+    keys: &BTreeMap<shared::ovsdb::Uuid, u32>,
+    chassis: Option<shared::ovsdb::Uuid>,
+) -> Vec<Record> {
+    let mut out = Vec::new();
+    let opt_u32 = |r: &shared::ovsdb::Row, c: &str| {
+        r.get_set(c).next().and_then(|a| a.as_i64()).and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+    };
+    for (_, row) in sb.rows("IP_Multicast") {
+        let Some(datapath_key) = row.get_uuid("datapath").and_then(|d| keys.get(&d)).copied() else { continue };
+        out.push(Record::IpMulticast {
+            datapath_key,
+            enabled: row.get_set("enabled").next().and_then(|a| a.as_bool()).unwrap_or(false),
+            table_size: opt_u32(row, "table_size"),
+            idle_timeout: opt_u32(row, "idle_timeout"),
+            seq_no: row.get_i64("seq_no").unwrap_or(0),
+        });
+    }
+    let Some(chassis) = chassis else { return out };
+    for (_, row) in sb.rows("IGMP_Group") {
+        if row.get_uuid("chassis") != Some(chassis) {
+            continue;
+        }
+        let Some(datapath_key) = row.get_uuid("datapath").and_then(|d| keys.get(&d)).copied() else { continue };
+        let ports = crate::db::uuid_set(row, "ports")
+            .iter()
+            .filter_map(|u| sb.row("Port_Binding", u))
+            .filter_map(|p| p.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()))
+            .collect();
+        let address = row.get_str("address").unwrap_or("").to_string();
+        out.push(Record::IgmpGroup { datapath_key, address, ports });
     }
     out
 }

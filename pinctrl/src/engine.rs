@@ -55,6 +55,8 @@ pub struct Engine {
     log_rl: LogLimiter,
     dhcp_log_rl: LogLimiter,
     rate: (u32, u32),
+    /// IGMP/MLD snooping state (`igmp`).
+    pub mcast: crate::mcast::Snooping,
 }
 
 impl Default for Engine {
@@ -157,6 +159,7 @@ impl Engine {
             log_rl: LogLimiter::new(5, Duration::from_secs(1)),
             dhcp_log_rl: LogLimiter::new(40, Duration::from_secs(1)),
             rate: (rate, burst),
+            mcast: crate::mcast::Snooping::default(),
         }
     }
 
@@ -292,6 +295,31 @@ impl Engine {
                 if let Some(p) = crate::sctp::sctp_abort(h, false).map_err(refused)? {
                     fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
                 }
+            }
+            Opcode::Igmp => {
+                let dp = u32::try_from(reg(&md, Field::METADATA)).map_err(|_| "datapath key".to_string())?;
+                let port = reg(&md, Field::REG14) as u32;
+                let out = self.mcast.handle(h, dp, port, now).map_err(refused)?;
+                fx.messages.extend(out.messages);
+                if out.changed {
+                    fx.intents.extend(self.mcast.sync(state));
+                }
+            }
+            Opcode::Event => {
+                let raw = match &op.payload {
+                    Payload::Raw(r) => r.as_slice(),
+                    _ => &[],
+                };
+                fx.intents.push(crate::events::trigger_event(raw).map_err(refused)?);
+            }
+            Opcode::BindVport => {
+                let raw = match &op.payload {
+                    Payload::Raw(r) => r.as_slice(),
+                    _ => &[],
+                };
+                let dp = u32::try_from(reg(&md, Field::METADATA)).map_err(|_| "datapath key".to_string())?;
+                let parent = reg(&md, Field::REG14) as u32;
+                fx.intents.push(crate::events::bind_vport(raw, dp, parent).map_err(refused)?);
             }
             Opcode::PutArp | Opcode::PutNd => {
                 let dp_key = reg(&md, Field::METADATA);

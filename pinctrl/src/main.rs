@@ -107,7 +107,8 @@ impl Pinctrl {
              intents waiting for acknowledgement: {}\nintents sent: {}\nintents dropped (queue full): {}\n\
              openflow connection: {} ({}, {} connects)\nopenflow send queue: {}\n\
              packet-ins: {}\npacket-ins ignored (not an action): {}\nbad userdata: {}\nbad packets: {}\n\
-             unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n",
+             unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n\
+             multicast snooping: {} datapaths, {} groups\n",
             std::process::id(),
             self.started.elapsed().as_secs(),
             if self.flowctl.connected() { "connected" } else { "not connected" },
@@ -130,6 +131,8 @@ impl Pinctrl {
             self.engine.unsupported,
             self.ras.len(),
             self.ras.sent,
+            self.engine.mcast.datapaths(),
+            self.engine.mcast.groups(),
         );
         s.push_str("opcode: received handled errors rate-limited\n");
         for (op, st) in &self.engine.stats {
@@ -184,6 +187,13 @@ fn main() {
                         return 0;
                     }
                 },
+                () = ra_timer(pinctrl.engine.mcast.deadline()) => {
+                    if pinctrl.engine.mcast.run(Instant::now()) {
+                        for i in pinctrl.engine.mcast.sync(&pinctrl.flowctl.state) {
+                            pinctrl.flowctl.push_intent(i);
+                        }
+                    }
+                }
                 () = ra_timer(pinctrl.ras.deadline()) => {
                     let msgs = pinctrl.ras.due(Instant::now());
                     of.send(msgs).await;
@@ -191,6 +201,12 @@ fn main() {
                 Some(ev) = from_flowctl.recv() => {
                     pinctrl.flowctl.on_event(ev);
                     pinctrl.ras.sync(&pinctrl.flowctl.state, Instant::now());
+                    // IGMP_Group rows follow the snooping state (23.03's ip_mcast_sync).
+                    if pinctrl.flowctl.has_state() {
+                        for i in pinctrl.engine.mcast.sync(&pinctrl.flowctl.state) {
+                            pinctrl.flowctl.push_intent(i);
+                        }
+                    }
                     let bridge = pinctrl.bridge();
                     if bridge != of.bridge {
                         of = OfConn::start(&bridge);
