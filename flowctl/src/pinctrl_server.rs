@@ -428,6 +428,7 @@ pub fn shared_state(
     records.extend(dns_records(sb, &keys));
     records.extend(ra_ports(sb, &keys));
     records.extend(ip_multicast(sb, &keys, chassis_uuid));
+    records.extend(announcements(sb, &keys, chassis_uuid));
     if let Some((_, g)) = sb.rows("SB_Global").next() {
         for (key, value) in crate::db::string_map(g, "options") {
             records.push(Record::SbOption { key, value });
@@ -449,6 +450,113 @@ fn dns_records(sb: &Db, keys: &BTreeMap<shared::ovsdb::Uuid, u32>) -> Vec<Record
             continue;
         }
         out.push(Record::Dns { id: id.to_string(), datapaths, records: crate::db::string_map(row, "records") });
+    }
+    out
+}
+
+/// "MAC [IP...] [is_chassis_resident(\"PORT\")]": the MAC, its IPv4 addresses, and the
+/// resident port if named (extract_addresses_with_port); None if it does not parse.
+fn parse_nat_address(s: &str) -> Option<(String, Vec<String>, Option<String>)> {
+    let (addrs, lport) = match s.find("is_chassis_resident") {
+        Some(i) => {
+            let rest = s.get(i + "is_chassis_resident".len()..)?.trim();
+            let inner = rest.strip_prefix('(')?.trim().strip_suffix(')')?.trim();
+            let name = inner.strip_prefix('"')?.strip_suffix('"')?;
+            (s.get(..i)?, Some(name.to_string()))
+        }
+        None => (s, None),
+    };
+    let mut words = addrs.split_whitespace();
+    let mac = words.next()?;
+    if mac.split(':').count() != 6 || !mac.split(':').all(|b| u8::from_str_radix(b, 16).is_ok()) {
+        return None;
+    }
+    let mut v4 = Vec::new();
+    for w in words {
+        let ip = w.split('/').next().unwrap_or(w);
+        if let Ok(a) = ip.parse::<std::net::Ipv4Addr>() {
+            v4.push(a.to_string());
+        } else if ip.parse::<std::net::Ipv6Addr>().is_err() {
+            return None;
+        }
+    }
+    Some((mac.to_ascii_lowercase(), v4, lport))
+}
+
+/// What this chassis announces with GARPs/RARPs (23.03's send_garp_rarp_prepare): on
+/// local datapaths with a localnet port, the VIFs bound here (their first MAC and its
+/// first IPv4), and the NAT addresses of l3gateway ports bound here and of patch ports
+/// whose `is_chassis_resident` port is bound here.
+fn announcements(
+    sb: &Db,
+    keys: &BTreeMap<shared::ovsdb::Uuid, u32>,
+    chassis: Option<shared::ovsdb::Uuid>,
+) -> Vec<Record> {
+    let Some(chassis) = chassis else { return Vec::new() };
+    let with_localnet: std::collections::BTreeSet<shared::ovsdb::Uuid> = sb
+        .rows("Port_Binding")
+        .filter(|(_, p)| p.get_str("type") == Some("localnet"))
+        .filter_map(|(_, p)| p.get_uuid("datapath"))
+        .filter(|d| keys.contains_key(d))
+        .collect();
+    let resident = |name: &str| {
+        sb.rows("Port_Binding")
+            .any(|(_, p)| p.get_str("logical_port") == Some(name) && p.get_uuid("chassis") == Some(chassis))
+    };
+    let mut out = Vec::new();
+    for (_, pb) in sb.rows("Port_Binding") {
+        let Some(dp) = pb.get_uuid("datapath").filter(|d| with_localnet.contains(d)) else { continue };
+        let (Some(&datapath_key), Some(port_key), Some(name)) =
+            (keys.get(&dp), pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()), pb.get_str("logical_port"))
+        else {
+            continue;
+        };
+        let ty = pb.get_str("type").unwrap_or("");
+        let mine = pb.get_uuid("chassis") == Some(chassis);
+        if ty == "l3gateway" && mine || ty == "patch" {
+            let mut nat: Vec<String> =
+                pb.get_set("nat_addresses").filter_map(|a| a.as_str().map(String::from)).collect();
+            if nat.is_empty() {
+                nat.extend(pb.get_map_str("options", "nat-addresses").map(String::from));
+            }
+            for n in nat {
+                let Some((mac, v4, lport)) = parse_nat_address(&n) else { continue };
+                match &lport {
+                    None if ty == "patch" => continue,
+                    Some(l) if !resident(l) => continue,
+                    _ => {}
+                }
+                if v4.is_empty() {
+                    out.push(Record::Announce {
+                        name: format!("{name}-noip"),
+                        datapath_key,
+                        port_key,
+                        mac: mac.clone(),
+                        ipv4: None,
+                    });
+                }
+                for ip in v4 {
+                    out.push(Record::Announce {
+                        name: format!("{name}-{ip}"),
+                        datapath_key,
+                        port_key,
+                        mac: mac.clone(),
+                        ipv4: Some(ip),
+                    });
+                }
+            }
+        } else if ty.is_empty() && mine {
+            let first = pb.get_set("mac").filter_map(|a| a.as_str()).find_map(parse_nat_address);
+            if let Some((mac, v4, _)) = first {
+                out.push(Record::Announce {
+                    name: name.to_string(),
+                    datapath_key,
+                    port_key,
+                    mac,
+                    ipv4: v4.into_iter().next(),
+                });
+            }
+        }
     }
     out
 }

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod engine;
 pub mod events;
 pub mod flow;
+pub mod garp;
 pub mod handlers;
 pub mod mcast;
 pub mod nd_ra;

@@ -78,6 +78,7 @@ struct Pinctrl {
     engine: Engine,
     packet_ins: u64,
     ras: pinctrl::nd_ra::RaScheduler,
+    garps: pinctrl::garp::GarpScheduler,
 }
 
 impl Pinctrl {
@@ -108,7 +109,8 @@ impl Pinctrl {
              openflow connection: {} ({}, {} connects)\nopenflow send queue: {}\n\
              packet-ins: {}\npacket-ins ignored (not an action): {}\nbad userdata: {}\nbad packets: {}\n\
              unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n\
-             multicast snooping: {} datapaths, {} groups\n",
+             multicast snooping: {} datapaths, {} groups\n\
+             gratuitous ARP/RARP announcements: {} listed, {} sent\n",
             std::process::id(),
             self.started.elapsed().as_secs(),
             if self.flowctl.connected() { "connected" } else { "not connected" },
@@ -133,6 +135,8 @@ impl Pinctrl {
             self.ras.sent,
             self.engine.mcast.datapaths(),
             self.engine.mcast.groups(),
+            self.garps.len(),
+            self.garps.sent,
         );
         s.push_str("opcode: received handled errors rate-limited\n");
         for (op, st) in &self.engine.stats {
@@ -169,6 +173,7 @@ fn main() {
             engine: Engine::default(),
             packet_ins: 0,
             ras: pinctrl::nd_ra::RaScheduler::with_seed(session_id()),
+            garps: pinctrl::garp::GarpScheduler::default(),
         };
         let (tx, mut from_flowctl) = mpsc::channel(1024);
         spawn_connector(tx);
@@ -194,6 +199,10 @@ fn main() {
                         }
                     }
                 }
+                () = ra_timer(pinctrl.garps.deadline()) => {
+                    let msgs = pinctrl.garps.due(Instant::now());
+                    of.send(msgs).await;
+                }
                 () = ra_timer(pinctrl.ras.deadline()) => {
                     let msgs = pinctrl.ras.due(Instant::now());
                     of.send(msgs).await;
@@ -201,6 +210,7 @@ fn main() {
                 Some(ev) = from_flowctl.recv() => {
                     pinctrl.flowctl.on_event(ev);
                     pinctrl.ras.sync(&pinctrl.flowctl.state, Instant::now());
+                    pinctrl.garps.sync(&pinctrl.flowctl.state, Instant::now());
                     // IGMP_Group rows follow the snooping state (23.03's ip_mcast_sync).
                     if pinctrl.flowctl.has_state() {
                         for i in pinctrl.engine.mcast.sync(&pinctrl.flowctl.state) {

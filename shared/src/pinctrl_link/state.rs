@@ -33,11 +33,11 @@ pub enum Record {
     /// ports: pinctrl writes what differs from its snooping state and deletes the rows it
     /// no longer has (after a restart, an expiry, snooping turned off).
     IgmpGroup { datapath_key: u32, address: String, ports: Vec<u32> },
-    /// What this chassis announces with gratuitous ARPs / RARPs (23.03's
-    /// send_garp_rarp_prepare): out of port `port_key` of datapath `datapath_key` (the
-    /// localnet port for NAT and chassis-redirect addresses, the VIF itself otherwise),
-    /// each MAC with its IPv4 addresses (none: a RARP).
-    Announce { name: String, datapath_key: u32, port_key: u32, addresses: Vec<(String, Vec<String>)> },
+    /// A gratuitous ARP (or, without an IPv4 address, a RARP) this chassis announces
+    /// (23.03's send_garp_rarp_data entry, by the same name: a VIF on a switch with a
+    /// localnet port, or "<port>-<ip>" / "<port>-noip" for the NAT addresses of a gateway
+    /// port): injected into the ingress pipeline of `datapath_key` as if from `port_key`.
+    Announce { name: String, datapath_key: u32, port_key: u32, mac: String, ipv4: Option<String> },
 }
 
 /// What identifies a record: a newer record with the same key replaces it.
