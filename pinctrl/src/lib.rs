@@ -16,5 +16,7 @@ pub mod mcast;
 pub mod nd_ra;
 pub mod ratelimit;
 pub mod sctp;
+#[cfg(test)]
+mod seeds;
 
 pub use engine::{Effects, Engine, OpStats};

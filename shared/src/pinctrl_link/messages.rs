@@ -84,3 +84,51 @@ pub enum FromPinctrl {
     /// A delta did not follow the last sequence number: send a snapshot.
     Resync,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The protocol-3 intents and records survive the wire, and a replayed igmp/event/vport
+    /// intent coalesces on its row like the others.
+    #[test]
+    fn protocol_3_kinds_round_trip() {
+        let kinds = vec![
+            IntentKind::IgmpGroup { datapath_key: 1, address: "239.1.1.1".into(), ports: Some(vec![2, 3]) },
+            IntentKind::IgmpGroup { datapath_key: 1, address: "mrouters".into(), ports: None },
+            IntentKind::ControllerEvent {
+                event_type: "empty_lb_backends".into(),
+                info: [("vip".to_string(), "10.0.0.1:80".to_string())].into_iter().collect(),
+            },
+            IntentKind::BindVport { datapath_key: 1, vport_key: 4, parent_key: 2 },
+        ];
+        let intents: Vec<Intent> = kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| Intent { id: IntentId { session: 9, seq: i as u64 + 1 }, kind })
+            .collect();
+        let msg = FromPinctrl::Intents { intents };
+        let json = serde_json::to_string(&msg).unwrap();
+        assert_eq!(serde_json::from_str::<FromPinctrl>(&json).unwrap(), msg);
+        let records = vec![
+            Record::IpMulticast { datapath_key: 1, enabled: true, table_size: 0, idle_timeout: 300, seq_no: 5 },
+            Record::IgmpGroup { datapath_key: 1, address: "ff0e::1".into(), ports: vec![2] },
+            Record::Announce {
+                name: "lp1".into(),
+                datapath_key: 1,
+                port_key: 2,
+                mac: "50:54:00:00:00:01".into(),
+                ipv4: Some("10.0.0.5".into()),
+            },
+        ];
+        let msg = FromFlowctl::Snapshot { seq: 3, records };
+        let json = serde_json::to_string(&msg).unwrap();
+        assert_eq!(serde_json::from_str::<FromFlowctl>(&json).unwrap(), msg);
+        let mut q = super::super::IntentQueue::new(1);
+        let ev = IntentKind::BindVport { datapath_key: 1, vport_key: 4, parent_key: 2 };
+        assert!(q.push(ev.clone()).is_some());
+        assert!(q.push(ev).is_none());
+        assert!(q.push(IntentKind::BindVport { datapath_key: 1, vport_key: 4, parent_key: 3 }).is_some());
+        assert_eq!(q.len(), 1);
+    }
+}
