@@ -115,7 +115,7 @@ impl GarpScheduler {
     pub fn due(&mut self, now: Instant) -> Vec<Message> {
         let mut out = Vec::new();
         for e in self.entries.values_mut() {
-            if !e.next.is_some_and(|t| t <= now) {
+            if e.next.is_none_or(|t| t > now) {
                 continue;
             }
             let packet = match e.ipv4 {
