@@ -195,6 +195,21 @@ impl PinctrlServer {
                     }
                     ops.extend(controller_event_ops(sb, ch, event_type, info, n));
                 }
+                IntentKind::ServiceMonitorStatus { uuid, status } => {
+                    if !seen.insert(("svc", uuid.clone(), String::new())) {
+                        continue;
+                    }
+                    let Ok(u) = uuid.parse::<shared::ovsdb::Uuid>() else { continue };
+                    if let Some(row) = sb.row("Service_Monitor", &u) {
+                        if row.get_str("status") != Some(status) {
+                            ops.push(update(
+                                "Service_Monitor",
+                                u,
+                                BTreeMap::from([("status".into(), status.as_str().into())]),
+                            ));
+                        }
+                    }
+                }
                 IntentKind::BindVport { datapath_key, vport_key, parent_key } => {
                     if !seen.insert(("vport", datapath_key.to_string(), vport_key.to_string())) {
                         continue;
@@ -429,6 +444,7 @@ pub fn shared_state(
     records.extend(ra_ports(sb, &keys));
     records.extend(ip_multicast(sb, &keys, chassis_uuid));
     records.extend(announcements(sb, &keys, chassis_uuid));
+    records.extend(service_monitors(sb, &keys, chassis_uuid));
     if let Some((_, g)) = sb.rows("SB_Global").next() {
         for (key, value) in crate::db::string_map(g, "options") {
             records.push(Record::SbOption { key, value });
@@ -557,6 +573,60 @@ fn announcements(
                 });
             }
         }
+    }
+    out
+}
+
+/// Service_Monitor rows whose logical port is bound here, with the MAC that 23.03's
+/// sync_svc_monitors picks: the port's MAC that carries the monitored IP, or the first MAC
+/// of an address entry without IPs.
+fn service_monitors(
+    sb: &Db,
+    keys: &BTreeMap<shared::ovsdb::Uuid, u32>,
+    chassis: Option<shared::ovsdb::Uuid>,
+) -> Vec<Record> {
+    let Some(chassis) = chassis else { return Vec::new() };
+    let mut out = Vec::new();
+    for (uuid, sm) in sb.rows("Service_Monitor") {
+        let Some(lport) = sm.get_str("logical_port") else { continue };
+        let Some((_, pb)) = sb.rows("Port_Binding").find(|(_, p)| p.get_str("logical_port") == Some(lport)) else {
+            continue;
+        };
+        if pb.get_uuid("chassis") != Some(chassis) {
+            continue;
+        }
+        let (Some(&datapath_key), Some(port_key)) = (
+            pb.get_uuid("datapath").and_then(|d| keys.get(&d)),
+            pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()),
+        ) else {
+            continue;
+        };
+        let Some(ip) = sm.get_str("ip").and_then(|i| i.parse::<std::net::IpAddr>().ok()) else { continue };
+        let mut mac = None;
+        for entry in pb.get_set("mac").filter_map(|a| a.as_str()) {
+            let mut words = entry.split_whitespace();
+            let Some(m) = words.next().filter(|m| m.split(':').count() == 6) else { continue };
+            let ips: Vec<std::net::IpAddr> =
+                words.filter_map(|w| w.split('/').next().and_then(|a| a.parse().ok())).collect();
+            if ips.contains(&ip) || ips.is_empty() {
+                mac = Some(m.to_ascii_lowercase());
+                break;
+            }
+        }
+        let Some(mac) = mac else { continue };
+        out.push(Record::ServiceMonitor {
+            uuid: uuid.to_string(),
+            ip: ip.to_string(),
+            port: sm.get_i64("port").and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
+            protocol: sm.get_set("protocol").next().and_then(|a| a.as_str()).unwrap_or("tcp").to_string(),
+            datapath_key,
+            port_key,
+            mac,
+            src_mac: sm.get_str("src_mac").unwrap_or("").to_string(),
+            src_ip: sm.get_str("src_ip").unwrap_or("").to_string(),
+            options: crate::db::string_map(sm, "options"),
+            status: sm.get_set("status").next().and_then(|a| a.as_str()).unwrap_or("").to_string(),
+        });
     }
     out
 }

@@ -57,6 +57,8 @@ pub struct Engine {
     rate: (u32, u32),
     /// IGMP/MLD snooping state (`igmp`).
     pub mcast: crate::mcast::Snooping,
+    /// Service_Monitor health checks (`handle_svc_check`).
+    pub svc: crate::svc_monitor::SvcMonitors,
 }
 
 impl Default for Engine {
@@ -160,6 +162,7 @@ impl Engine {
             dhcp_log_rl: LogLimiter::new(40, Duration::from_secs(1)),
             rate: (rate, burst),
             mcast: crate::mcast::Snooping::default(),
+            svc: crate::svc_monitor::SvcMonitors::default(),
         }
     }
 
@@ -304,6 +307,13 @@ impl Engine {
                 if out.changed {
                     fx.intents.extend(self.mcast.sync(state));
                 }
+            }
+            Opcode::HandleSvcCheck => {
+                let dp = u32::try_from(reg(&md, Field::METADATA)).map_err(|_| "datapath key".to_string())?;
+                let port = reg(&md, Field::REG14) as u32;
+                fx.messages.extend(self.svc.handle(h, dp, port, now).map_err(refused)?);
+                fx.messages.extend(self.svc.run(now));
+                fx.intents.extend(self.svc.status_intents());
             }
             Opcode::Event => {
                 let raw = match &op.payload {

@@ -18,5 +18,6 @@ pub mod ratelimit;
 pub mod sctp;
 #[cfg(test)]
 mod seeds;
+pub mod svc_monitor;
 
 pub use engine::{Effects, Engine, OpStats};

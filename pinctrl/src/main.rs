@@ -110,7 +110,8 @@ impl Pinctrl {
              packet-ins: {}\npacket-ins ignored (not an action): {}\nbad userdata: {}\nbad packets: {}\n\
              unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n\
              multicast snooping: {} datapaths, {} groups\n\
-             gratuitous ARP/RARP announcements: {} listed, {} sent\n",
+             gratuitous ARP/RARP announcements: {} listed, {} sent\n\
+             service monitors: {}, {} probes sent\n",
             std::process::id(),
             self.started.elapsed().as_secs(),
             if self.flowctl.connected() { "connected" } else { "not connected" },
@@ -137,6 +138,8 @@ impl Pinctrl {
             self.engine.mcast.groups(),
             self.garps.len(),
             self.garps.sent,
+            self.engine.svc.len(),
+            self.engine.svc.probes_sent,
         );
         s.push_str("opcode: received handled errors rate-limited\n");
         for (op, st) in &self.engine.stats {
@@ -197,6 +200,16 @@ fn main() {
                         for i in pinctrl.engine.mcast.sync(&pinctrl.flowctl.state) {
                             pinctrl.flowctl.push_intent(i);
                         }
+                        for i in pinctrl.engine.svc.sync(&pinctrl.flowctl.state, Instant::now()) {
+                            pinctrl.flowctl.push_intent(i);
+                        }
+                    }
+                }
+                () = ra_timer(pinctrl.engine.svc.deadline()) => {
+                    let msgs = pinctrl.engine.svc.run(Instant::now());
+                    of.send(msgs).await;
+                    for i in pinctrl.engine.svc.status_intents() {
+                        pinctrl.flowctl.push_intent(i);
                     }
                 }
                 () = ra_timer(pinctrl.garps.deadline()) => {
@@ -214,6 +227,9 @@ fn main() {
                     // IGMP_Group rows follow the snooping state (23.03's ip_mcast_sync).
                     if pinctrl.flowctl.has_state() {
                         for i in pinctrl.engine.mcast.sync(&pinctrl.flowctl.state) {
+                            pinctrl.flowctl.push_intent(i);
+                        }
+                        for i in pinctrl.engine.svc.sync(&pinctrl.flowctl.state, Instant::now()) {
                             pinctrl.flowctl.push_intent(i);
                         }
                     }

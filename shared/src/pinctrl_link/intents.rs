@@ -21,6 +21,7 @@ fn row_key(kind: &IntentKind) -> (u8, u32, String, String) {
         IntentKind::BindVport { datapath_key, vport_key, .. } => {
             (4, *datapath_key, vport_key.to_string(), String::new())
         }
+        IntentKind::ServiceMonitorStatus { uuid, .. } => (5, 0, uuid.clone(), String::new()),
     }
 }
 

@@ -7,8 +7,8 @@ use super::state::{Record, RecordKey};
 
 /// Bumped on any incompatible change below.
 /// 2: DNS and RA-port records.
-/// 3: IP_Multicast, IGMP_Group and announcement records; IGMP group, controller event and
-///    virtual port intents.
+/// 3: IP_Multicast, IGMP_Group, announcement and Service_Monitor records; IGMP group,
+///    controller event, virtual port and service monitor status intents.
 pub const PROTOCOL_VERSION: u32 = 3;
 
 /// An intent's identity: pinctrl's session (random per pinctrl start) and a sequence number
@@ -38,6 +38,9 @@ pub enum IntentKind {
     /// bind_vport: claim virtual port `vport_key` for this chassis with the port
     /// `parent_key` as its virtual_parent (23.03's run_put_vport_binding).
     BindVport { datapath_key: u32, vport_key: u32, parent_key: u32 },
+    /// A health check's verdict: Service_Monitor row `uuid` gets `status` ("online" or
+    /// "offline").
+    ServiceMonitorStatus { uuid: String, status: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,6 +38,22 @@ pub enum Record {
     /// localnet port, or "<port>-<ip>" / "<port>-noip" for the NAT addresses of a gateway
     /// port): injected into the ingress pipeline of `datapath_key` as if from `port_key`.
     Announce { name: String, datapath_key: u32, port_key: u32, mac: String, ipv4: Option<String> },
+    /// A Service_Monitor row whose logical port is bound here (23.03's sync_svc_monitors):
+    /// the backend `ip`:`port` over `protocol` ("tcp"/"udp") behind port `port_key` of
+    /// datapath `datapath_key`, reached at `mac`; probes come from `src_mac`/`src_ip`.
+    ServiceMonitor {
+        uuid: String,
+        ip: String,
+        port: u16,
+        protocol: String,
+        datapath_key: u32,
+        port_key: u32,
+        mac: String,
+        src_mac: String,
+        src_ip: String,
+        options: BTreeMap<String, String>,
+        status: String,
+    },
 }
 
 /// What identifies a record: a newer record with the same key replaces it.
@@ -53,6 +69,7 @@ pub enum RecordKey {
     IpMulticast { datapath_key: u32 },
     IgmpGroup { datapath_key: u32, address: String },
     Announce { name: String },
+    ServiceMonitor { uuid: String },
 }
 
 impl Record {
@@ -69,6 +86,7 @@ impl Record {
                 RecordKey::IgmpGroup { datapath_key: *datapath_key, address: address.clone() }
             }
             Record::Announce { name, .. } => RecordKey::Announce { name: name.clone() },
+            Record::ServiceMonitor { uuid, .. } => RecordKey::ServiceMonitor { uuid: uuid.clone() },
         }
     }
 }
