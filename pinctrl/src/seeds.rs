@@ -1,5 +1,5 @@
-//! Seeds for the pinctrl_packet_in fuzz corpus covering sctp_abort, igmp, trigger_event and
-//! bind_vport (written with PINCTRL_WRITE_SEEDS=1; the corpus is replayed by
+//! Seeds for the pinctrl_packet_in fuzz corpus covering sctp_abort, igmp, trigger_event,
+//! bind_vport and handle_svc_check (written with PINCTRL_WRITE_SEEDS=1; the corpus is replayed by
 //! engine::tests::corpus_replays). Same layout as engine.rs's seeds: one byte of userdata
 //! length, the userdata, the packet.
 
@@ -35,7 +35,16 @@ fn write_seed_corpus_part3() {
             ControllerOp::new(Opcode::Event, Payload::Raw(crate::events::tests::empty_lb("10.0.0.10:80", "tcp", "lb"))),
             udp.clone(),
         ),
-        ("bind_vport", ControllerOp::new(Opcode::BindVport, Payload::Raw(vec![0, 0, 0, 2])), udp),
+        ("bind_vport", ControllerOp::new(Opcode::BindVport, Payload::Raw(vec![0, 0, 0, 2])), udp.clone()),
+        (
+            "handle_svc_check_tcp",
+            ControllerOp::new(Opcode::HandleSvcCheck, Payload::Empty),
+            crate::handlers::tests::tcp4(false),
+        ),
+        ("handle_svc_check_icmp", ControllerOp::new(Opcode::HandleSvcCheck, Payload::Empty), {
+            let h = crate::flow::Headers::parse(&udp).unwrap();
+            crate::handlers::icmp(&h, true, true).unwrap()
+        }),
     ];
     for (name, op, pkt) in cases {
         let ud = op.encode();

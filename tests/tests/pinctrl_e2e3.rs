@@ -1,7 +1,8 @@
 //! pinctrl end to end, third part, with real northd and ovs-vswitchd (dummy datapath): an
 //! IGMP join recorded in IGMP_Group, an SCTP packet hitting a reject ACL answered with an
 //! SCTP ABORT, a packet to a load balancer VIP without backends recorded as a
-//! Controller_Event, and gratuitous ARPs for a VM on a switch with a localnet port. Every
+//! Controller_Event, gratuitous ARPs for a VM on a switch with a localnet port, and a load
+//! balancer health check answered by its backend (Service_Monitor online). Every
 //! scenario runs against the real ovn-controller (proving the test) and against chassisd.
 //!
 //! Packets are built and read by hand (the tests crate has no packet library).
@@ -12,7 +13,13 @@ use std::time::Duration;
 use chassisd_tests::packet::{mac, to_hex};
 use chassisd_tests::{both_controllers, try_wait_for, wait_for, Controller, Sandbox};
 
-both_controllers!(igmp_join_records_igmp_group, sctp_reject_is_an_abort, empty_lb_backends_event, garp_on_port_up);
+both_controllers!(
+    igmp_join_records_igmp_group,
+    sctp_reject_is_an_abort,
+    empty_lb_backends_event,
+    garp_on_port_up,
+    service_monitor_goes_online
+);
 
 fn csum(b: &[u8]) -> u16 {
     let mut s: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
@@ -268,4 +275,73 @@ fn garp_on_port_up(c: Controller) {
             .count()
     };
     wait_for(Duration::from_secs(40), "two gratuitous ARPs for lp1 on phys0", || (garps() >= 2).then_some(()));
+}
+
+// ---- Service_Monitor ------------------------------------------------------------------------
+
+fn service_monitor_goes_online(c: Controller) {
+    let sb = Sandbox::builder().infra().controller(c).start();
+    switch_with_vms(&sb, &[]);
+    sb.nbctl(["set", "NB_Global", ".", "options:svc_monitor_mac=\"0a:00:00:00:00:fe\""]);
+    sb.nbctl(["create", "Load_Balancer", "name=lb0", "protocol=tcp", "vips:\"10.0.0.100:80\"=\"10.0.0.5:80\""]);
+    sb.nbctl(["set", "Load_Balancer", "lb0", "ip_port_mappings:10.0.0.5=lp1:10.0.0.254"]);
+    sb.nbctl([
+        "--id=@hc",
+        "create",
+        "Load_Balancer_Health_Check",
+        "vip=\"10.0.0.100:80\"",
+        "options:interval=1",
+        "options:timeout=5",
+        "--",
+        "add",
+        "Load_Balancer",
+        "lb0",
+        "health_check",
+        "@hc",
+    ]);
+    sb.nbctl(["ls-lb-add", "sw0", "lb0"]);
+    bind_vms(&sb);
+    let (vm1, svc_mac) = (mac("50:54:00:00:00:01"), mac("0a:00:00:00:00:fe"));
+    // The probe: a SYN from the monitor's MAC and IP to the backend.
+    let syn = |f: &[u8]| -> Option<(u16, u32)> {
+        (f.get(0..6)? == vm1 && f.get(6..12)? == svc_mac && *f.get(23)? == 6).then_some(())?;
+        (f.get(26..30)? == [10, 0, 0, 254] && f.get(30..34)? == [10, 0, 0, 5]).then_some(())?;
+        (f.get(36..38)? == [0, 80] && *f.get(47)? == 0x02).then_some(())?;
+        let sport = u16::from_be_bytes([f[34], f[35]]);
+        Some((sport, u32::from_be_bytes([f[38], f[39], f[40], f[41]])))
+    };
+    let mut online = false;
+    for _ in 0..10 {
+        let before = sb.tx_packets("vif1").len();
+        let Some((sport, seq)) = try_wait_for(Duration::from_secs(5), || {
+            sb.tx_packets("vif1").iter().skip(before).find_map(|r| syn(&r.data))
+        }) else {
+            continue;
+        };
+        // The backend answers SYN+ACK.
+        let (a, b) = (Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(10, 0, 0, 254));
+        let mut t = 80u16.to_be_bytes().to_vec();
+        t.extend_from_slice(&sport.to_be_bytes());
+        t.extend_from_slice(&5000u32.to_be_bytes());
+        t.extend_from_slice(&seq.wrapping_add(1).to_be_bytes());
+        t.extend_from_slice(&[0x50, 0x12, 0xff, 0xff, 0, 0, 0, 0]);
+        let mut pseudo = a.octets().to_vec();
+        pseudo.extend_from_slice(&b.octets());
+        pseudo.extend_from_slice(&[0, 6, 0, 20]);
+        pseudo.extend_from_slice(&t);
+        let c16 = csum(&pseudo);
+        t[16..18].copy_from_slice(&c16.to_be_bytes());
+        sb.inject("vif1", &to_hex(&eth(svc_mac, vm1, 0x0800, &ipv4(a, b, 6, 64, &[], &t))));
+        if try_wait_for(Duration::from_secs(3), || {
+            sb.try_sbctl(["--bare", "--columns=status", "find", "Service_Monitor", "logical_port=lp1"])
+                .is_ok_and(|s| s.trim() == "online")
+                .then_some(())
+        })
+        .is_some()
+        {
+            online = true;
+            break;
+        }
+    }
+    assert!(online, "Service_Monitor lp1 online");
 }
