@@ -178,6 +178,8 @@ fn main() {
             ras: pinctrl::nd_ra::RaScheduler::with_seed(session_id()),
             garps: pinctrl::garp::GarpScheduler::default(),
         };
+        // Probe sequence numbers and source ports must not be guessable.
+        pinctrl.engine.svc = pinctrl::svc_monitor::SvcMonitors::with_seed(session_id());
         let (tx, mut from_flowctl) = mpsc::channel(1024);
         spawn_connector(tx);
         let mut of = OfConn::start(DEFAULT_BRIDGE);
