@@ -176,8 +176,47 @@ impl PinctrlServer {
         self.batch_in_txn = true;
         let mut ops = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
-        for (n, intent) in batch.iter().enumerate() {
+        let chassis = self.chassis_uuid(sb);
+        // Newest first: when a batch holds two writes of one row, the later one wins.
+        for (n, intent) in batch.iter().enumerate().rev() {
             match &intent.kind {
+                IntentKind::IgmpGroup { datapath_key, address, ports } => {
+                    if !seen.insert(("igmp", datapath_key.to_string(), address.clone())) {
+                        continue;
+                    }
+                    let (Some(ch), Some(dp)) = (chassis, datapath_by_key(sb, *datapath_key)) else { continue };
+                    ops.extend(igmp_group_ops(sb, ch, dp, address, ports.as_deref(), n));
+                }
+                IntentKind::ControllerEvent { event_type, info } => {
+                    let Some(ch) = chassis else { continue };
+                    let key: String = info.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+                    if !seen.insert(("event", event_type.clone(), key)) {
+                        continue;
+                    }
+                    ops.extend(controller_event_ops(sb, ch, event_type, info, n));
+                }
+                IntentKind::ServiceMonitorStatus { uuid, status } => {
+                    if !seen.insert(("svc", uuid.clone(), String::new())) {
+                        continue;
+                    }
+                    let Ok(u) = uuid.parse::<shared::ovsdb::Uuid>() else { continue };
+                    if let Some(row) = sb.row("Service_Monitor", &u) {
+                        if row.get_str("status") != Some(status) {
+                            ops.push(update(
+                                "Service_Monitor",
+                                u,
+                                BTreeMap::from([("status".into(), status.as_str().into())]),
+                            ));
+                        }
+                    }
+                }
+                IntentKind::BindVport { datapath_key, vport_key, parent_key } => {
+                    if !seen.insert(("vport", datapath_key.to_string(), vport_key.to_string())) {
+                        continue;
+                    }
+                    let Some(ch) = chassis else { continue };
+                    ops.extend(bind_vport_ops(sb, ch, *datapath_key, *vport_key, *parent_key));
+                }
                 IntentKind::MacBinding { datapath_key, logical_port, ip, mac } => {
                     if !seen.insert(("mb", logical_port.clone(), ip.clone())) {
                         continue;
@@ -242,6 +281,127 @@ impl PinctrlServer {
     }
 }
 
+impl PinctrlServer {
+    /// This chassis's row, by the name in the shared state.
+    fn chassis_uuid(&self, sb: &Db) -> Option<shared::ovsdb::Uuid> {
+        let Some(Record::Chassis { name, .. }) = self.state.get(&shared::pinctrl_link::RecordKey::Chassis) else {
+            return None;
+        };
+        sb.rows("Chassis").find(|(_, r)| r.get_str("name") == Some(name)).map(|(u, _)| *u)
+    }
+}
+
+fn port_by_key(sb: &Db, dp: shared::ovsdb::Uuid, key: u32) -> Option<(&shared::ovsdb::Uuid, &shared::ovsdb::Row)> {
+    sb.rows("Port_Binding")
+        .find(|(_, r)| r.get_uuid("datapath") == Some(dp) && r.get_i64("tunnel_key") == Some(i64::from(key)))
+}
+
+/// IGMP_Group(address, datapath, chassis) with these ports, or deleted (23.03's
+/// igmp_group_create / igmp_group_update_ports / igmp_group_delete). Ports that are not
+/// in the replica are left out, as 23.03's lookup by key skips them.
+fn igmp_group_ops(
+    sb: &Db,
+    chassis: shared::ovsdb::Uuid,
+    dp: shared::ovsdb::Uuid,
+    address: &str,
+    ports: Option<&[u32]>,
+    n: usize,
+) -> Vec<Operation> {
+    let existing = sb.rows("IGMP_Group").find(|(_, r)| {
+        r.get_str("address") == Some(address)
+            && r.get_uuid("datapath") == Some(dp)
+            && r.get_uuid("chassis") == Some(chassis)
+    });
+    let Some(ports) = ports else {
+        return existing
+            .map(|(u, _)| Operation::Delete { table: "IGMP_Group".into(), conditions: vec![Condition::uuid(*u)] })
+            .into_iter()
+            .collect();
+    };
+    let want: std::collections::BTreeSet<shared::ovsdb::Uuid> =
+        ports.iter().filter_map(|k| port_by_key(sb, dp, *k)).map(|(u, _)| *u).collect();
+    match existing {
+        Some((_, r))
+            if crate::db::uuid_set(r, "ports").into_iter().collect::<std::collections::BTreeSet<_>>() == want =>
+        {
+            Vec::new()
+        }
+        Some((u, _)) => vec![update("IGMP_Group", *u, BTreeMap::from([("ports".into(), Datum::set(want))]))],
+        None => vec![insert(
+            "IGMP_Group",
+            BTreeMap::from([
+                ("address".into(), address.into()),
+                ("datapath".into(), Datum::scalar(dp)),
+                ("chassis".into(), Datum::scalar(chassis)),
+                ("ports".into(), Datum::set(want)),
+            ]),
+            &format!("igmp{n}"),
+        )],
+    }
+}
+
+/// A Controller_Event row of this chassis unless one with the same type and info exists
+/// (23.03's controller_event_run). 23.03 numbers them with a per-process counter; flowctl
+/// continues after the highest seq_num of this chassis's rows, so a restart does not
+/// reuse numbers still in the table.
+fn controller_event_ops(
+    sb: &Db,
+    chassis: shared::ovsdb::Uuid,
+    event_type: &str,
+    info: &BTreeMap<String, String>,
+    n: usize,
+) -> Vec<Operation> {
+    let mine = || sb.rows("Controller_Event").filter(|(_, r)| r.get_uuid("chassis") == Some(chassis));
+    if mine()
+        .any(|(_, r)| r.get_str("event_type") == Some(event_type) && crate::db::string_map(r, "event_info") == *info)
+    {
+        return Vec::new();
+    }
+    let seq = mine().filter_map(|(_, r)| r.get_i64("seq_num")).max().unwrap_or(0) + 1 + n as i64;
+    vec![insert(
+        "Controller_Event",
+        BTreeMap::from([
+            ("event_type".into(), event_type.into()),
+            ("event_info".into(), crate::db::string_map_datum(info)),
+            ("chassis".into(), Datum::scalar(chassis)),
+            ("seq_num".into(), seq.into()),
+        ]),
+        &format!("ev{n}"),
+    )]
+}
+
+/// Claims virtual port `vport_key` for this chassis with `parent_key` as its parent, only
+/// for a port of type "virtual" whose parent exists (23.03's run_put_vport_binding).
+fn bind_vport_ops(
+    sb: &Db,
+    chassis: shared::ovsdb::Uuid,
+    dp_key: u32,
+    vport_key: u32,
+    parent_key: u32,
+) -> Vec<Operation> {
+    let Some(dp) = datapath_by_key(sb, dp_key) else { return Vec::new() };
+    let Some((vp_uuid, vp)) = port_by_key(sb, dp, vport_key) else {
+        tracing::warn!("unknown logical port with datapath {dp_key} and port {vport_key}");
+        return Vec::new();
+    };
+    if vp.get_str("type") != Some("virtual") {
+        return Vec::new();
+    }
+    let Some(parent) = port_by_key(sb, dp, parent_key).and_then(|(_, p)| p.get_str("logical_port")) else {
+        return Vec::new();
+    };
+    let name = vp.get_str("logical_port").unwrap_or("");
+    if vp.get_uuid("chassis") == Some(chassis) && vp.get_set("virtual_parent").any(|a| a.as_str() == Some(parent)) {
+        return Vec::new();
+    }
+    tracing::info!("Claiming virtual lport {name} for this chassis with the virtual parent {parent}");
+    vec![update(
+        "Port_Binding",
+        *vp_uuid,
+        BTreeMap::from([("chassis".into(), Datum::scalar(chassis)), ("virtual_parent".into(), parent.into())]),
+    )]
+}
+
 fn datapath_by_key(sb: &Db, key: u32) -> Option<shared::ovsdb::Uuid> {
     sb.rows("Datapath_Binding").find(|(_, r)| r.get_i64("tunnel_key") == Some(i64::from(key))).map(|(u, _)| *u)
 }
@@ -282,6 +442,9 @@ pub fn shared_state(
     }
     records.extend(dns_records(sb, &keys));
     records.extend(ra_ports(sb, &keys));
+    records.extend(ip_multicast(sb, &keys, chassis_uuid));
+    records.extend(announcements(sb, &keys, chassis_uuid));
+    records.extend(service_monitors(sb, &keys, chassis_uuid));
     if let Some((_, g)) = sb.rows("SB_Global").next() {
         for (key, value) in crate::db::string_map(g, "options") {
             records.push(Record::SbOption { key, value });
@@ -303,6 +466,205 @@ fn dns_records(sb: &Db, keys: &BTreeMap<shared::ovsdb::Uuid, u32>) -> Vec<Record
             continue;
         }
         out.push(Record::Dns { id: id.to_string(), datapaths, records: crate::db::string_map(row, "records") });
+    }
+    out
+}
+
+/// "MAC [IP...] [is_chassis_resident(\"PORT\")]": the MAC, its IPv4 addresses, and the
+/// resident port if named (extract_addresses_with_port); None if it does not parse.
+fn parse_nat_address(s: &str) -> Option<(String, Vec<String>, Option<String>)> {
+    let (addrs, lport) = match s.find("is_chassis_resident") {
+        Some(i) => {
+            let rest = s.get(i + "is_chassis_resident".len()..)?.trim();
+            let inner = rest.strip_prefix('(')?.trim().strip_suffix(')')?.trim();
+            let name = inner.strip_prefix('"')?.strip_suffix('"')?;
+            (s.get(..i)?, Some(name.to_string()))
+        }
+        None => (s, None),
+    };
+    let mut words = addrs.split_whitespace();
+    let mac = words.next()?;
+    if mac.split(':').count() != 6 || !mac.split(':').all(|b| u8::from_str_radix(b, 16).is_ok()) {
+        return None;
+    }
+    let mut v4 = Vec::new();
+    for w in words {
+        let ip = w.split('/').next().unwrap_or(w);
+        if let Ok(a) = ip.parse::<std::net::Ipv4Addr>() {
+            v4.push(a.to_string());
+        } else if ip.parse::<std::net::Ipv6Addr>().is_err() {
+            return None;
+        }
+    }
+    Some((mac.to_ascii_lowercase(), v4, lport))
+}
+
+/// What this chassis announces with GARPs/RARPs (23.03's send_garp_rarp_prepare): on
+/// local datapaths with a localnet port, the VIFs bound here (their first MAC and its
+/// first IPv4), and the NAT addresses of l3gateway ports bound here and of patch ports
+/// whose `is_chassis_resident` port is bound here.
+fn announcements(
+    sb: &Db,
+    keys: &BTreeMap<shared::ovsdb::Uuid, u32>,
+    chassis: Option<shared::ovsdb::Uuid>,
+) -> Vec<Record> {
+    let Some(chassis) = chassis else { return Vec::new() };
+    let with_localnet: std::collections::BTreeSet<shared::ovsdb::Uuid> = sb
+        .rows("Port_Binding")
+        .filter(|(_, p)| p.get_str("type") == Some("localnet"))
+        .filter_map(|(_, p)| p.get_uuid("datapath"))
+        .filter(|d| keys.contains_key(d))
+        .collect();
+    let resident = |name: &str| {
+        sb.rows("Port_Binding")
+            .any(|(_, p)| p.get_str("logical_port") == Some(name) && p.get_uuid("chassis") == Some(chassis))
+    };
+    let mut out = Vec::new();
+    for (_, pb) in sb.rows("Port_Binding") {
+        let Some(dp) = pb.get_uuid("datapath").filter(|d| with_localnet.contains(d)) else { continue };
+        let (Some(&datapath_key), Some(port_key), Some(name)) =
+            (keys.get(&dp), pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()), pb.get_str("logical_port"))
+        else {
+            continue;
+        };
+        let ty = pb.get_str("type").unwrap_or("");
+        let mine = pb.get_uuid("chassis") == Some(chassis);
+        if ty == "l3gateway" && mine || ty == "patch" {
+            let mut nat: Vec<String> =
+                pb.get_set("nat_addresses").filter_map(|a| a.as_str().map(String::from)).collect();
+            if nat.is_empty() {
+                nat.extend(pb.get_map_str("options", "nat-addresses").map(String::from));
+            }
+            for n in nat {
+                let Some((mac, v4, lport)) = parse_nat_address(&n) else { continue };
+                match &lport {
+                    None if ty == "patch" => continue,
+                    Some(l) if !resident(l) => continue,
+                    _ => {}
+                }
+                if v4.is_empty() {
+                    out.push(Record::Announce {
+                        name: format!("{name}-noip"),
+                        datapath_key,
+                        port_key,
+                        mac: mac.clone(),
+                        ipv4: None,
+                    });
+                }
+                for ip in v4 {
+                    out.push(Record::Announce {
+                        name: format!("{name}-{ip}"),
+                        datapath_key,
+                        port_key,
+                        mac: mac.clone(),
+                        ipv4: Some(ip),
+                    });
+                }
+            }
+        } else if ty.is_empty() && mine {
+            let first = pb.get_set("mac").filter_map(|a| a.as_str()).find_map(parse_nat_address);
+            if let Some((mac, v4, _)) = first {
+                out.push(Record::Announce {
+                    name: name.to_string(),
+                    datapath_key,
+                    port_key,
+                    mac,
+                    ipv4: v4.into_iter().next(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Service_Monitor rows whose logical port is bound here, with the MAC that 23.03's
+/// sync_svc_monitors picks: the port's MAC that carries the monitored IP, or the first MAC
+/// of an address entry without IPs.
+fn service_monitors(
+    sb: &Db,
+    keys: &BTreeMap<shared::ovsdb::Uuid, u32>,
+    chassis: Option<shared::ovsdb::Uuid>,
+) -> Vec<Record> {
+    let Some(chassis) = chassis else { return Vec::new() };
+    let mut out = Vec::new();
+    for (uuid, sm) in sb.rows("Service_Monitor") {
+        let Some(lport) = sm.get_str("logical_port") else { continue };
+        let Some((_, pb)) = sb.rows("Port_Binding").find(|(_, p)| p.get_str("logical_port") == Some(lport)) else {
+            continue;
+        };
+        if pb.get_uuid("chassis") != Some(chassis) {
+            continue;
+        }
+        let (Some(&datapath_key), Some(port_key)) = (
+            pb.get_uuid("datapath").and_then(|d| keys.get(&d)),
+            pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()),
+        ) else {
+            continue;
+        };
+        let Some(ip) = sm.get_str("ip").and_then(|i| i.parse::<std::net::IpAddr>().ok()) else { continue };
+        let mut mac = None;
+        for entry in pb.get_set("mac").filter_map(|a| a.as_str()) {
+            let mut words = entry.split_whitespace();
+            let Some(m) = words.next().filter(|m| m.split(':').count() == 6) else { continue };
+            let ips: Vec<std::net::IpAddr> =
+                words.filter_map(|w| w.split('/').next().and_then(|a| a.parse().ok())).collect();
+            if ips.contains(&ip) || ips.is_empty() {
+                mac = Some(m.to_ascii_lowercase());
+                break;
+            }
+        }
+        let Some(mac) = mac else { continue };
+        out.push(Record::ServiceMonitor {
+            uuid: uuid.to_string(),
+            ip: ip.to_string(),
+            port: sm.get_i64("port").and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
+            protocol: sm.get_set("protocol").next().and_then(|a| a.as_str()).unwrap_or("tcp").to_string(),
+            datapath_key,
+            port_key,
+            mac,
+            src_mac: sm.get_str("src_mac").unwrap_or("").to_string(),
+            src_ip: sm.get_str("src_ip").unwrap_or("").to_string(),
+            options: crate::db::string_map(sm, "options"),
+            status: sm.get_set("status").next().and_then(|a| a.as_str()).unwrap_or("").to_string(),
+        });
+    }
+    out
+}
+
+/// IP_Multicast of the local datapaths, and the IGMP_Group rows this chassis owns on them
+/// (what 23.03's ip_mcast_sync reads).
+fn ip_multicast(
+    sb: &Db,
+    keys: &BTreeMap<shared::ovsdb::Uuid, u32>,
+    chassis: Option<shared::ovsdb::Uuid>,
+) -> Vec<Record> {
+    let mut out = Vec::new();
+    let opt_u32 = |r: &shared::ovsdb::Row, c: &str| {
+        r.get_set(c).next().and_then(|a| a.as_i64()).and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+    };
+    for (_, row) in sb.rows("IP_Multicast") {
+        let Some(datapath_key) = row.get_uuid("datapath").and_then(|d| keys.get(&d)).copied() else { continue };
+        out.push(Record::IpMulticast {
+            datapath_key,
+            enabled: row.get_set("enabled").next().and_then(|a| a.as_bool()).unwrap_or(false),
+            table_size: opt_u32(row, "table_size"),
+            idle_timeout: opt_u32(row, "idle_timeout"),
+            seq_no: row.get_i64("seq_no").unwrap_or(0),
+        });
+    }
+    let Some(chassis) = chassis else { return out };
+    for (_, row) in sb.rows("IGMP_Group") {
+        if row.get_uuid("chassis") != Some(chassis) {
+            continue;
+        }
+        let Some(datapath_key) = row.get_uuid("datapath").and_then(|d| keys.get(&d)).copied() else { continue };
+        let ports = crate::db::uuid_set(row, "ports")
+            .iter()
+            .filter_map(|u| sb.row("Port_Binding", u))
+            .filter_map(|p| p.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()))
+            .collect();
+        let address = row.get_str("address").unwrap_or("").to_string();
+        out.push(Record::IgmpGroup { datapath_key, address, ports });
     }
     out
 }

@@ -55,6 +55,10 @@ pub struct Engine {
     log_rl: LogLimiter,
     dhcp_log_rl: LogLimiter,
     rate: (u32, u32),
+    /// IGMP/MLD snooping state (`igmp`).
+    pub mcast: crate::mcast::Snooping,
+    /// Service_Monitor health checks (`handle_svc_check`).
+    pub svc: crate::svc_monitor::SvcMonitors,
 }
 
 impl Default for Engine {
@@ -157,6 +161,8 @@ impl Engine {
             log_rl: LogLimiter::new(5, Duration::from_secs(1)),
             dhcp_log_rl: LogLimiter::new(40, Duration::from_secs(1)),
             rate: (rate, burst),
+            mcast: crate::mcast::Snooping::default(),
+            svc: crate::svc_monitor::SvcMonitors::default(),
         }
     }
 
@@ -287,6 +293,43 @@ impl Engine {
                 if let Some(p) = handlers::reject(h).map_err(refused)? {
                     fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
                 }
+            }
+            Opcode::SctpAbort => {
+                if let Some(p) = crate::sctp::sctp_abort(h, false).map_err(refused)? {
+                    fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
+                }
+            }
+            Opcode::Igmp => {
+                let dp = u32::try_from(reg(&md, Field::METADATA)).map_err(|_| "datapath key".to_string())?;
+                let port = reg(&md, Field::REG14) as u32;
+                let out = self.mcast.handle(h, dp, port, now).map_err(refused)?;
+                fx.messages.extend(out.messages);
+                if out.changed {
+                    fx.intents.extend(self.mcast.sync(state));
+                }
+            }
+            Opcode::HandleSvcCheck => {
+                let dp = u32::try_from(reg(&md, Field::METADATA)).map_err(|_| "datapath key".to_string())?;
+                let port = reg(&md, Field::REG14) as u32;
+                fx.messages.extend(self.svc.handle(h, dp, port, now).map_err(refused)?);
+                fx.messages.extend(self.svc.run(now));
+                fx.intents.extend(self.svc.status_intents());
+            }
+            Opcode::Event => {
+                let raw = match &op.payload {
+                    Payload::Raw(r) => r.as_slice(),
+                    _ => &[],
+                };
+                fx.intents.push(crate::events::trigger_event(raw).map_err(refused)?);
+            }
+            Opcode::BindVport => {
+                let raw = match &op.payload {
+                    Payload::Raw(r) => r.as_slice(),
+                    _ => &[],
+                };
+                let dp = u32::try_from(reg(&md, Field::METADATA)).map_err(|_| "datapath key".to_string())?;
+                let parent = reg(&md, Field::REG14) as u32;
+                fx.intents.push(crate::events::bind_vport(raw, dp, parent).map_err(refused)?);
             }
             Opcode::PutArp | Opcode::PutNd => {
                 let dp_key = reg(&md, Field::METADATA);
@@ -425,8 +468,11 @@ pub fn fuzz_one(data: &[u8]) {
             datapaths: vec![1],
             records: [("vm1.ovn.org".to_string(), "10.0.0.5 aef0::5".to_string())].into_iter().collect(),
         },
+        Record::Datapath { key: 1, uuid: String::new(), name: "ls".into() },
+        Record::IpMulticast { datapath_key: 1, enabled: true, table_size: 4, idle_timeout: 30, seq_no: 0 },
     ]);
     let mut e = Engine::default();
+    let _ = e.mcast.sync(&state);
     let now = Instant::now();
     // As a whole OpenFlow message...
     if let Ok(m) = shared::openflow::OfMessage::decode(data) {

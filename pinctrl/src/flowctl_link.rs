@@ -74,6 +74,11 @@ impl FlowctlLink {
         }
     }
 
+    /// A snapshot has arrived since the last gap: the state is flowctl's.
+    pub fn has_state(&self) -> bool {
+        self.seq.is_some()
+    }
+
     pub fn connected(&self) -> bool {
         self.sender.is_some()
     }

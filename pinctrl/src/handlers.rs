@@ -111,7 +111,7 @@ pub fn reject(h: &Headers<'_>) -> Result<Option<Vec<u8>>, Refused> {
     match (h.nw_proto(), h.l4) {
         (Some(IPPROTO_TCP), L4::Tcp { .. }) => tcp_reset(h, true).map(Some),
         (Some(IPPROTO_TCP), _) => Ok(None),
-        (Some(crate::flow::IPPROTO_SCTP), _) => Err(Refused("sctp_abort is not supported yet")),
+        (Some(crate::flow::IPPROTO_SCTP), _) => crate::sctp::sctp_abort(h, true),
         _ => icmp(h, true, true).map(Some),
     }
 }

@@ -8,9 +8,16 @@ pub mod dhcp;
 pub mod dhcpv6;
 pub mod dns;
 pub mod engine;
+pub mod events;
 pub mod flow;
+pub mod garp;
 pub mod handlers;
+pub mod mcast;
 pub mod nd_ra;
 pub mod ratelimit;
+pub mod sctp;
+#[cfg(test)]
+mod seeds;
+pub mod svc_monitor;
 
 pub use engine::{Effects, Engine, OpStats};

@@ -78,6 +78,7 @@ struct Pinctrl {
     engine: Engine,
     packet_ins: u64,
     ras: pinctrl::nd_ra::RaScheduler,
+    garps: pinctrl::garp::GarpScheduler,
 }
 
 impl Pinctrl {
@@ -107,7 +108,10 @@ impl Pinctrl {
              intents waiting for acknowledgement: {}\nintents sent: {}\nintents dropped (queue full): {}\n\
              openflow connection: {} ({}, {} connects)\nopenflow send queue: {}\n\
              packet-ins: {}\npacket-ins ignored (not an action): {}\nbad userdata: {}\nbad packets: {}\n\
-             unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n",
+             unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n\
+             multicast snooping: {} datapaths, {} groups\n\
+             gratuitous ARP/RARP announcements: {} listed, {} sent\n\
+             service monitors: {}, {} probes sent\n",
             std::process::id(),
             self.started.elapsed().as_secs(),
             if self.flowctl.connected() { "connected" } else { "not connected" },
@@ -130,6 +134,12 @@ impl Pinctrl {
             self.engine.unsupported,
             self.ras.len(),
             self.ras.sent,
+            self.engine.mcast.datapaths(),
+            self.engine.mcast.groups(),
+            self.garps.len(),
+            self.garps.sent,
+            self.engine.svc.len(),
+            self.engine.svc.probes_sent,
         );
         s.push_str("opcode: received handled errors rate-limited\n");
         for (op, st) in &self.engine.stats {
@@ -166,7 +176,10 @@ fn main() {
             engine: Engine::default(),
             packet_ins: 0,
             ras: pinctrl::nd_ra::RaScheduler::with_seed(session_id()),
+            garps: pinctrl::garp::GarpScheduler::default(),
         };
+        // Probe sequence numbers and source ports must not be guessable.
+        pinctrl.engine.svc = pinctrl::svc_monitor::SvcMonitors::with_seed(session_id());
         let (tx, mut from_flowctl) = mpsc::channel(1024);
         spawn_connector(tx);
         let mut of = OfConn::start(DEFAULT_BRIDGE);
@@ -184,6 +197,27 @@ fn main() {
                         return 0;
                     }
                 },
+                () = ra_timer(pinctrl.engine.mcast.deadline()) => {
+                    if pinctrl.engine.mcast.run(Instant::now()) {
+                        for i in pinctrl.engine.mcast.sync(&pinctrl.flowctl.state) {
+                            pinctrl.flowctl.push_intent(i);
+                        }
+                        for i in pinctrl.engine.svc.sync(&pinctrl.flowctl.state, Instant::now()) {
+                            pinctrl.flowctl.push_intent(i);
+                        }
+                    }
+                }
+                () = ra_timer(pinctrl.engine.svc.deadline()) => {
+                    let msgs = pinctrl.engine.svc.run(Instant::now());
+                    of.send(msgs).await;
+                    for i in pinctrl.engine.svc.status_intents() {
+                        pinctrl.flowctl.push_intent(i);
+                    }
+                }
+                () = ra_timer(pinctrl.garps.deadline()) => {
+                    let msgs = pinctrl.garps.due(Instant::now());
+                    of.send(msgs).await;
+                }
                 () = ra_timer(pinctrl.ras.deadline()) => {
                     let msgs = pinctrl.ras.due(Instant::now());
                     of.send(msgs).await;
@@ -191,6 +225,16 @@ fn main() {
                 Some(ev) = from_flowctl.recv() => {
                     pinctrl.flowctl.on_event(ev);
                     pinctrl.ras.sync(&pinctrl.flowctl.state, Instant::now());
+                    pinctrl.garps.sync(&pinctrl.flowctl.state, Instant::now());
+                    // IGMP_Group rows follow the snooping state (23.03's ip_mcast_sync).
+                    if pinctrl.flowctl.has_state() {
+                        for i in pinctrl.engine.mcast.sync(&pinctrl.flowctl.state) {
+                            pinctrl.flowctl.push_intent(i);
+                        }
+                        for i in pinctrl.engine.svc.sync(&pinctrl.flowctl.state, Instant::now()) {
+                            pinctrl.flowctl.push_intent(i);
+                        }
+                    }
                     let bridge = pinctrl.bridge();
                     if bridge != of.bridge {
                         of = OfConn::start(&bridge);

@@ -14,6 +14,14 @@ fn row_key(kind: &IntentKind) -> (u8, u32, String, String) {
             (0, *datapath_key, logical_port.clone(), ip.clone())
         }
         IntentKind::Fdb { datapath_key, mac, .. } => (1, *datapath_key, mac.clone(), String::new()),
+        IntentKind::IgmpGroup { datapath_key, address, .. } => (2, *datapath_key, address.clone(), String::new()),
+        IntentKind::ControllerEvent { event_type, info } => {
+            (3, 0, event_type.clone(), info.iter().map(|(k, v)| format!("{k}={v}\n")).collect())
+        }
+        IntentKind::BindVport { datapath_key, vport_key, .. } => {
+            (4, *datapath_key, vport_key.to_string(), String::new())
+        }
+        IntentKind::ServiceMonitorStatus { uuid, .. } => (5, 0, uuid.clone(), String::new()),
     }
 }
 

@@ -25,6 +25,35 @@ pub enum Record {
     /// `options:ipv6_ra_send_periodic=true`): its `ipv6_ra_*` options, and the datapath and
     /// key of the port of its peer switch the advertisements go out on.
     RaPort { name: String, datapath_key: u32, port_key: u32, options: BTreeMap<String, String> },
+    /// The IP_Multicast row of a local datapath (23.03's ip_mcast_snoop_cfg_load): snooping
+    /// on/off, the group table's size, the groups' idle timeout in seconds, and the
+    /// sequence number whose change flushes learnt groups.
+    IpMulticast { datapath_key: u32, enabled: bool, table_size: u32, idle_timeout: u32, seq_no: i64 },
+    /// An IGMP_Group row this chassis owns on a local datapath, with the tunnel keys of its
+    /// ports: pinctrl writes what differs from its snooping state and deletes the rows it
+    /// no longer has (after a restart, an expiry, snooping turned off).
+    IgmpGroup { datapath_key: u32, address: String, ports: Vec<u32> },
+    /// A gratuitous ARP (or, without an IPv4 address, a RARP) this chassis announces
+    /// (23.03's send_garp_rarp_data entry, by the same name: a VIF on a switch with a
+    /// localnet port, or "<port>-<ip>" / "<port>-noip" for the NAT addresses of a gateway
+    /// port): injected into the ingress pipeline of `datapath_key` as if from `port_key`.
+    Announce { name: String, datapath_key: u32, port_key: u32, mac: String, ipv4: Option<String> },
+    /// A Service_Monitor row whose logical port is bound here (23.03's sync_svc_monitors):
+    /// the backend `ip`:`port` over `protocol` ("tcp"/"udp") behind port `port_key` of
+    /// datapath `datapath_key`, reached at `mac`; probes come from `src_mac`/`src_ip`.
+    ServiceMonitor {
+        uuid: String,
+        ip: String,
+        port: u16,
+        protocol: String,
+        datapath_key: u32,
+        port_key: u32,
+        mac: String,
+        src_mac: String,
+        src_ip: String,
+        options: BTreeMap<String, String>,
+        status: String,
+    },
 }
 
 /// What identifies a record: a newer record with the same key replaces it.
@@ -37,6 +66,10 @@ pub enum RecordKey {
     SbOption { key: String },
     Dns { id: String },
     RaPort { name: String },
+    IpMulticast { datapath_key: u32 },
+    IgmpGroup { datapath_key: u32, address: String },
+    Announce { name: String },
+    ServiceMonitor { uuid: String },
 }
 
 impl Record {
@@ -48,6 +81,12 @@ impl Record {
             Record::SbOption { key, .. } => RecordKey::SbOption { key: key.clone() },
             Record::Dns { id, .. } => RecordKey::Dns { id: id.clone() },
             Record::RaPort { name, .. } => RecordKey::RaPort { name: name.clone() },
+            Record::IpMulticast { datapath_key, .. } => RecordKey::IpMulticast { datapath_key: *datapath_key },
+            Record::IgmpGroup { datapath_key, address, .. } => {
+                RecordKey::IgmpGroup { datapath_key: *datapath_key, address: address.clone() }
+            }
+            Record::Announce { name, .. } => RecordKey::Announce { name: name.clone() },
+            Record::ServiceMonitor { uuid, .. } => RecordKey::ServiceMonitor { uuid: uuid.clone() },
         }
     }
 }
