@@ -67,6 +67,9 @@ pub fn wanted_bindings(
             "l3gateway" => pb.get_map_str("options", "l3gateway-chassis") == Some(cfg.chassis_id.as_str()),
             "l2gateway" => pb.get_map_str("options", "l2gateway-chassis") == Some(cfg.chassis_id.as_str()),
             "chassisredirect" => active_gateway(sb, pb) == Some(chassis_uuid),
+            // Bound by pinctrl's bind_vport; ours while its parent is a local VIF (23.03's
+            // consider_virtual_lport).
+            "virtual" => pb.get_set("virtual_parent").filter_map(|a| a.as_str()).any(|p| ifaces.contains_key(p)),
             _ => false,
         };
         if ours && claimable_type(kind) {

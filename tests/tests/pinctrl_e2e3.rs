@@ -3,7 +3,7 @@
 //! SCTP ABORT, a packet to a load balancer VIP without backends recorded as a
 //! Controller_Event, gratuitous ARPs for a VM on a switch with a localnet port, and a load
 //! balancer health check answered by its backend (Service_Monitor online), and bind_vport
-//! claiming a virtual port (chassisd half ignored, see below). Every
+//! claiming a virtual port. Every
 //! scenario runs against the real ovn-controller (proving the test) and against chassisd.
 //!
 //! Packets are built and read by hand (the tests crate has no packet library).
@@ -19,26 +19,9 @@ both_controllers!(
     sctp_reject_is_an_abort,
     empty_lb_backends_event,
     garp_on_port_up,
-    service_monitor_goes_online
+    service_monitor_goes_online,
+    bind_vport_claims_the_virtual_port
 );
-
-/// bind_vport: pinctrl's claim reaches the Southbound database (logged "Claiming virtual
-/// lport"), but flowctl's binding (flowctl/src/binding.rs, outside this change) does not yet
-/// keep a virtual port whose virtual_parent is bound here and releases it at once, so the
-/// chassisd half is ignored until it does (23.03: binding.c consider_virtual_lport).
-mod bind_vport_claims_the_virtual_port {
-    #[test]
-    fn ovn_controller() {
-        chassisd_tests::require_ovn!();
-        super::bind_vport_claims_the_virtual_port(chassisd_tests::Controller::OvnController);
-    }
-    #[test]
-    #[ignore = "flowctl's binding releases virtual ports claimed through bind_vport"]
-    fn chassisd() {
-        chassisd_tests::require_ovn!();
-        super::bind_vport_claims_the_virtual_port(chassisd_tests::Controller::Chassisd);
-    }
-}
 
 fn csum(b: &[u8]) -> u16 {
     let mut s: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
