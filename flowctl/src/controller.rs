@@ -19,7 +19,7 @@ use crate::ctzone::{self, CtZones};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
 use crate::flows::DesiredState;
 use crate::lflow::context::{SbContext, ThisChassis};
-use crate::lflow::{self, ids::LflowIds, LflowInput};
+use crate::lflow::{self, state::LflowState, LflowInput};
 use crate::monitor::{self, Interest};
 use crate::ofctrl::{Ofctrl, OfctrlEvent, OfctrlHandle};
 use crate::patch;
@@ -49,7 +49,7 @@ pub struct Flowctl {
     ct_zones: Option<CtZones>,
     bound: BTreeMap<String, Uuid>,
     local_datapaths: BTreeSet<Uuid>,
-    lflow_ids: LflowIds,
+    lflow_state: LflowState,
     chassis_override: Option<String>,
     /// SSL material from the command line; the OVS database's SSL table overrides it.
     cli_tls: Option<TlsConfig>,
@@ -128,7 +128,7 @@ impl Flowctl {
             ct_zones: None,
             bound: BTreeMap::new(),
             local_datapaths: BTreeSet::new(),
-            lflow_ids: LflowIds::default(),
+            lflow_state: LflowState::default(),
             sb_conditions: BTreeMap::new(),
             txn_started: BTreeMap::new(),
             chassis_override,
@@ -219,7 +219,7 @@ impl Flowctl {
                 }
                 self.generation_nb_cfg.retain(|g, _| *g > generation);
                 if generation >= self.generation {
-                    self.lflow_ids.installed();
+                    self.lflow_state.installed();
                 }
             }
         }
@@ -273,10 +273,10 @@ impl Flowctl {
             tunnel_ofports: &tunnel_ofports,
             collector_ids: &BTreeSet::new(),
         };
-        let logical = lflow::compute(&lflow_input, &mut self.lflow_ids);
+        let logical = lflow::compute(&lflow_input, &mut self.lflow_state);
         coverage::LFLOW_RUN.inc();
-        coverage::LFLOW_CACHE_HIT.add(self.lflow_ids.cache.hits);
-        coverage::LFLOW_CACHE_MISS.add(self.lflow_ids.cache.misses);
+        coverage::LFLOW_CACHE_HIT.add(self.lflow_state.cache.hits);
+        coverage::LFLOW_CACHE_MISS.add(self.lflow_state.cache.misses);
         let mut flows = physical::compute(&input);
         flows.extend(logical.flows);
         let state = DesiredState { flows, groups: logical.groups, meters: logical.meters };
@@ -663,7 +663,7 @@ impl Flowctl {
                 }
                 self.last_desired = None;
                 self.last_flow_inputs = None;
-                self.lflow_ids.forget_translations();
+                self.lflow_state.forget_translations();
                 Ok(String::new())
             }
             "inject-pkt" => {

@@ -137,11 +137,6 @@ impl Cache {
         self.entries.get(&key)
     }
 
-    /// The entry of `key`, created empty if missing.
-    pub fn entry_mut(&mut self, key: (Uuid, Uuid)) -> &mut Entry {
-        self.entries.entry(key).or_default()
-    }
-
     pub fn insert(&mut self, key: (Uuid, Uuid), entry: Entry) {
         self.seen.insert(key);
         self.entries.insert(key, entry);

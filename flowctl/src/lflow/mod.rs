@@ -17,10 +17,10 @@ pub mod cache;
 pub mod context;
 pub mod expr;
 pub mod fdb;
-pub mod ids;
 pub mod lb_hairpin;
 pub mod neighbor;
 pub mod port_sec;
+pub mod state;
 pub mod translate;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,9 +55,9 @@ pub struct LflowOutput {
 }
 
 /// Runs every builder.
-pub fn compute(input: &LflowInput<'_>, ids: &mut ids::LflowIds) -> LflowOutput {
+pub fn compute(input: &LflowInput<'_>, state: &mut state::LflowState) -> LflowOutput {
     let mut out = LflowOutput::default();
-    translate::logical_flows(input, ids, &mut out);
+    translate::logical_flows(input, state, &mut out);
     neighbor::flows(input, &mut out.flows);
     fdb::flows(input, &mut out.flows);
     port_sec::flows(input, &mut out.flows);

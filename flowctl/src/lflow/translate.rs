@@ -18,7 +18,7 @@ use super::actions::{self, dhcp::OptionTables, EncodeCtx, Features, ParseCtx, Pa
 use super::cache::{hash_numbers, hash_of, Dep, Entry, Recorder, Recording};
 use super::context::{Datapath, DatapathLookups};
 use super::expr::{self, lexer::expand_templates, Lookups};
-use super::ids::LflowIds;
+use super::state::LflowState;
 use super::{LflowInput, LflowOutput};
 use crate::db::Db;
 use crate::flows::{DesiredFlow, DesiredGroup, DesiredMeter};
@@ -119,7 +119,7 @@ struct Run {
 
 /// Translates every Logical_Flow of the local datapaths, reusing the cached translation of
 /// each (flow, datapath) whose inputs did not change.
-pub fn logical_flows(input: &LflowInput<'_>, ids: &mut LflowIds, out: &mut LflowOutput) {
+pub fn logical_flows(input: &LflowInput<'_>, ids: &mut LflowState, out: &mut LflowOutput) {
     let sb = input.sb;
     let shared = Shared {
         input,
@@ -158,7 +158,7 @@ pub fn logical_flows(input: &LflowInput<'_>, ids: &mut LflowIds, out: &mut Lflow
                 None => Entry::default(),
             };
             entry.row_hash = row_hash;
-            emit(&shared, &entry, ids, &mut run, out);
+            emit(&shared, &entry, &mut ids.groups, &mut ids.meters, &mut run, out);
             ids.cache.insert(key, entry);
         }
     }
@@ -175,11 +175,11 @@ fn reuse(
     dp: &Datapath,
     key: (Uuid, Uuid),
     row_hash: u64,
-    ids: &mut LflowIds,
+    ids: &mut LflowState,
     run: &mut Run,
     out: &mut LflowOutput,
 ) -> bool {
-    let LflowIds { groups, meters, conj, cache, .. } = ids;
+    let LflowState { groups, meters, conj, cache, .. } = ids;
     let Some(entry) = cache.get(key) else { return false };
     if entry.row_hash != row_hash {
         return false;
@@ -192,15 +192,19 @@ fn reuse(
     if entry.n_conjs > 0 && conj.assign(key.0, key.1, entry.n_conjs) != Some(entry.conj_start) {
         return false;
     }
-    // Borrow dance: the entry lives in the cache, emitting needs the id tables.
-    let entry = std::mem::take(cache.entry_mut(key));
-    emit(shared, &entry, ids, run, out);
-    *ids.cache.entry_mut(key) = entry;
+    emit(shared, entry, groups, meters, run, out);
     true
 }
 
 /// Adds one translation to the table being built, with its groups and meters.
-fn emit(shared: &Shared<'_>, entry: &Entry, ids: &mut LflowIds, run: &mut Run, out: &mut LflowOutput) {
+fn emit(
+    shared: &Shared<'_>,
+    entry: &Entry,
+    groups: &mut IdTable,
+    meters: &mut IdTable,
+    run: &mut Run,
+    out: &mut LflowOutput,
+) {
     for f in &entry.flows {
         run.table.add(f.clone());
     }
@@ -208,13 +212,13 @@ fn emit(shared: &Shared<'_>, entry: &Entry, ids: &mut LflowIds, run: &mut Run, o
         run.table.add_or_append_conj(*table, *priority, m.clone(), conj.clone());
     }
     for desc in &entry.groups {
-        if let Some(id) = ids.groups.assign(desc) {
+        if let Some(id) = groups.assign(desc) {
             run.used_groups.insert(desc.clone());
             out.groups.insert(id, DesiredGroup { id, spec: desc.clone() });
         }
     }
     for name in &entry.meters {
-        if let Some(id) = ids.meters.assign(name) {
+        if let Some(id) = meters.assign(name) {
             run.used_meters.insert(name.clone());
             if let Some(spec) = meter_spec(shared.input.sb, name, &shared.meters_by_name) {
                 out.meters.insert(id, DesiredMeter { id, name: name.clone(), spec });
@@ -255,7 +259,7 @@ fn tunnel_ofport(input: &LflowInput<'_>, dp: &Datapath, port: &str) -> Option<u1
     input.tunnel_ofports.get(&chassis.1).copied()
 }
 
-fn parse_actions(shared: &Shared<'_>, lflow: &LogicalFlow<'_>, ids: &mut LflowIds) -> Option<Parsed> {
+fn parse_actions(shared: &Shared<'_>, lflow: &LogicalFlow<'_>, ids: &mut LflowState) -> Option<Parsed> {
     let ctx = ParseCtx {
         ingress: lflow.ingress,
         table: lflow.table_id,
@@ -283,7 +287,7 @@ struct FlowCx<'a> {
 
 impl FlowCx<'_> {
     /// Compiles and encodes, recording every lookup made.
-    fn translate(&self, parsed: &Parsed, ids: &mut LflowIds) -> Entry {
+    fn translate(&self, parsed: &Parsed, ids: &mut LflowState) -> Entry {
         let rec = Recorder::default();
         let mut entry = Entry::default();
         self.translate_into(parsed, ids, &rec, &mut entry);
@@ -291,7 +295,7 @@ impl FlowCx<'_> {
         entry
     }
 
-    fn translate_into(&self, parsed: &Parsed, ids: &mut LflowIds, rec: &Recorder, entry: &mut Entry) {
+    fn translate_into(&self, parsed: &Parsed, ids: &mut LflowState, rec: &Recorder, entry: &mut Entry) {
         let ctx = self.shared.input.ctx;
         let lflow = self.lflow;
         // A flow tagged with the port it is about matters only where that port is related.
@@ -375,7 +379,7 @@ impl FlowCx<'_> {
         }
     }
 
-    fn encode(&self, parsed: &Parsed, ids: &mut LflowIds, rec: &Recorder, entry: &mut Entry) -> Vec<Action> {
+    fn encode(&self, parsed: &Parsed, ids: &mut LflowState, rec: &Recorder, entry: &mut Entry) -> Vec<Action> {
         let input = self.shared.input;
         let lflow = self.lflow;
         let dp = self.dp;

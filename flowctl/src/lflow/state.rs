@@ -1,5 +1,6 @@
-//! Ids the logical-flow translator allocates and keeps stable across computations, so that
-//! an unchanged logical flow gives the same OpenFlow flows (and the installer sends nothing).
+//! What the logical-flow translator keeps across computations: the ids it allocates, stable
+//! so that an unchanged logical flow gives the same OpenFlow flows (and the installer sends
+//! nothing), and the cached translations.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -11,8 +12,7 @@ use crate::ofctrl::ids::IdTable;
 /// 23.03's extend tables hold up to 65535 groups and meters.
 const MAX_IDS: u32 = 65535;
 
-/// What the translator keeps across computations: ids, and the cached translations.
-pub struct LflowIds {
+pub struct LflowState {
     pub groups: IdTable,
     pub meters: IdTable,
     pub conj: ConjIds,
@@ -21,9 +21,9 @@ pub struct LflowIds {
     warned: HashSet<Uuid>,
 }
 
-impl Default for LflowIds {
+impl Default for LflowState {
     fn default() -> Self {
-        LflowIds {
+        LflowState {
             groups: IdTable::new(MAX_IDS),
             meters: IdTable::new(MAX_IDS),
             conj: ConjIds::default(),
@@ -33,7 +33,7 @@ impl Default for LflowIds {
     }
 }
 
-impl LflowIds {
+impl LflowState {
     pub fn warn_once(&mut self, lflow: Uuid, msg: &str) {
         if self.warned.insert(lflow) {
             tracing::warn!("lflow {lflow}: {msg}");
