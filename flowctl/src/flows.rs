@@ -113,3 +113,16 @@ pub struct DesiredState {
     pub groups: BTreeMap<u32, DesiredGroup>,
     pub meters: BTreeMap<u32, DesiredMeter>,
 }
+
+/// `match_set_*()` of an exact value, for the flow builders: they only set fields at widths
+/// the codec accepts, so an error is a bug in the builder, not bad input.
+pub fn set(m: &mut Match, f: shared::openflow::Field, v: u128) {
+    let r = m.set_u128(f, v);
+    debug_assert!(r.is_ok(), "{f:?}");
+}
+
+/// `match_set_*_masked()`, as [`set`].
+pub fn set_masked(m: &mut Match, f: shared::openflow::Field, v: u128, mask: u128) {
+    let r = m.set_u128_masked(f, v, mask);
+    debug_assert!(r.is_ok(), "{f:?}");
+}

@@ -28,7 +28,7 @@ use shared::ovsdb::{Row, Uuid};
 use super::context::SbContext;
 use super::LflowInput;
 use crate::db::{string_map, uuid_set};
-use crate::flows::DesiredFlow;
+use crate::flows::{set, set_masked, DesiredFlow};
 pub use parse::{Backend, Lb, Vip};
 
 /// 23.03's DEFAULT_SB_GLOBAL_LB_HAIRPIN_USE_CT_MARK.
@@ -348,16 +348,6 @@ fn load_bit(field: Field, flag: u32) -> Action {
     let n = field.n_bytes().min(16);
     let bytes = |v: u128| v.to_be_bytes().get(16 - n..).unwrap_or_default().to_vec();
     Action::SetField { field, value: bytes(flag.into()), mask: Some(bytes(flag.into())) }
-}
-
-fn set(m: &mut Match, f: Field, v: u128) {
-    let r = m.set_u128(f, v);
-    debug_assert!(r.is_ok(), "{f:?}");
-}
-
-fn set_masked(m: &mut Match, f: Field, v: u128, mask: u128) {
-    let r = m.set_u128_masked(f, v, mask);
-    debug_assert!(r.is_ok(), "{f:?}");
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use shared::openflow::{Action, Field, Match};
 use shared::ovsdb::Uuid;
 
 use crate::flows::DesiredFlow;
+pub use crate::flows::{set, set_masked};
 
 /// `uuid.parts[0]`: the cookie 23.03 gives flows derived from a Southbound row.
 pub fn cookie(uuid: &Uuid) -> u64 {
@@ -15,19 +16,6 @@ pub fn cookie(uuid: &Uuid) -> u64 {
 
 pub fn mac_u128(ea: [u8; 6]) -> u128 {
     ea.iter().fold(0u128, |a, &b| (a << 8) | u128::from(b))
-}
-
-/// `match_set_*()` of an exact value. The fields used here are all matchable with these
-/// widths, so an error would be a bug in this module, not bad input.
-pub fn set(m: &mut Match, f: Field, v: u128) {
-    let r = m.set_u128(f, v);
-    debug_assert!(r.is_ok(), "{f:?}");
-}
-
-/// `match_set_*_masked()`.
-pub fn set_masked(m: &mut Match, f: Field, v: u128, mask: u128) {
-    let r = m.set_u128_masked(f, v, mask);
-    debug_assert!(r.is_ok(), "{f:?}");
 }
 
 /// `put_load()` of one MLF_* bit of the logical flags register (a masked set_field).

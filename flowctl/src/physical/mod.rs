@@ -52,7 +52,7 @@ use shared::ovn::tables::{
     OUTPUT_LARGE_PKT_PROCESS, PHY_TO_LOG, REMOTE_OUTPUT, SAVE_INPORT,
 };
 
-use crate::flows::DesiredFlow;
+use crate::flows::{set, set_masked, DesiredFlow};
 
 #[cfg(test)]
 mod golden;
@@ -371,16 +371,6 @@ const LOG_SNAT_ZONE: Field = Field::REG12;
 const LOG_CT_ZONE: Field = Field::REG13;
 const LOG_INPORT: Field = Field::REG14;
 const LOG_OUTPORT: Field = Field::REG15;
-
-fn set(m: &mut Match, f: Field, v: u128) {
-    let r = m.set_u128(f, v);
-    debug_assert!(r.is_ok(), "{f:?}");
-}
-
-fn set_masked(m: &mut Match, f: Field, v: u128, mask: u128) {
-    let r = m.set_u128_masked(f, v, mask);
-    debug_assert!(r.is_ok(), "{f:?}");
-}
 
 /// match_outport_dp_and_port_keys().
 fn match_outport(dp: u32, port: u32) -> Match {
