@@ -79,25 +79,7 @@ fn reg(md: &Match, f: Field) -> u128 {
 /// `reload_metadata()`: set_field for every register and metadata present in the packet-in.
 fn reload_metadata(md: &Match) -> Vec<Action> {
     let mut acts = Vec::new();
-    let regs = [
-        Field::REG0,
-        Field::REG1,
-        Field::REG2,
-        Field::REG3,
-        Field::REG4,
-        Field::REG5,
-        Field::REG6,
-        Field::REG7,
-        Field::REG8,
-        Field::REG9,
-        Field::REG10,
-        Field::REG11,
-        Field::REG12,
-        Field::REG13,
-        Field::REG14,
-        Field::REG15,
-        Field::METADATA,
-    ];
+    let regs = Field::REGS.into_iter().chain([Field::METADATA]);
     for f in regs {
         if let Some((value, _)) = md.get(f) {
             acts.push(Action::SetField { field: f, value, mask: None });

@@ -347,21 +347,7 @@ fn whole(field: Field) -> Subfield {
 
 /// MFF_LOG_REG0 + i (reg0..reg9).
 fn reg(i: usize) -> Field {
-    [
-        Field::REG0,
-        Field::REG1,
-        Field::REG2,
-        Field::REG3,
-        Field::REG4,
-        Field::REG5,
-        Field::REG6,
-        Field::REG7,
-        Field::REG8,
-        Field::REG9,
-    ]
-    .get(i)
-    .copied()
-    .unwrap_or(Field::REG0)
+    Field::REGS[..10].get(i).copied().unwrap_or(Field::REG0)
 }
 
 const LOG_DATAPATH: Field = Field::METADATA;

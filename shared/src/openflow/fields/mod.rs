@@ -106,6 +106,26 @@ pub struct FieldDef {
 pub struct Field(pub(crate) u16);
 
 impl Field {
+    /// reg0..reg15, by index.
+    pub const REGS: [Field; 16] = [
+        Field::REG0,
+        Field::REG1,
+        Field::REG2,
+        Field::REG3,
+        Field::REG4,
+        Field::REG5,
+        Field::REG6,
+        Field::REG7,
+        Field::REG8,
+        Field::REG9,
+        Field::REG10,
+        Field::REG11,
+        Field::REG12,
+        Field::REG13,
+        Field::REG14,
+        Field::REG15,
+    ];
+
     /// The static description.
     pub fn def(self) -> &'static FieldDef {
         // Field values are only created from catalogue indexes.
