@@ -67,6 +67,8 @@ pub struct Flowctl {
     last_desired: Option<Arc<DesiredState>>,
     /// What the last flow computation was made from: nothing to compute while it holds.
     last_flow_inputs: Option<FlowInputs>,
+    /// What pinctrl's state was last built from (see `plan`).
+    last_pinctrl_inputs: Option<PinctrlInputs>,
     /// The Southbound nb_cfg each generation reflects; what is reported back once installed.
     generation_nb_cfg: BTreeMap<u64, i64>,
     installed_nb_cfg: Option<i64>,
@@ -140,6 +142,7 @@ impl Flowctl {
             installed_generation: 0,
             last_desired: None,
             last_flow_inputs: None,
+            last_pinctrl_inputs: None,
             generation_nb_cfg: BTreeMap::new(),
             installed_nb_cfg: None,
             peer_tx,
@@ -536,7 +539,16 @@ impl Flowctl {
                 keep_stale,
             ));
         }
-        if let Some(p) = self.pinctrl.as_mut() {
+        // pinctrl's state is a function of these: rebuilding it (a walk over every port
+        // binding) only when one moved keeps events that change nothing cheap.
+        let pinctrl_inputs = (
+            (sb.epoch, sb.revision),
+            cfg.chassis_id.clone(),
+            cfg.bridge.clone(),
+            self.local_datapaths.clone(),
+            chassis_uuid,
+        );
+        if let Some(p) = self.pinctrl.as_mut().filter(|_| self.last_pinctrl_inputs.as_ref() != Some(&pinctrl_inputs)) {
             p.publish(pinctrl_server::shared_state(
                 sb,
                 &cfg.chassis_id,
@@ -544,6 +556,7 @@ impl Flowctl {
                 &self.local_datapaths,
                 chassis_uuid,
             ));
+            self.last_pinctrl_inputs = Some(pinctrl_inputs);
         }
         let interest = Interest {
             monitor_all: cfg.monitor_all,
@@ -783,3 +796,5 @@ struct FlowInputs {
     geneve: u8,
     cfg: ChassisConfig,
 }
+
+type PinctrlInputs = ((u64, u64), String, String, BTreeSet<Uuid>, Option<Uuid>);
