@@ -1,5 +1,5 @@
-//! Northbound topology pieces the scenario tests share: router ports on switches, addressed
-//! ports, DHCP options, and binding VIFs to ports.
+//! Topology pieces the scenario tests share: router ports on switches, addressed ports, DHCP
+//! options, binding VIFs to ports, and a physical bridge for localnet ports.
 
 use crate::Hv;
 
@@ -65,4 +65,22 @@ pub fn bind_and_sync(hv: &Hv, vifs: &[(&str, &str)]) {
         hv.wait_port_up(port);
     }
     hv.ovn_nbctl_wait_hv_sync();
+}
+
+/// A physical bridge `bridge` (what `ovn-bridge-mappings` names) with one dummy port `port`
+/// whose traffic is captured like a VIF's (`Hv::tx_pcap` / `rx_pcap`).
+pub fn physical_bridge(hv: &Hv, bridge: &str, port: &str) {
+    hv.vsctl(["add-br", bridge]);
+    hv.vsctl([
+        "add-port",
+        bridge,
+        port,
+        "--",
+        "set",
+        "interface",
+        port,
+        "type=dummy",
+        &format!("options:tx_pcap=\"{}\"", hv.tx_pcap(port).display()),
+        &format!("options:rxq_pcap=\"{}\"", hv.rx_pcap(port).display()),
+    ]);
 }

@@ -24,19 +24,7 @@ const VIFS: [&str; 3] = ["vif1", "vif10", "phys0"];
 fn topology(c: Controller) -> Sandbox {
     let sb = Sandbox::builder().controller(c).external_id("ovn-bridge-mappings", "phys:br-phys").start();
     sb.wait_chassis_registered();
-    sb.vsctl(["add-br", "br-phys"]);
-    sb.vsctl([
-        "add-port",
-        "br-phys",
-        "phys0",
-        "--",
-        "set",
-        "interface",
-        "phys0",
-        "type=dummy",
-        &format!("options:tx_pcap=\"{}\"", sb.tx_pcap("phys0").display()),
-        &format!("options:rxq_pcap=\"{}\"", sb.rx_pcap("phys0").display()),
-    ]);
+    chassisd_tests::topo::physical_bridge(&sb, "br-phys", "phys0");
     sb.nbctl(["ls-add", "sw0"]);
     sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", &format!("{LP1} 10.0.0.1")]);
     sb.nbctl(["lsp-add", "sw0", "lport0", "--", "lsp-set-type", "lport0", "localport"]);

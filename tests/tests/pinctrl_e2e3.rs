@@ -228,19 +228,7 @@ fn empty_lb_backends_event(c: Controller) {
 fn garp_on_port_up(c: Controller) {
     let sb = Sandbox::builder().infra().controller(c).external_id("ovn-bridge-mappings", "phys:br-phys").start();
     sb.wait_chassis_registered();
-    sb.vsctl(["add-br", "br-phys"]);
-    sb.vsctl([
-        "add-port",
-        "br-phys",
-        "phys0",
-        "--",
-        "set",
-        "interface",
-        "phys0",
-        "type=dummy",
-        &format!("options:tx_pcap=\"{}\"", sb.tx_pcap("phys0").display()),
-        &format!("options:rxq_pcap=\"{}\"", sb.rx_pcap("phys0").display()),
-    ]);
+    chassisd_tests::topo::physical_bridge(&sb, "br-phys", "phys0");
     sb.nbctl(["ls-add", "sw0"]);
     sb.nbctl([
         "lsp-add",
