@@ -67,6 +67,25 @@ pub fn bind_and_sync(hv: &Hv, vifs: &[(&str, &str)]) {
     hv.ovn_nbctl_wait_hv_sync();
 }
 
+/// A localnet port `lsp` on `switch` (addresses `unknown`) for the physical network
+/// `network` of `ovn-bridge-mappings`.
+pub fn localnet_port(hv: &Hv, switch: &str, lsp: &str, network: &str) {
+    hv.nbctl([
+        "lsp-add",
+        switch,
+        lsp,
+        "--",
+        "lsp-set-type",
+        lsp,
+        "localnet",
+        "--",
+        "lsp-set-addresses",
+        lsp,
+        "unknown",
+    ]);
+    hv.nbctl(["lsp-set-options", lsp, &format!("network_name={network}")]);
+}
+
 /// A physical bridge `bridge` (what `ovn-bridge-mappings` names) with one dummy port `port`
 /// whose traffic is captured like a VIF's (`Hv::tx_pcap` / `rx_pcap`).
 pub fn physical_bridge(hv: &Hv, bridge: &str, port: &str) {

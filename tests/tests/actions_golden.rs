@@ -242,20 +242,7 @@ fn record_ecmp_affinity() {
             sb.nbctl(["ls-add", sw]);
             sb.nbctl(["lrp-add", "gw0", lrp, mac, net]);
             let lsp = format!("{sw}-gw0");
-            sb.nbctl([
-                "lsp-add",
-                sw,
-                &lsp,
-                "--",
-                "lsp-set-type",
-                &lsp,
-                "router",
-                "--",
-                "lsp-set-addresses",
-                &lsp,
-                "router",
-            ]);
-            sb.nbctl(["lsp-set-options", &lsp, &format!("router-port={lrp}")]);
+            chassisd_tests::topo::router_port(sb, sw, &lsp, lrp);
         }
         vif(sb, "sw0", "lp1", 1, false);
         vif(sb, "sw0", "lp2", 2, false);

@@ -29,20 +29,7 @@ fn topology(c: Controller) -> Sandbox {
     sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", &format!("{LP1} 10.0.0.1")]);
     sb.nbctl(["lsp-add", "sw0", "lport0", "--", "lsp-set-type", "lport0", "localport"]);
     sb.nbctl(["lsp-set-addresses", "lport0", &format!("{LPORT} 10.0.0.10")]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "ln0",
-        "--",
-        "lsp-set-type",
-        "ln0",
-        "localnet",
-        "--",
-        "lsp-set-addresses",
-        "ln0",
-        "unknown",
-    ]);
-    sb.nbctl(["lsp-set-options", "ln0", "network_name=phys"]);
+    chassisd_tests::topo::localnet_port(&sb, "sw0", "ln0", "phys");
     sb.add_vif("vif1", "lp1");
     sb.add_vif("vif10", "lport0");
     sb.wait_port_up("lp1");

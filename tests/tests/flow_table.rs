@@ -46,20 +46,7 @@ fn build_topology(sb: &Sandbox) {
     );
     nb(&["lsp-set-port-security", "lp1", "00:00:00:00:00:01 10.0.0.2 fd00::2"]);
     nb(&["lsp-add", "sw0", "lp4", "--", "lsp-set-addresses", "lp4", "unknown"]);
-    nb(&[
-        "lsp-add",
-        "sw1",
-        "ln1",
-        "--",
-        "lsp-set-type",
-        "ln1",
-        "localnet",
-        "--",
-        "lsp-set-addresses",
-        "ln1",
-        "unknown",
-    ]);
-    nb(&["lsp-set-options", "ln1", "network_name=phys"]);
+    chassisd_tests::topo::localnet_port(sb, "sw1", "ln1", "phys");
     nb(&["lsp-add", "sw0", "lport0", "--", "lsp-set-type", "lport0", "localport"]);
     nb(&["lsp-set-addresses", "lport0", "00:00:00:00:00:10 10.0.0.10"]);
 

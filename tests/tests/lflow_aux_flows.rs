@@ -41,23 +41,7 @@ fn build_topology(sb: &Sandbox) {
     sb.wait_chassis_registered();
     sb.nbctl(["ls-add", "sw0", "--", "lr-add", "lr0"]);
     sb.nbctl(["lrp-add", "lr0", "lr0-sw0", "00:00:00:00:ff:01", "10.0.0.1/24", "fd00::1/64"]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "sw0-lr0",
-        "--",
-        "lsp-set-type",
-        "sw0-lr0",
-        "router",
-        "--",
-        "lsp-set-options",
-        "sw0-lr0",
-        "router-port=lr0-sw0",
-        "--",
-        "lsp-set-addresses",
-        "sw0-lr0",
-        "router",
-    ]);
+    chassisd_tests::topo::router_port(sb, "sw0", "sw0-lr0", "lr0-sw0");
     let ports: [(&str, &str, &[&str]); 6] = [
         ("lp1", "00:00:00:00:00:01 10.0.0.2 fd00::2", &["00:00:00:00:00:01 10.0.0.2 fd00::2"]),
         ("lp2", "00:00:00:00:00:02", &["00:00:00:00:00:02"]),

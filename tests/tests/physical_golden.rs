@@ -321,8 +321,7 @@ fn router_port(sb: &Sandbox, lr: &str, sw: &str, n: u8) {
     let lrp = format!("lrp-{sw}");
     sb.nbctl(["lrp-add", lr, &lrp, &format!("00:00:00:00:ff:{n:02x}"), &format!("10.{n}.0.254/24")]);
     let lsp = format!("{sw}-{lr}");
-    sb.nbctl(["lsp-add", sw, &lsp, "--", "lsp-set-type", &lsp, "router", "--", "lsp-set-addresses", &lsp, "router"]);
-    sb.nbctl(["lsp-set-options", &lsp, &format!("router-port={lrp}")]);
+    chassisd_tests::topo::router_port(sb, sw, &lsp, &lrp);
 }
 
 fn localnet(sb: &Sandbox, sw: &str, lp: &str, network: &str, tag: Option<&str>) {

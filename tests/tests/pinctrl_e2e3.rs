@@ -230,20 +230,7 @@ fn garp_on_port_up(c: Controller) {
     sb.wait_chassis_registered();
     chassisd_tests::topo::physical_bridge(&sb, "br-phys", "phys0");
     sb.nbctl(["ls-add", "sw0"]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "ln0",
-        "--",
-        "lsp-set-type",
-        "ln0",
-        "localnet",
-        "--",
-        "lsp-set-addresses",
-        "ln0",
-        "unknown",
-    ]);
-    sb.nbctl(["lsp-set-options", "ln0", "network_name=phys"]);
+    chassisd_tests::topo::localnet_port(&sb, "sw0", "ln0", "phys");
     sb.nbctl(["lsp-add", "sw0", "lp1", "--", "lsp-set-addresses", "lp1", "50:54:00:00:00:01 10.0.0.5"]);
     sb.add_vif("vif1", "lp1");
     sb.wait_port_up("lp1");

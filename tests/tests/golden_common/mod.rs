@@ -115,20 +115,7 @@ pub fn router(sb: &Sandbox) {
         let mac = format!("00:00:00:00:ff:{n:02x}");
         sb.nbctl(["lrp-add", "lr0", &lrp, &mac, &format!("10.{n}.0.254/24"), &format!("fd0{n}::254/64")]);
         let lsp = format!("{sw}-lr0");
-        sb.nbctl([
-            "lsp-add",
-            sw,
-            &lsp,
-            "--",
-            "lsp-set-type",
-            &lsp,
-            "router",
-            "--",
-            "lsp-set-addresses",
-            &lsp,
-            "router",
-        ]);
-        sb.nbctl(["lsp-set-options", &lsp, &format!("router-port={lrp}")]);
+        chassisd_tests::topo::router_port(sb, sw, &lsp, &lrp);
         let lp = format!("{sw}-vm");
         let addr = format!("00:00:00:00:0{n}:01 10.{n}.0.1");
         sb.nbctl(["lsp-add", sw, &lp, "--", "lsp-set-addresses", &lp, &addr]);
@@ -138,20 +125,7 @@ pub fn router(sb: &Sandbox) {
     sb.nbctl(["ls-add", "ext"]);
     sb.nbctl(["lrp-add", "lr0", "lrp-ext", "00:00:00:00:ff:ee", "172.16.0.1/24"]);
     sb.nbctl(["lrp-set-gateway-chassis", "lrp-ext", sb.chassis(), "10"]);
-    sb.nbctl([
-        "lsp-add",
-        "ext",
-        "ext-lr0",
-        "--",
-        "lsp-set-type",
-        "ext-lr0",
-        "router",
-        "--",
-        "lsp-set-addresses",
-        "ext-lr0",
-        "router",
-    ]);
-    sb.nbctl(["lsp-set-options", "ext-lr0", "router-port=lrp-ext"]);
+    chassisd_tests::topo::router_port(sb, "ext", "ext-lr0", "lrp-ext");
     sb.nbctl(["lr-nat-add", "lr0", "snat", "172.16.0.1", "10.0.0.0/24"]);
     sb.nbctl(["lr-nat-add", "lr0", "dnat_and_snat", "172.16.0.10", "10.1.0.1"]);
     sb.nbctl(["lr-route-add", "lr0", "0.0.0.0/0", "172.16.0.254"]);
@@ -181,20 +155,7 @@ pub fn multi_hv(sb: &Sandbox) {
         let lrp = format!("lrp-{sw}");
         sb.nbctl(["lrp-add", "lr0", &lrp, &format!("00:00:00:00:ff:{n:02x}"), &format!("10.{n}.0.254/24")]);
         let lsp = format!("{sw}-lr0");
-        sb.nbctl([
-            "lsp-add",
-            sw,
-            &lsp,
-            "--",
-            "lsp-set-type",
-            &lsp,
-            "router",
-            "--",
-            "lsp-set-addresses",
-            &lsp,
-            "router",
-        ]);
-        sb.nbctl(["lsp-set-options", &lsp, &format!("router-port={lrp}")]);
+        chassisd_tests::topo::router_port(sb, sw, &lsp, &lrp);
         for (i, hv) in [sb.hv("hv1"), hv2].into_iter().enumerate() {
             let lp = format!("{sw}-p{i}");
             let addr = format!("00:00:00:00:0{n}:0{} 10.{n}.0.{}", i + 1, i + 1);
@@ -207,20 +168,7 @@ pub fn multi_hv(sb: &Sandbox) {
     sb.nbctl(["ls-add", "ext"]);
     sb.nbctl(["lrp-add", "lr0", "lrp-ext", "00:00:00:00:ff:ee", "172.16.0.1/24"]);
     sb.nbctl(["lrp-set-gateway-chassis", "lrp-ext", "hv2", "10"]);
-    sb.nbctl([
-        "lsp-add",
-        "ext",
-        "ext-lr0",
-        "--",
-        "lsp-set-type",
-        "ext-lr0",
-        "router",
-        "--",
-        "lsp-set-addresses",
-        "ext-lr0",
-        "router",
-    ]);
-    sb.nbctl(["lsp-set-options", "ext-lr0", "router-port=lrp-ext"]);
+    chassisd_tests::topo::router_port(sb, "ext", "ext-lr0", "lrp-ext");
     sb.nbctl([
         "lsp-add",
         "ext",
@@ -378,20 +326,7 @@ pub fn services(sb: &Sandbox) {
     sb.nbctl(["set", "Logical_Router", "lr0", "options:mcast_relay=true"]);
     sb.nbctl(["lrp-add", "lr0", "lrp0", "00:00:00:00:ff:01", "10.0.0.254/24", "fd00::254/64"]);
     sb.nbctl(["set", "Logical_Router_Port", "lrp0", "ipv6_ra_configs:address_mode=slaac"]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "sw0-lr0",
-        "--",
-        "lsp-set-type",
-        "sw0-lr0",
-        "router",
-        "--",
-        "lsp-set-addresses",
-        "sw0-lr0",
-        "router",
-    ]);
-    sb.nbctl(["lsp-set-options", "sw0-lr0", "router-port=lrp0"]);
+    chassisd_tests::topo::router_port(sb, "sw0", "sw0-lr0", "lrp0");
     sb.nbctl(["lr-policy-add", "lr0", "1000", "ip4.src == 10.0.0.0/24 && ip4.dst == 10.1.0.0/24", "drop"]);
     sb.nbctl(["lr-policy-add", "lr0", "900", "ip4.src == 10.0.0.2 && tcp.dst == {80, 8080}", "allow"]);
     sb.nbctl(["lr-route-add", "lr0", "10.2.0.0/16", "10.0.0.1"]);
@@ -470,20 +405,7 @@ pub fn extras(sb: &Sandbox) {
         &format!("options:chassis={chassis}"),
     ]);
     sb.nbctl(["lrp-add", "lr0", "lrp0", "00:00:00:00:ff:01", "10.0.0.254/24"]);
-    sb.nbctl([
-        "lsp-add",
-        "sw0",
-        "sw0-lr0",
-        "--",
-        "lsp-set-type",
-        "sw0-lr0",
-        "router",
-        "--",
-        "lsp-set-addresses",
-        "sw0-lr0",
-        "router",
-    ]);
-    sb.nbctl(["lsp-set-options", "sw0-lr0", "router-port=lrp0"]);
+    chassisd_tests::topo::router_port(sb, "sw0", "sw0-lr0", "lrp0");
     sb.nbctl(["lb-add", "rlb", "10.0.0.250:443", "10.0.0.3:443,10.0.0.4:443", "tcp"]);
     sb.nbctl(["set", "Load_Balancer", "rlb", "options:skip_snat=true"]);
     sb.nbctl(["lr-lb-add", "lr0", "rlb"]);
