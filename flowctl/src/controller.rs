@@ -17,8 +17,10 @@ use crate::config::{chassis_value, ChassisConfig};
 use crate::coverage;
 use crate::ctzone::{self, CtZones};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
-use crate::flows::DesiredState;
+use crate::desired::{DesiredTable, Source};
+use crate::flows::{DesiredGroup, DesiredMeter};
 use crate::lflow::context::{SbContext, ThisChassis};
+use crate::lflow::incremental::{self, LastInputs};
 use crate::lflow::{self, state::LflowState, LflowInput};
 use crate::monitor::{self, Interest};
 use crate::ofctrl::{Ofctrl, OfctrlEvent, OfctrlHandle};
@@ -64,7 +66,13 @@ pub struct Flowctl {
     /// it reported installed.
     generation: u64,
     installed_generation: u64,
-    last_desired: Option<Arc<DesiredState>>,
+    /// The desired table, kept between computations.
+    desired: DesiredTable,
+    /// The installer has the desired table (deltas may follow); false for a new installer.
+    installer_told: bool,
+    last_groups_meters: (BTreeMap<u32, DesiredGroup>, BTreeMap<u32, DesiredMeter>),
+    /// What the physical flows were last computed from.
+    last_physical: Option<LastPhysical>,
     /// What the last flow computation was made from: nothing to compute while it holds.
     last_flow_inputs: Option<FlowInputs>,
     /// What pinctrl's state was last built from (see `plan`).
@@ -76,6 +84,28 @@ pub struct Flowctl {
     sb_conditions: BTreeMap<&'static str, Vec<shared::ovsdb::Condition>>,
     /// When the transaction in flight on each database was sent (`stopwatch/show`).
     txn_started: BTreeMap<&'static str, Instant>,
+}
+
+/// The Southbound tables the physical flows are made of (with the OVS database, the chassis
+/// settings, the ct zones and the local datapaths).
+const PHYSICAL_TABLES: &[&str] =
+    &["Port_Binding", "Datapath_Binding", "Multicast_Group", "Chassis", "Encap", "HA_Chassis_Group", "HA_Chassis"];
+
+#[derive(Debug, PartialEq)]
+struct PhysicalKey {
+    ovs: (u64, u64),
+    zones: BTreeMap<String, u16>,
+    geneve: u8,
+    cfg: ChassisConfig,
+    local_dps: BTreeSet<Uuid>,
+}
+
+/// The last physical computation: what it was made from and the facts the translator takes
+/// from its input.
+struct LastPhysical {
+    key: PhysicalKey,
+    iface_ids: BTreeSet<String>,
+    tunnel_ofports: BTreeMap<String, u16>,
 }
 
 fn db_key(id: DbId) -> &'static str {
@@ -140,7 +170,10 @@ impl Flowctl {
             geneve: None,
             generation: 0,
             installed_generation: 0,
-            last_desired: None,
+            desired: DesiredTable::default(),
+            installer_told: false,
+            last_groups_meters: Default::default(),
+            last_physical: None,
             last_flow_inputs: None,
             last_pinctrl_inputs: None,
             generation_nb_cfg: BTreeMap::new(),
@@ -255,42 +288,89 @@ impl Flowctl {
         self.note_nb_cfg(nb_cfg);
     }
 
-    /// Computes the whole desired table and hands it to the installer if it changed.
+    /// Brings the desired table up to date and hands what changed to the installer.
     fn compute_flows(&mut self, cfg: &ChassisConfig, zones: BTreeMap<String, u16>, geneve: u8) {
-        let Some(sb) = self.sb.as_ref() else { return };
+        let Some(sb) = self.sb.as_mut() else { return };
+        let touched = std::mem::take(&mut sb.touched);
+        let sb = &*sb;
         let Some((_, br)) = bridge::bridge_by_name(&self.ovs, &cfg.bridge) else { return };
-        let input = physical_input::build(&self.ovs, sb, cfg, br, &self.local_datapaths, zones, geneve);
-        let chassis = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
-        let iface_ids: BTreeSet<String> = input.vifs.keys().cloned().collect();
-        let here = ThisChassis { uuid: chassis, name: &cfg.chassis_id, iface_ids: &iface_ids };
-        let ctx = SbContext::build(sb, &self.local_datapaths, &here);
-        let mut tunnel_ofports = BTreeMap::new();
-        for t in &input.tunnels {
-            tunnel_ofports.entry(t.chassis_id.clone()).or_insert(t.ofport);
+        let full = std::mem::take(&mut self.lflow_state.full_next);
+
+        // Physical flows: computed again only when what they are made of moved.
+        let physical_key = PhysicalKey {
+            ovs: (self.ovs.epoch, self.ovs.revision),
+            zones: zones.clone(),
+            geneve,
+            cfg: cfg.clone(),
+            local_dps: self.local_datapaths.clone(),
+        };
+        let physical_due = full
+            || PHYSICAL_TABLES.iter().any(|t| touched.contains_key(*t))
+            || self.last_physical.as_ref().is_none_or(|l| l.key != physical_key);
+        if physical_due {
+            let input = physical_input::build(&self.ovs, sb, cfg, br, &self.local_datapaths, zones, geneve);
+            let mut tunnel_ofports = BTreeMap::new();
+            for t in &input.tunnels {
+                tunnel_ofports.entry(t.chassis_id.clone()).or_insert(t.ofport);
+            }
+            let iface_ids = input.vifs.keys().cloned().collect();
+            self.desired.replace_builder(Source::Physical, physical::compute(&input));
+            self.last_physical = Some(LastPhysical { key: physical_key, iface_ids, tunnel_ofports });
         }
+        let Some(physical) = self.last_physical.as_ref() else { return };
+
+        let chassis = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
+        let facts = LastInputs {
+            local_dps: self.local_datapaths.clone(),
+            chassis,
+            chassis_name: cfg.chassis_id.clone(),
+            iface_ids: physical.iface_ids.clone(),
+            tunnel_ofports: physical.tunnel_ofports.clone(),
+        };
+        let here = ThisChassis { uuid: chassis, name: &cfg.chassis_id, iface_ids: &facts.iface_ids };
+        let last = self.lflow_state.last.take().filter(|_| !full);
+        // The context is updated in place unless what relatedness is judged by moved.
+        let same_base = last.as_ref().is_some_and(|l| {
+            (&l.local_dps, l.chassis, &l.chassis_name, &l.iface_ids)
+                == (&facts.local_dps, facts.chassis, &facts.chassis_name, &facts.iface_ids)
+        });
+        let prev_ctx = self.lflow_state.ctx.take();
+        let (ctx, change) =
+            SbContext::update(prev_ctx, sb, &self.local_datapaths, &here, same_base.then_some(&touched));
         let lflow_input = LflowInput {
             sb,
             ctx: &ctx,
             chassis,
             chassis_name: &cfg.chassis_id,
-            tunnel_ofports: &tunnel_ofports,
+            tunnel_ofports: &facts.tunnel_ofports,
             collector_ids: &BTreeSet::new(),
         };
-        let logical = lflow::compute(&lflow_input, &mut self.lflow_state);
+        let changed =
+            last.as_ref().and_then(|l| incremental::changed(l, &change, &lflow_input, touched.get("Logical_Flow")));
+        drop(change);
+        let gm = lflow::compute(&lflow_input, &mut self.lflow_state, &mut self.desired, changed, &touched);
+        self.lflow_state.ctx = Some(ctx);
+        self.lflow_state.last = Some(facts);
         coverage::LFLOW_RUN.inc();
         coverage::LFLOW_CACHE_HIT.add(self.lflow_state.cache.hits);
         coverage::LFLOW_CACHE_MISS.add(self.lflow_state.cache.misses);
-        let mut flows = physical::compute(&input);
-        flows.extend(logical.flows);
-        let state = DesiredState { flows, groups: logical.groups, meters: logical.meters };
-        if self.last_desired.as_deref() != Some(&state) {
-            self.generation += 1;
-            let state = Arc::new(state);
-            if let Some((_, handle, _)) = &self.ofctrl {
-                handle.set_desired(Arc::clone(&state), self.generation);
-            }
-            self.last_desired = Some(state);
+
+        let flows = self.desired.take_changes();
+        let groups_meters = (gm.groups, gm.meters);
+        if flows.is_empty() && self.installer_told && self.last_groups_meters == groups_meters {
+            return;
         }
+        self.generation += 1;
+        if let Some((_, handle, _)) = &self.ofctrl {
+            let (groups, meters) = groups_meters.clone();
+            if self.installer_told {
+                handle.apply_delta(flows, groups, meters, self.generation);
+            } else {
+                handle.set_desired(Arc::new(self.desired.snapshot(groups, meters)), self.generation);
+                self.installer_told = true;
+            }
+        }
+        self.last_groups_meters = groups_meters;
     }
 
     /// Reports `nb_cfg` once the table computed for it is installed.
@@ -315,7 +395,7 @@ impl Flowctl {
         let (handle, events) = Ofctrl::start(&cfg.bridge, probe);
         self.ofctrl = Some((cfg.bridge.clone(), handle, events));
         self.geneve = None;
-        self.last_desired = None;
+        self.installer_told = false;
         self.last_flow_inputs = None;
     }
 
@@ -674,7 +754,6 @@ impl Flowctl {
                 if let Some(h) = handle {
                     h.resync();
                 }
-                self.last_desired = None;
                 self.last_flow_inputs = None;
                 self.lflow_state.forget_translations();
                 Ok(String::new())

@@ -5,6 +5,9 @@
 use shared::ovsdb::{Client, ClientConfig, Condition, Datum, Event, Operation, Replica, Row, RowData, Uuid};
 use tokio::sync::mpsc;
 
+/// Rows changed since some point, by table.
+pub type Touched = std::collections::BTreeMap<String, std::collections::BTreeSet<Uuid>>;
+
 /// Which database a transaction outcome belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DbId {
@@ -41,6 +44,9 @@ pub struct Db {
     /// depend on: flows need recomputing only when this or another input moved. flowctl's
     /// own bookkeeping writes (nb_cfg reports, ovn-installed marks) do not count.
     pub revision: u64,
+    /// Rows inserted, modified or deleted since the flow computation last took them, by
+    /// table: what an incremental computation looks at again.
+    pub touched: Touched,
 }
 
 impl Db {
@@ -60,6 +66,7 @@ impl Db {
             cond_requested: 0,
             cond_acked: 0,
             revision: 0,
+            touched: Touched::default(),
         }
     }
 
@@ -68,6 +75,12 @@ impl Db {
         let changed = self.apply_event(event);
         // Taken at every event, so the replica does not keep old rows around.
         let changes = self.replica.take_changes();
+        for (table, tc) in &changes.tables {
+            if !tc.is_empty() {
+                let rows = self.touched.entry(table.clone()).or_default();
+                rows.extend(tc.inserted.iter().chain(tc.modified.keys()).chain(tc.deleted.keys()));
+            }
+        }
         if changed && (changes.is_empty() || affects_flows(self.id, &self.replica, &changes)) {
             self.revision += 1;
         }

@@ -76,12 +76,9 @@ impl DesiredFlow {
     pub fn cookie(&self) -> u64 {
         self.body.cookie
     }
+    #[cfg(test)]
     pub fn actions(&self) -> &[Action] {
         &self.body.actions
-    }
-    /// The actions, to change (copied first if shared).
-    pub fn actions_mut(&mut self) -> &mut Vec<Action> {
-        &mut Arc::make_mut(&mut self.body).actions
     }
 }
 

@@ -9,6 +9,7 @@ mod controller;
 mod coverage;
 mod ctzone;
 mod db;
+mod desired;
 mod flows;
 mod inject;
 mod lflow;

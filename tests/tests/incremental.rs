@@ -35,7 +35,9 @@ fn base_topology(sb: &Sandbox) {
     nb(&["lrp-add", "lr0", "lr0-sw0", "00:00:00:00:ff:01", "10.0.0.1/24"]);
     nb(&["lrp-add", "lr0", "lr0-sw1", "00:00:00:00:ff:02", "10.0.1.1/24"]);
     topo::attach_router(sb, "lr0", &[("sw0", "lr0-sw0"), ("sw1", "lr0-sw1")]);
-    nb(&["pg-add", "pg1"]);
+    // A switch port of the router in the group: the ACL below has flows from the start, so
+    // address-set and group changes change them.
+    nb(&["pg-add", "pg1", "sw0-lr0"]);
     nb(&["create", "Address_Set", "name=as1", "addresses=10.9.9.9"]);
     nb(&["acl-add", "pg1", "to-lport", "1001", "outport == @pg1 && ip4.src == $as1 && tcp.dst == 22", "allow-related"]);
     nb(&["lb-add", "lb0", "10.0.0.100:80", "10.0.0.2:8080", "tcp"]);
@@ -51,6 +53,12 @@ fn change(sb: &Sandbox, rng: &mut Rng, n: u32) -> String {
     let sw = if rng.below(2) == 0 { "sw0" } else { "sw1" };
     let subnet = if sw == "sw0" { 0 } else { 1 };
     match rng.below(8) {
+        0 if n > 2 => {
+            // An earlier port, if it was added (lsp-del of a missing port is refused: ignored).
+            let port = format!("p{}", 1 + rng.below(u64::from(n - 1)));
+            let _ = sb.try_nbctl(["lsp-del", &port]);
+            format!("delete port {port} if present")
+        }
         0 | 1 => {
             let port = format!("p{n}");
             let addr = format!("00:00:00:00:{:02x}:{:02x} 10.0.{subnet}.{}", n / 256, n % 256, 10 + n % 200);
@@ -60,12 +68,23 @@ fn change(sb: &Sandbox, rng: &mut Rng, n: u32) -> String {
             format!("add bound port {port} on {sw}")
         }
         2 => {
-            nb(&["pg-set-ports", "pg1", &format!("{sw}-lr0")]);
-            "set port group members".into()
+            let members: &[&str] = match rng.below(3) {
+                0 => &["sw0-lr0"],
+                1 => &["sw1-lr0"],
+                _ => &["sw0-lr0", "sw1-lr0"],
+            };
+            nb(&[&["pg-set-ports", "pg1"], members].concat());
+            format!("set port group members to {members:?}")
         }
         3 => {
-            nb(&["add", "Address_Set", "as1", "addresses", &format!("10.8.{}.{}", n / 256, n % 256)]);
-            "add an address-set member".into()
+            if rng.below(3) == 0 {
+                nb(&["remove", "Address_Set", "as1", "addresses", "10.9.9.9"]);
+                nb(&["add", "Address_Set", "as1", "addresses", &format!("10.7.{}.{}", n / 256, n % 256)]);
+                "replace an address-set member".into()
+            } else {
+                nb(&["add", "Address_Set", "as1", "addresses", &format!("10.8.{}.{}", n / 256, n % 256)]);
+                "add an address-set member".into()
+            }
         }
         4 => {
             let m = format!("outport == @pg1 && udp.dst == {}", 1000 + n);
@@ -102,7 +121,7 @@ fn incremental_table_equals_recomputed_table() {
     let sb = Sandbox::builder().infra().controller(Controller::Chassisd).start();
     base_topology(&sb);
     let mut n = 0;
-    for round in 0..4 {
+    for round in 0..6 {
         let mut done = Vec::new();
         for _ in 0..5 {
             n += 1;

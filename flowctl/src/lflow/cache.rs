@@ -2,23 +2,25 @@
 //! was computed from: the role of 23.03's lflow cache and its references from address sets,
 //! port groups, ports and multicast groups to the flows that used them.
 //!
-//! Instead of a reverse index that change handlers walk, every lookup the compiler and the
-//! encoder made is recorded with a hash of its answer ([`Dep`]); at the next computation an
-//! entry is reused when its row is unchanged and every recorded lookup still gives the same
-//! answer. A change to one address set, port or MAC binding thus recompiles exactly the
-//! flows that looked at it, and no change handler can forget a dependency.
+//! Every lookup the compiler and the encoder made is recorded with a hash of its answer
+//! ([`Dep`]), and indexed by the name it looked up ([`Name`]): a change to one address set,
+//! port group or port finds the entries that looked at it through the index, and an entry is
+//! reused when its row is unchanged and every recorded lookup still gives the same answer.
+//! No change handler can forget a dependency: the recorder sees every lookup.
 
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use shared::openflow::{Action, Match};
+use std::sync::Arc;
+
+use shared::openflow::Action;
 use shared::ovsdb::Uuid;
 
 use super::context::DatapathLookups;
 use super::expr::{Lookups, Number};
-use crate::flows::DesiredFlow;
+use crate::flows::{DesiredFlow, FlowKey};
 
 /// One lookup made while translating a flow.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,6 +41,32 @@ pub enum Dep {
     /// The id of a group description, of a meter name.
     Group(String),
     Meter(String),
+}
+
+/// What a change can be about: the name part of a [`Dep`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Name {
+    AddressSet(String),
+    PortGroup(String),
+    /// A logical port or multicast group.
+    Port(String),
+    Related(u32, u32),
+}
+
+impl Dep {
+    /// The name whose change may change this lookup's answer (`None`: answers that only
+    /// the translator's own state gives, which it keeps stable).
+    pub fn name(&self) -> Option<Name> {
+        Some(match self {
+            Dep::AddressSet(n) => Name::AddressSet(n.clone()),
+            Dep::PortGroup(n) => Name::PortGroup(n.clone()),
+            Dep::MatchPort(n) | Dep::Resident(n) | Dep::ActionPort(n) | Dep::TunnelOfport(n) | Dep::PortIds(n) => {
+                Name::Port(n.clone())
+            }
+            Dep::Related(d, p) => Name::Related(*d, *p),
+            Dep::Collector(_) | Dep::Group(_) | Dep::Meter(_) => return None,
+        })
+    }
 }
 
 pub fn hash_of<T: Hash + ?Sized>(v: &T) -> u64 {
@@ -108,48 +136,95 @@ pub struct Entry {
     pub n_conjs: u32,
     /// Flows with the logical flow's actions.
     pub flows: Vec<DesiredFlow>,
-    /// Conjunction actions per (table, priority, match), merged with other flows' on output.
-    pub conj: Vec<(u8, u16, Match, Vec<Action>)>,
+    /// Conjunction actions per flow key, merged with other flows' on output.
+    pub conj: Vec<(Arc<FlowKey>, Arc<[Action]>)>,
     /// Group descriptions and meter names the actions use.
     pub groups: Vec<String>,
     pub meters: Vec<String>,
 }
 
-/// Entries by (logical flow, datapath).
+pub type Key = (Uuid, Uuid);
+
+/// Entries by (logical flow, datapath), with the indexes that find them from a change.
 #[derive(Default)]
 pub struct Cache {
-    entries: HashMap<(Uuid, Uuid), Entry>,
-    seen: HashSet<(Uuid, Uuid)>,
+    entries: HashMap<Key, Entry>,
+    by_name: HashMap<Name, HashSet<Key>>,
+    by_dp: HashMap<Uuid, HashSet<Key>>,
+    /// The datapaths each logical flow has an entry for.
+    by_lflow: HashMap<Uuid, Vec<Uuid>>,
     /// Translations reused and made in the last computation.
     pub hits: u64,
     pub misses: u64,
 }
 
 impl Cache {
-    pub fn begin(&mut self) {
-        self.seen.clear();
-        self.hits = 0;
-        self.misses = 0;
-    }
-
-    pub fn get(&mut self, key: (Uuid, Uuid)) -> Option<&Entry> {
-        self.seen.insert(key);
+    pub fn get(&self, key: Key) -> Option<&Entry> {
         self.entries.get(&key)
     }
 
-    pub fn insert(&mut self, key: (Uuid, Uuid), entry: Entry) {
-        self.seen.insert(key);
+    pub fn insert(&mut self, key: Key, entry: Entry) {
+        if let Some(old) = self.entries.remove(&key) {
+            self.unindex_names(key, &old);
+        }
+        for name in entry.deps.iter().filter_map(|(d, _)| d.name()) {
+            self.by_name.entry(name).or_default().insert(key);
+        }
+        self.by_dp.entry(key.1).or_default().insert(key);
+        let dps = self.by_lflow.entry(key.0).or_default();
+        if !dps.contains(&key.1) {
+            dps.push(key.1);
+        }
         self.entries.insert(key, entry);
     }
 
-    /// Drops the entries of flows (or datapaths) the last computation did not see.
-    pub fn end(&mut self) {
-        let seen = &self.seen;
-        self.entries.retain(|k, _| seen.contains(k));
+    fn unindex_names(&mut self, key: Key, entry: &Entry) {
+        for name in entry.deps.iter().filter_map(|(d, _)| d.name()) {
+            if let Some(set) = self.by_name.get_mut(&name) {
+                set.remove(&key);
+                if set.is_empty() {
+                    self.by_name.remove(&name);
+                }
+            }
+        }
     }
 
-    pub fn clear(&mut self) {
-        self.entries.clear();
+    pub fn remove(&mut self, key: Key) -> Option<Entry> {
+        let entry = self.entries.remove(&key)?;
+        self.unindex_names(key, &entry);
+        if let Some(set) = self.by_dp.get_mut(&key.1) {
+            set.remove(&key);
+            if set.is_empty() {
+                self.by_dp.remove(&key.1);
+            }
+        }
+        if let Some(dps) = self.by_lflow.get_mut(&key.0) {
+            dps.retain(|d| *d != key.1);
+            if dps.is_empty() {
+                self.by_lflow.remove(&key.0);
+            }
+        }
+        Some(entry)
+    }
+
+    /// The datapaths `lflow` has entries for.
+    pub fn datapaths_of(&self, lflow: &Uuid) -> Vec<Uuid> {
+        self.by_lflow.get(lflow).cloned().unwrap_or_default()
+    }
+
+    /// Every logical flow with an entry.
+    pub fn lflows(&self) -> Vec<Uuid> {
+        self.by_lflow.keys().copied().collect()
+    }
+
+    /// Logical flows with an entry that looked `name` up.
+    pub fn lflows_using(&self, name: &Name) -> impl Iterator<Item = Uuid> + '_ {
+        self.by_name.get(name).into_iter().flatten().map(|k| k.0)
+    }
+
+    /// Logical flows with an entry on datapath `dp`.
+    pub fn lflows_on(&self, dp: &Uuid) -> impl Iterator<Item = Uuid> + '_ {
+        self.by_dp.get(dp).into_iter().flatten().map(|k| k.0)
     }
 
     pub fn len(&self) -> usize {

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use shared::ovsdb::{Row, Uuid};
 
 use super::expr::{parse_address_set, Lookups, Number};
-use crate::db::Db;
+use crate::db::{Db, Touched};
 
 /// One local logical datapath.
 #[derive(Debug, Default)]
@@ -38,6 +38,8 @@ pub struct SbContext {
     /// Ports resident on this chassis (`is_chassis_resident`).
     pub resident: BTreeSet<String>,
     pub address_sets: HashMap<String, Vec<Number>>,
+    /// Address_Set rows by uuid to their names (a deleted row is known by its uuid only).
+    address_set_names: HashMap<Uuid, String>,
     /// Port groups with only their related ports, by Southbound name.
     pub port_groups: HashMap<String, Vec<String>>,
     /// Logical_DP_Group uuid to its member datapaths.
@@ -78,9 +80,134 @@ fn in_ha_group(sb: &Db, pb: &Row, chassis: Option<Uuid>) -> bool {
         .any(|hc| hc.get_uuid("chassis") == Some(chassis))
 }
 
+/// Which parts of an [`SbContext`] were built afresh; the others were carried over from the
+/// last computation, their tables untouched since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rebuilt {
+    pub ports: bool,
+    pub template_vars: bool,
+    pub address_sets: bool,
+    pub port_groups: bool,
+    pub dp_groups: bool,
+}
+
+impl Rebuilt {
+    pub const ALL: Rebuilt =
+        Rebuilt { ports: true, template_vars: true, address_sets: true, port_groups: true, dp_groups: true };
+}
+
+/// What [`SbContext::update`] replaced.
+#[derive(Debug)]
+pub struct ContextChange {
+    pub rebuilt: Rebuilt,
+    /// The replaced parts (the others are empty).
+    pub old: SbContext,
+    /// The address sets parsed again or removed; `None`: all of them may differ.
+    pub address_sets: Option<Vec<String>>,
+}
+
+/// The tables the port facts (datapaths, port keys, relatedness, residency) come from.
+const PORT_TABLES: &[&str] =
+    &["Datapath_Binding", "Port_Binding", "Chassis", "HA_Chassis_Group", "HA_Chassis", "Multicast_Group"];
+
 impl SbContext {
     pub fn build(sb: &Db, local_dps: &BTreeSet<Uuid>, here: &ThisChassis<'_>) -> SbContext {
-        let mut ctx = SbContext::default();
+        SbContext::update(None, sb, local_dps, here, None).0
+    }
+
+    /// Brings `prev` (built for the same local datapaths and chassis) up to date with the
+    /// rows `touched` since, rebuilding only the parts those tables feed; builds everything
+    /// without `prev` or `touched`. Also returns what was replaced, to compare.
+    pub fn update(
+        prev: Option<SbContext>,
+        sb: &Db,
+        local_dps: &BTreeSet<Uuid>,
+        here: &ThisChassis<'_>,
+        touched: Option<&Touched>,
+    ) -> (SbContext, ContextChange) {
+        let (mut ctx, mut change) = match (prev, touched) {
+            (Some(prev), Some(t)) => {
+                let any = |tables: &[&str]| tables.iter().any(|x| t.contains_key(*x));
+                let ports = any(PORT_TABLES);
+                let rebuilt = Rebuilt {
+                    ports,
+                    template_vars: any(&["Chassis_Template_Var"]),
+                    address_sets: any(&["Address_Set"]),
+                    port_groups: ports || any(&["Port_Group"]),
+                    dp_groups: any(&["Logical_DP_Group"]),
+                };
+                (prev, ContextChange { rebuilt, old: SbContext::default(), address_sets: Some(Vec::new()) })
+            }
+            (prev, _) => (
+                SbContext::default(),
+                ContextChange { rebuilt: Rebuilt::ALL, old: prev.unwrap_or_default(), address_sets: None },
+            ),
+        };
+        let (rebuilt, old) = (change.rebuilt, &mut change.old);
+        // Incrementally, the parts rebuilt move to `old` first; otherwise `old` has them all.
+        let incremental = change.address_sets.is_some();
+        if rebuilt.ports && incremental {
+            old.datapaths = std::mem::take(&mut ctx.datapaths);
+            old.port_ids = std::mem::take(&mut ctx.port_ids);
+            old.port_chassis = std::mem::take(&mut ctx.port_chassis);
+            old.related_keys = std::mem::take(&mut ctx.related_keys);
+            old.resident = std::mem::take(&mut ctx.resident);
+        }
+        if rebuilt.ports {
+            ctx.build_ports(sb, local_dps, here);
+        }
+        let old = &mut change.old;
+        if rebuilt.template_vars {
+            if incremental {
+                old.template_vars = std::mem::take(&mut ctx.template_vars);
+            }
+            for (_, tv) in sb.rows("Chassis_Template_Var") {
+                if tv.get_str("chassis") == Some(here.name) {
+                    ctx.template_vars.extend(crate::db::string_map(tv, "variables"));
+                }
+            }
+        }
+        if rebuilt.address_sets {
+            let only = if incremental { touched.and_then(|t| t.get("Address_Set")) } else { None };
+            let names = ctx.update_address_sets(sb, only, &mut change.old);
+            if let Some(changed) = change.address_sets.as_mut() {
+                *changed = names;
+            }
+        }
+        let old = &mut change.old;
+        if rebuilt.port_groups {
+            if incremental {
+                old.port_groups = std::mem::take(&mut ctx.port_groups);
+            }
+            for (_, pg) in sb.rows("Port_Group") {
+                let Some(name) = pg.get_str("name") else { continue };
+                let ports = pg
+                    .get_set("ports")
+                    .filter_map(|a| a.as_str())
+                    .filter(|p| ctx.related.contains(*p))
+                    .map(String::from);
+                ctx.port_groups.insert(name.to_string(), ports.collect());
+            }
+        }
+        if rebuilt.dp_groups {
+            if incremental {
+                old.dp_groups = std::mem::take(&mut ctx.dp_groups);
+            }
+            for (uuid, g) in sb.rows("Logical_DP_Group") {
+                ctx.dp_groups.insert(*uuid, crate::db::uuid_set(g, "datapaths"));
+            }
+        }
+        (ctx, change)
+    }
+
+    fn build_ports(&mut self, sb: &Db, local_dps: &BTreeSet<Uuid>, here: &ThisChassis<'_>) {
+        let ctx = self;
+        ctx.datapaths.clear();
+        ctx.port_ids.clear();
+        ctx.port_chassis.clear();
+        ctx.related_keys.clear();
+        ctx.resident.clear();
+        ctx.related.clear();
         for dp in local_dps {
             let Some(row) = sb.row("Datapath_Binding", dp) else { continue };
             let Some(key) = key(row) else { continue };
@@ -112,32 +239,42 @@ impl SbContext {
                 ctx.related.insert(name.to_string());
             }
         }
-        for (_, tv) in sb.rows("Chassis_Template_Var") {
-            if tv.get_str("chassis") == Some(here.name) {
-                ctx.template_vars.extend(crate::db::string_map(tv, "variables"));
-            }
-        }
         for (_, mg) in sb.rows("Multicast_Group") {
             let (Some(name), Some(dp)) = (mg.get_str("name"), mg.get_uuid("datapath")) else { continue };
             if let (Some(datapath), Some(key)) = (ctx.datapaths.get_mut(&dp), key(mg)) {
                 datapath.port_keys.entry(name.to_string()).or_insert(key);
             }
         }
-        for (_, set) in sb.rows("Address_Set") {
+    }
+
+    /// Parses the address sets of the rows `only` names (changed since the last computation),
+    /// or all of them: a big set is parsed again only when it changes. The replaced sets go to
+    /// `old`; returns the names of the sets parsed or removed.
+    fn update_address_sets(&mut self, sb: &Db, only: Option<&BTreeSet<Uuid>>, old: &mut SbContext) -> Vec<String> {
+        let rows: Vec<Uuid> = match only {
+            Some(only) => only.iter().copied().collect(),
+            None => {
+                old.address_sets.extend(self.address_sets.drain());
+                self.address_set_names.clear();
+                sb.rows("Address_Set").map(|(u, _)| *u).collect()
+            }
+        };
+        let mut names = Vec::new();
+        for uuid in rows {
+            if let Some(name) = self.address_set_names.remove(&uuid) {
+                if let Some(v) = self.address_sets.remove(&name) {
+                    old.address_sets.insert(name.clone(), v);
+                }
+                names.push(name);
+            }
+            let Some(set) = sb.row("Address_Set", &uuid) else { continue };
             let Some(name) = set.get_str("name") else { continue };
             let values: Vec<String> = set.get_set("addresses").filter_map(|a| a.as_str().map(String::from)).collect();
-            ctx.address_sets.insert(name.to_string(), parse_address_set(&values));
+            self.address_sets.insert(name.to_string(), parse_address_set(&values));
+            self.address_set_names.insert(uuid, name.to_string());
+            names.push(name.to_string());
         }
-        for (_, pg) in sb.rows("Port_Group") {
-            let Some(name) = pg.get_str("name") else { continue };
-            let ports =
-                pg.get_set("ports").filter_map(|a| a.as_str()).filter(|p| ctx.related.contains(*p)).map(String::from);
-            ctx.port_groups.insert(name.to_string(), ports.collect());
-        }
-        for (uuid, g) in sb.rows("Logical_DP_Group") {
-            ctx.dp_groups.insert(*uuid, crate::db::uuid_set(g, "datapaths"));
-        }
-        ctx
+        names
     }
 
     /// The local datapaths a Logical_Flow applies to.

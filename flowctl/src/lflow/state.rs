@@ -2,7 +2,7 @@
 //! so that an unchanged logical flow gives the same OpenFlow flows (and the installer sends
 //! nothing), and the cached translations.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use shared::ovsdb::Uuid;
 
@@ -17,6 +17,14 @@ pub struct LflowState {
     pub meters: IdTable,
     pub conj: ConjIds,
     pub cache: Cache,
+    /// How many cache entries use each group description and meter name.
+    pub group_refs: BTreeMap<String, usize>,
+    pub meter_refs: BTreeMap<String, usize>,
+    /// The next computation walks every logical flow (`recompute`, or nothing computed yet).
+    pub full_next: bool,
+    /// What the last computation was made from, to find what changed since.
+    pub last: Option<super::incremental::LastInputs>,
+    pub ctx: Option<super::context::SbContext>,
     /// Logical flows already warned about (a bad flow is logged once, not per computation).
     warned: HashSet<Uuid>,
 }
@@ -28,6 +36,11 @@ impl Default for LflowState {
             meters: IdTable::new(MAX_IDS),
             conj: ConjIds::default(),
             cache: Cache::default(),
+            group_refs: BTreeMap::new(),
+            meter_refs: BTreeMap::new(),
+            full_next: true,
+            last: None,
+            ctx: None,
             warned: HashSet::new(),
         }
     }
@@ -43,8 +56,13 @@ impl LflowState {
     /// The next computation translates every flow afresh (`recompute`); a bad flow is
     /// reported again.
     pub fn forget_translations(&mut self) {
-        self.cache.clear();
+        for lflow in self.cache.lflows() {
+            for dp in self.cache.datapaths_of(&lflow) {
+                self.cache.remove((lflow, dp));
+            }
+        }
         self.warned.clear();
+        self.full_next = true;
     }
 
     /// The groups and meters released by the last computation are off the switch.
@@ -60,21 +78,14 @@ impl LflowState {
 pub struct ConjIds {
     by_flow: HashMap<(Uuid, Uuid), (u32, u32)>,
     used: BTreeSet<u32>,
-    /// Flows given a range in the current computation.
-    seen: HashSet<(Uuid, Uuid)>,
 }
 
 /// The physical flows use conjunction id 100 (physical.c's chassis-MAC flows).
 const RESERVED: u32 = 100;
 
 impl ConjIds {
-    pub fn begin(&mut self) {
-        self.seen.clear();
-    }
-
     /// The first id of `n` consecutive ids for this flow on this datapath.
     pub fn assign(&mut self, lflow: Uuid, dp: Uuid, n: u32) -> Option<u32> {
-        self.seen.insert((lflow, dp));
         match self.by_flow.get(&(lflow, dp)) {
             Some((start, len)) if *len == n => return Some(*start),
             Some((start, len)) => {
@@ -101,18 +112,13 @@ impl ConjIds {
         None
     }
 
-    /// Releases the ranges of flows not seen in this computation.
-    pub fn end(&mut self) {
-        let (seen, used) = (&self.seen, &mut self.used);
-        self.by_flow.retain(|k, (start, len)| {
-            let keep = seen.contains(k);
-            if !keep {
-                (*start..start.saturating_add(*len)).for_each(|id| {
-                    used.remove(&id);
-                });
-            }
-            keep
-        });
+    /// Releases the range of a flow on a datapath.
+    pub fn release(&mut self, lflow: Uuid, dp: Uuid) {
+        if let Some((start, len)) = self.by_flow.remove(&(lflow, dp)) {
+            (start..start.saturating_add(len)).for_each(|id| {
+                self.used.remove(&id);
+            });
+        }
     }
 }
 
@@ -127,21 +133,17 @@ mod tests {
     #[test]
     fn ranges_are_stable_disjoint_and_released() {
         let mut c = ConjIds::default();
-        c.begin();
         let a = c.assign(uuid(1), uuid(9), 3).unwrap();
         let b = c.assign(uuid(1), uuid(8), 3).unwrap();
         assert!(a + 3 <= b || b + 3 <= a, "{a} {b}");
-        c.end();
-        c.begin();
         assert_eq!(c.assign(uuid(1), uuid(9), 3), Some(a));
-        c.end();
-        assert_eq!(c.used.len(), 3, "the range of the flow not seen is released");
+        c.release(uuid(1), uuid(8));
+        assert_eq!(c.used.len(), 3, "the released range is free");
     }
 
     #[test]
     fn never_zero_or_the_reserved_id() {
         let mut c = ConjIds::default();
-        c.begin();
         let mut b = [0u8; 16];
         b[3] = 99;
         let s = c.assign(Uuid::from_bytes(b), uuid(1), 2).unwrap();

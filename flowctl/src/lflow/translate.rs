@@ -8,20 +8,23 @@
 //! same match.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
-use shared::openflow::{Action, Field, Match};
+use shared::openflow::{Action, Field};
 use shared::ovn::tables;
 use shared::ovsdb::{Row, Uuid};
 
 use super::actions::{self, dhcp::OptionTables, EncodeCtx, Features, ParseCtx, Parsed};
-use super::cache::{hash_numbers, hash_of, Dep, Entry, Recorder, Recording};
+use super::cache::{hash_numbers, hash_of, Dep, Entry, Key, Recorder, Recording};
 use super::context::{Datapath, DatapathLookups};
 use super::expr::{self, lexer::expand_templates, Lookups};
+use super::incremental::Changed;
 use super::state::LflowState;
-use super::{LflowInput, LflowOutput};
+use super::LflowInput;
 use crate::db::Db;
-use crate::flows::{DesiredFlow, DesiredGroup, DesiredMeter};
+use crate::desired::{DesiredTable, Source};
+use crate::flows::{DesiredFlow, DesiredGroup, DesiredMeter, FlowKey};
 use crate::ofctrl::ids::IdTable;
 
 /// One Logical_Flow's columns, as read from its row.
@@ -68,38 +71,6 @@ impl<'a> LogicalFlow<'a> {
     }
 }
 
-/// Flows being built, keyed as the switch keys them, so that conjunction actions of several
-/// logical flows on one match end up on one flow (23.03's `ofctrl_add_or_append_flow`).
-#[derive(Default)]
-struct FlowTable {
-    flows: Vec<DesiredFlow>,
-    conj_only: HashMap<(u8, u16, Match), usize>,
-}
-
-impl FlowTable {
-    fn add(&mut self, flow: DesiredFlow) {
-        self.flows.push(flow);
-    }
-
-    fn add_or_append_conj(&mut self, table: u8, priority: u16, m: Match, conj: Vec<Action>) {
-        match self.conj_only.get(&(table, priority, m.clone())) {
-            Some(i) => {
-                if let Some(f) = self.flows.get_mut(*i) {
-                    for a in conj {
-                        if !f.actions().contains(&a) {
-                            f.actions_mut().push(a);
-                        }
-                    }
-                }
-            }
-            None => {
-                self.conj_only.insert((table, priority, m.clone()), self.flows.len());
-                self.flows.push(DesiredFlow::new(table, priority, m, 0, conj));
-            }
-        }
-    }
-}
-
 /// The Southbound facts that do not depend on the flow, gathered once.
 struct Shared<'a> {
     input: &'a LflowInput<'a>,
@@ -109,17 +80,15 @@ struct Shared<'a> {
     template_hash: u64,
 }
 
-/// Per computation: the table being built and the ids in use.
-#[derive(Default)]
-struct Run {
-    table: FlowTable,
-    used_groups: BTreeSet<String>,
-    used_meters: BTreeSet<String>,
-}
-
-/// Translates every Logical_Flow of the local datapaths, reusing the cached translation of
-/// each (flow, datapath) whose inputs did not change.
-pub fn logical_flows(input: &LflowInput<'_>, ids: &mut LflowState, out: &mut LflowOutput) {
+/// Translates the Logical_Flows of the local datapaths into `desired`: every flow (`changed`
+/// is `None`), or only those that `changed` names, reusing the cached translation of each
+/// (flow, datapath) whose inputs did not change. Returns the groups and meters in use.
+pub fn logical_flows(
+    input: &LflowInput<'_>,
+    ids: &mut LflowState,
+    desired: &mut DesiredTable,
+    changed: Option<Changed>,
+) -> (BTreeMap<u32, DesiredGroup>, BTreeMap<u32, DesiredMeter>) {
     let sb = input.sb;
     let shared = Shared {
         input,
@@ -127,58 +96,78 @@ pub fn logical_flows(input: &LflowInput<'_>, ids: &mut LflowState, out: &mut Lfl
         meters_by_name: sb.rows("Meter").filter_map(|(_, r)| Some((r.get_str("name")?, r))).collect(),
         template_hash: hash_of(&input.ctx.template_vars.iter().collect::<BTreeMap<_, _>>()),
     };
-    let mut run = Run::default();
-    ids.conj.begin();
-    ids.cache.begin();
-    for (uuid, row) in sb.rows("Logical_Flow") {
-        let dps = input.ctx.flow_datapaths(row);
-        if dps.is_empty() {
-            continue;
-        }
-        let Some(lflow) = LogicalFlow::from_row(*uuid, row) else {
-            ids.warn_once(*uuid, "logical flow with invalid pipeline, table or priority");
-            continue;
-        };
-        let base_hash = lflow.hash();
-        // Parsed at most once per flow, and only if some datapath needs a new translation.
-        let mut parsed: Option<Option<Parsed>> = None;
-        for dp_uuid in dps {
-            let Some(dp) = input.ctx.datapaths.get(&dp_uuid) else { continue };
-            let row_hash = hash_of(&(base_hash, dp.key, dp.is_switch, dp.snat_ct_zone_set, shared.template_hash));
-            let key = (lflow.uuid, dp_uuid);
-            if reuse(&shared, dp, key, row_hash, ids, &mut run, out) {
-                ids.cache.hits += 1;
-                continue;
+    ids.cache.hits = 0;
+    ids.cache.misses = 0;
+    match changed {
+        None => {
+            let mut seen = HashSet::new();
+            for (uuid, row) in sb.rows("Logical_Flow") {
+                seen.insert(*uuid);
+                consider(&shared, *uuid, Some(row), ids, desired);
             }
-            ids.cache.misses += 1;
-            let parsed = parsed.get_or_insert_with(|| parse_actions(&shared, &lflow, ids));
-            let mut entry = match parsed {
-                Some(p) => FlowCx { shared: &shared, lflow: &lflow, dp_uuid, dp }.translate(p, ids),
-                // Cached empty, so that a bad flow is not parsed (and warned about) again.
-                None => Entry::default(),
-            };
-            entry.row_hash = row_hash;
-            emit(&shared, &entry, &mut ids.groups, &mut ids.meters, &mut run, out);
-            ids.cache.insert(key, entry);
+            for lflow in ids.cache.lflows().into_iter().filter(|l| !seen.contains(l)) {
+                consider(&shared, lflow, None, ids, desired);
+            }
+        }
+        Some(c) => {
+            let mut todo = c.lflows;
+            for name in &c.names {
+                todo.extend(ids.cache.lflows_using(name));
+            }
+            for dp in &c.datapaths {
+                todo.extend(ids.cache.lflows_on(dp));
+            }
+            for uuid in todo {
+                consider(&shared, uuid, sb.row("Logical_Flow", &uuid), ids, desired);
+            }
         }
     }
-    ids.cache.end();
-    ids.conj.end();
-    ids.groups.retain(&run.used_groups);
-    ids.meters.retain(&run.used_meters);
-    out.flows.extend(run.table.flows);
+    groups_and_meters(&shared, ids)
 }
 
-/// Emits the cached translation of `key` if it is still valid.
-fn reuse(
-    shared: &Shared<'_>,
-    dp: &Datapath,
-    key: (Uuid, Uuid),
-    row_hash: u64,
-    ids: &mut LflowState,
-    run: &mut Run,
-    out: &mut LflowOutput,
-) -> bool {
+/// Brings the entries of one logical flow (`None`: deleted) up to date.
+fn consider(shared: &Shared<'_>, uuid: Uuid, row: Option<&Row>, ids: &mut LflowState, desired: &mut DesiredTable) {
+    let ctx = shared.input.ctx;
+    let dps = row.map(|r| ctx.flow_datapaths(r)).unwrap_or_default();
+    for dp in ids.cache.datapaths_of(&uuid) {
+        if !dps.contains(&dp) {
+            drop_entry(ids, desired, (uuid, dp));
+        }
+    }
+    let Some(row) = row.filter(|_| !dps.is_empty()) else { return };
+    let Some(lflow) = LogicalFlow::from_row(uuid, row) else {
+        ids.warn_once(uuid, "logical flow with invalid pipeline, table or priority");
+        for dp in dps {
+            drop_entry(ids, desired, (uuid, dp));
+        }
+        return;
+    };
+    let base_hash = lflow.hash();
+    // Parsed at most once per flow, and only if some datapath needs a new translation.
+    let mut parsed: Option<Option<Parsed>> = None;
+    for dp_uuid in dps {
+        let Some(dp) = ctx.datapaths.get(&dp_uuid) else { continue };
+        let row_hash = hash_of(&(base_hash, dp.key, dp.is_switch, dp.snat_ct_zone_set, shared.template_hash));
+        let key = (lflow.uuid, dp_uuid);
+        if still_valid(shared, dp, key, row_hash, ids) {
+            ids.cache.hits += 1;
+            continue;
+        }
+        ids.cache.misses += 1;
+        drop_entry(ids, desired, key);
+        let parsed = parsed.get_or_insert_with(|| parse_actions(shared, &lflow, ids));
+        let mut entry = match parsed {
+            Some(p) => FlowCx { shared, lflow: &lflow, dp_uuid, dp }.translate(p, ids),
+            // Cached empty, so that a bad flow is not parsed (and warned about) again.
+            None => Entry::default(),
+        };
+        entry.row_hash = row_hash;
+        add_entry(ids, desired, key, entry);
+    }
+}
+
+/// Whether the cached translation of `key` still holds.
+fn still_valid(shared: &Shared<'_>, dp: &Datapath, key: Key, row_hash: u64, ids: &mut LflowState) -> bool {
     let LflowState { groups, meters, conj, cache, .. } = ids;
     let Some(entry) = cache.get(key) else { return false };
     if entry.row_hash != row_hash {
@@ -189,42 +178,61 @@ fn reuse(
     if !entry.deps.iter().all(|(dep, value)| env.eval(dep, groups, meters) == *value) {
         return false;
     }
-    if entry.n_conjs > 0 && conj.assign(key.0, key.1, entry.n_conjs) != Some(entry.conj_start) {
-        return false;
-    }
-    emit(shared, entry, groups, meters, run, out);
-    true
+    entry.n_conjs == 0 || conj.assign(key.0, key.1, entry.n_conjs) == Some(entry.conj_start)
 }
 
-/// Adds one translation to the table being built, with its groups and meters.
-fn emit(
-    shared: &Shared<'_>,
-    entry: &Entry,
-    groups: &mut IdTable,
-    meters: &mut IdTable,
-    run: &mut Run,
-    out: &mut LflowOutput,
-) {
-    for f in &entry.flows {
-        run.table.add(f.clone());
+fn add_entry(ids: &mut LflowState, desired: &mut DesiredTable, key: Key, entry: Entry) {
+    desired.add(Source::Lflow(key.0, key.1), &entry.flows, &entry.conj);
+    for g in &entry.groups {
+        *ids.group_refs.entry(g.clone()).or_default() += 1;
     }
-    for (table, priority, m, conj) in &entry.conj {
-        run.table.add_or_append_conj(*table, *priority, m.clone(), conj.clone());
+    for m in &entry.meters {
+        *ids.meter_refs.entry(m.clone()).or_default() += 1;
     }
-    for desc in &entry.groups {
-        if let Some(id) = groups.assign(desc) {
-            run.used_groups.insert(desc.clone());
-            out.groups.insert(id, DesiredGroup { id, spec: desc.clone() });
-        }
-    }
-    for name in &entry.meters {
-        if let Some(id) = meters.assign(name) {
-            run.used_meters.insert(name.clone());
-            if let Some(spec) = meter_spec(shared.input.sb, name, &shared.meters_by_name) {
-                out.meters.insert(id, DesiredMeter { id, name: name.clone(), spec });
+    ids.cache.insert(key, entry);
+}
+
+/// Withdraws a translation: its flows, its conjunction ids, its uses of groups and meters.
+fn drop_entry(ids: &mut LflowState, desired: &mut DesiredTable, key: Key) {
+    let Some(entry) = ids.cache.remove(key) else { return };
+    desired.remove(Source::Lflow(key.0, key.1), &entry.flows, &entry.conj);
+    ids.conj.release(key.0, key.1);
+    for (refs, names) in [(&mut ids.group_refs, &entry.groups), (&mut ids.meter_refs, &entry.meters)] {
+        for n in names {
+            if let Some(c) = refs.get_mut(n) {
+                *c = c.saturating_sub(1);
+                if *c == 0 {
+                    refs.remove(n);
+                }
             }
         }
     }
+}
+
+/// The groups and meters the cached translations use; ids of the others are released.
+fn groups_and_meters(
+    shared: &Shared<'_>,
+    ids: &mut LflowState,
+) -> (BTreeMap<u32, DesiredGroup>, BTreeMap<u32, DesiredMeter>) {
+    let used_groups: BTreeSet<String> = ids.group_refs.keys().cloned().collect();
+    let used_meters: BTreeSet<String> = ids.meter_refs.keys().cloned().collect();
+    ids.groups.retain(&used_groups);
+    ids.meters.retain(&used_meters);
+    let mut groups = BTreeMap::new();
+    for desc in used_groups {
+        if let Some(id) = ids.groups.assign(&desc) {
+            groups.insert(id, DesiredGroup { id, spec: desc });
+        }
+    }
+    let mut meters = BTreeMap::new();
+    for name in used_meters {
+        if let Some(id) = ids.meters.assign(&name) {
+            if let Some(spec) = meter_spec(shared.input.sb, &name, &shared.meters_by_name) {
+                meters.insert(id, DesiredMeter { id, name, spec });
+            }
+        }
+    }
+    (groups, meters)
 }
 
 /// Re-evaluates a recorded lookup, as the translation made it.
@@ -366,7 +374,7 @@ impl FlowCx<'_> {
             } else {
                 // The expression compiler counts clauses from 1 as ovs-ofctl prints them; the
                 // action holds them from 0 as on the wire.
-                let conj = em
+                let conj: Vec<Action> = em
                     .conjunctions
                     .iter()
                     .filter_map(|c| {
@@ -374,7 +382,7 @@ impl FlowCx<'_> {
                         Some(Action::Conjunction { id: c.id, clause, n_clauses: u8::try_from(c.n_clauses).ok()? })
                     })
                     .collect();
-                entry.conj.push((ptable, lflow.priority, em.m, conj));
+                entry.conj.push((Arc::new(FlowKey::new(ptable, lflow.priority, em.m)), Arc::from(conj)));
             }
         }
     }

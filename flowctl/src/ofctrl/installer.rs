@@ -25,7 +25,8 @@ use shared::openflow::messages::{
 use shared::openflow::text::{format_flow_mod, parse_group_mod, parse_meter_mod};
 use shared::openflow::{Match, Message, OfMessage};
 
-use crate::flows::DesiredState;
+use crate::desired::FlowChange;
+use crate::flows::{DesiredGroup, DesiredMeter, DesiredState};
 
 /// OVN's Geneve option (class 0x0102, type 0x80, 4 bytes), mapped to a `tun_metadata` field.
 pub const OVN_GENEVE_CLASS: u16 = 0x0102;
@@ -110,6 +111,7 @@ impl Hasher for FxHasher {
 }
 
 type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type FxHashSet<K> = std::collections::HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// Output of one step: messages to send (in order) and events. Messages are encoded by
 /// [`encode_chunks`] as they are written, so that encoding a large batch overlaps with the
@@ -224,6 +226,10 @@ pub struct Installer {
     groups: BTreeMap<u32, String>,
     meters: BTreeMap<u32, String>,
     desired: HashMap<Arc<FlowKey>, Arc<FlowBody>>,
+    /// Keys changed by deltas since the last batch: all a batch needs to look at, unless
+    /// `full_diff` (a new connection, a resync, a whole new desired table, a failed commit).
+    dirty: FxHashSet<Arc<FlowKey>>,
+    full_diff: bool,
     desired_groups: BTreeMap<u32, String>,
     desired_meters: BTreeMap<u32, (String, String)>,
     generation: u64,
@@ -286,6 +292,8 @@ impl Installer {
             groups: BTreeMap::new(),
             meters: BTreeMap::new(),
             desired: HashMap::default(),
+            dirty: FxHashSet::default(),
+            full_diff: true,
             desired_groups: BTreeMap::new(),
             desired_meters: BTreeMap::new(),
             generation: 0,
@@ -402,17 +410,47 @@ impl Installer {
             }
             self.desired.insert(Arc::clone(&f.key), Arc::clone(&f.body));
         }
-        self.desired_groups = state.groups.iter().map(|(id, g)| (*id, g.spec.clone())).collect();
-        self.desired_meters = state.meters.iter().map(|(id, m)| (*id, (m.name.clone(), m.spec.clone()))).collect();
+        self.full_diff = true;
+        self.dirty.clear();
         // Failures of entries no longer wanted are forgotten; changed ones are retried.
         let d = &self.desired;
         self.failed_flows.retain(|k, b| d.get(k) == Some(b));
+        self.set_groups_and_meters(&state.groups, &state.meters);
+        self.generation = generation;
+        self.maybe_send()
+    }
+
+    /// Apply the changes made to the desired table since the last update; sent at once if
+    /// the switch is ready and idle. Only the changed keys are compared with the switch.
+    pub fn apply_delta(
+        &mut self,
+        flows: &[FlowChange],
+        groups: &BTreeMap<u32, DesiredGroup>,
+        meters: &BTreeMap<u32, DesiredMeter>,
+        generation: u64,
+    ) -> Out {
+        for (key, body) in flows {
+            match body {
+                Some(b) => self.desired.insert(Arc::clone(key), Arc::clone(b)),
+                None => self.desired.remove(key),
+            };
+            if self.failed_flows.get(key) != body.as_ref() {
+                self.failed_flows.remove(key);
+            }
+            self.dirty.insert(Arc::clone(key));
+        }
+        self.set_groups_and_meters(groups, meters);
+        self.generation = generation;
+        self.maybe_send()
+    }
+
+    fn set_groups_and_meters(&mut self, groups: &BTreeMap<u32, DesiredGroup>, meters: &BTreeMap<u32, DesiredMeter>) {
+        self.desired_groups = groups.iter().map(|(id, g)| (*id, g.spec.clone())).collect();
+        self.desired_meters = meters.iter().map(|(id, m)| (*id, (m.name.clone(), m.spec.clone()))).collect();
         let dg = &self.desired_groups;
         self.failed_groups.retain(|k, s| dg.get(k) == Some(s));
         let dm = &self.desired_meters;
         self.failed_meters.retain(|k, s| dm.get(k).map(|m| &m.1) == Some(s));
-        self.generation = generation;
-        self.maybe_send()
     }
 
     /// A message from the switch.
@@ -551,6 +589,8 @@ impl Installer {
     /// Ask for every flow, group and meter; [`Phase::Ready`] once all three are in.
     fn start_dump(&mut self, mut out: Out) -> Out {
         crate::coverage::OFCTRL_DUMP.inc();
+        // The installed table is re-read: every key may differ.
+        self.full_diff = true;
         let flows = self.next_xid();
         let groups = self.next_xid();
         let meters = self.next_xid();
@@ -693,6 +733,8 @@ impl Installer {
             out.extend(self.resync());
         }
         if batch.commit_failed {
+            // Nothing of the bundle was applied: compare everything again.
+            self.full_diff = true;
             // Retry without the entries the switch named; if it named none, wait for new input
             // instead of looping on the same failure.
             self.retry = culprits > 0;
@@ -790,48 +832,49 @@ impl Installer {
         let group_dels: Vec<u32> =
             self.groups.keys().filter(|id| !self.desired_groups.contains_key(id)).copied().collect();
 
-        for (key, body) in &self.desired {
-            let command = match self.installed.get(key) {
-                Some(b) if b == body => continue,
-                _ if self.failed_flows.get(key) == Some(body) => continue,
-                Some(b) if b.cookie == body.cookie => flow_mod_command::MODIFY_STRICT,
+        let keys: Vec<Arc<FlowKey>> = if std::mem::take(&mut self.full_diff) {
+            self.dirty.clear();
+            let gone = self.installed.keys().filter(|k| !self.desired.contains_key(*k));
+            self.desired.keys().chain(gone).cloned().collect()
+        } else {
+            self.dirty.drain().collect()
+        };
+        for key in keys {
+            let body = self.desired.get(&key);
+            let command = match (self.installed.get(&key), body) {
+                (None, None) => continue,
+                (Some(_), None) => flow_mod_command::DELETE_STRICT,
+                (Some(b), Some(body)) if b == body => continue,
+                (_, Some(body)) if self.failed_flows.get(&key) == Some(body) => continue,
+                (Some(b), Some(body)) if b.cookie == body.cookie => flow_mod_command::MODIFY_STRICT,
                 // New, or a cookie change (MODIFY keeps the old cookie): ADD replaces.
-                _ => flow_mod_command::ADD,
+                (_, Some(_)) => flow_mod_command::ADD,
             };
-            if command == flow_mod_command::ADD {
-                self.stats.flow_adds += 1;
-                crate::coverage::OFCTRL_FLOW_ADD.inc();
-            } else {
-                self.stats.flow_modifies += 1;
-                crate::coverage::OFCTRL_FLOW_MODIFY.inc();
+            match command {
+                flow_mod_command::ADD => {
+                    self.stats.flow_adds += 1;
+                    crate::coverage::OFCTRL_FLOW_ADD.inc();
+                }
+                flow_mod_command::MODIFY_STRICT => {
+                    self.stats.flow_modifies += 1;
+                    crate::coverage::OFCTRL_FLOW_MODIFY.inc();
+                }
+                _ => {
+                    self.stats.flow_deletes += 1;
+                    crate::coverage::OFCTRL_FLOW_DELETE.inc();
+                }
             }
             let fm = FlowMod {
-                cookie: body.cookie,
+                cookie: body.map_or(0, |b| b.cookie),
                 table_id: key.table,
                 command,
                 priority: key.priority,
                 matches: key.m.clone(),
-                actions: body.actions.clone(),
+                actions: body.map(|b| b.actions.clone()).unwrap_or_default(),
                 ..FlowMod::default()
             };
-            let xid = targets.add(&mut self.xid, Target::Flow(key.clone(), Some(body.clone())));
+            let xid = targets.add(&mut self.xid, Target::Flow(Arc::clone(&key), body.cloned()));
             add(&mut out, xid, Message::FlowMod(fm));
-        }
-        for key in self.installed.keys() {
-            if self.desired.contains_key(key) {
-                continue;
-            }
-            let fm = FlowMod {
-                table_id: key.table,
-                command: flow_mod_command::DELETE_STRICT,
-                priority: key.priority,
-                matches: key.m.clone(),
-                ..FlowMod::default()
-            };
-            let xid = targets.add(&mut self.xid, Target::Flow(key.clone(), None));
-            add(&mut out, xid, Message::FlowMod(fm));
-            self.stats.flow_deletes += 1;
-            crate::coverage::OFCTRL_FLOW_DELETE.inc();
         }
         for id in group_dels {
             let gm = GroupMod {

@@ -3,9 +3,10 @@
 //!
 //! [`installer`] is the state machine (no IO, unit-tested); this module drives it with a
 //! [`shared::switch::Switch`]. flowctl's loop uses [`Ofctrl::start`], then
-//! [`OfctrlHandle::set_desired`] after each computation and waits for
-//! [`OfctrlEvent::Installed`] to report nb_cfg / ovn-installed. Desired states are coalesced:
-//! while a batch is on the wire only the latest one is kept.
+//! [`OfctrlHandle::set_desired`] (a whole table) or [`OfctrlHandle::apply_delta`] (what changed)
+//! after each computation and waits for [`OfctrlEvent::Installed`] to report nb_cfg /
+//! ovn-installed. Updates accumulate in the installer's desired table while a batch is on the
+//! wire; the next batch carries their net difference.
 
 pub mod ids;
 pub mod installer;
@@ -14,15 +15,17 @@ mod tests;
 #[cfg(test)]
 mod vswitchd_tests;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use shared::switch::{Switch, SwitchConfig, SwitchEvent};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use shared::openflow::messages::PacketOut;
 
-use crate::flows::DesiredState;
+use crate::desired::FlowChange;
+use crate::flows::{DesiredGroup, DesiredMeter, DesiredState};
 use crate::stopwatch;
 pub use installer::{Event, Installer, Stats};
 
@@ -39,8 +42,18 @@ pub enum OfctrlEvent {
     Geneve(Option<u16>),
 }
 
-/// The latest desired state and its generation (a watch: later ones replace earlier ones).
-type Latest = Option<(Arc<DesiredState>, u64)>;
+/// A change of the desired state, applied by the installer in the order sent.
+enum Update {
+    /// A whole table (replaces what the installer wanted before).
+    Full(Arc<DesiredState>, u64),
+    /// Flows changed since the previous update; the complete groups and meters.
+    Delta {
+        flows: Vec<FlowChange>,
+        groups: BTreeMap<u32, DesiredGroup>,
+        meters: BTreeMap<u32, DesiredMeter>,
+        generation: u64,
+    },
+}
 
 enum Query {
     GroupTableList(oneshot::Sender<String>),
@@ -55,15 +68,25 @@ enum Query {
 /// flowctl's handle on the installer task.
 #[derive(Clone)]
 pub struct OfctrlHandle {
-    desired: Arc<watch::Sender<Latest>>,
+    desired: mpsc::UnboundedSender<Update>,
     queries: mpsc::UnboundedSender<Query>,
 }
 
 impl OfctrlHandle {
-    /// Install this state; a later call before it is sent replaces it.
-    /// Shared, not copied: the caller keeps the same table to compare the next one with.
+    /// Install this whole state (replacing what was desired before).
     pub fn set_desired(&self, state: Arc<DesiredState>, generation: u64) {
-        self.desired.send_replace(Some((state, generation)));
+        let _ = self.desired.send(Update::Full(state, generation));
+    }
+
+    /// Apply these flow changes to the desired state, with the complete groups and meters.
+    pub fn apply_delta(
+        &self,
+        flows: Vec<FlowChange>,
+        groups: BTreeMap<u32, DesiredGroup>,
+        meters: BTreeMap<u32, DesiredMeter>,
+        generation: u64,
+    ) {
+        let _ = self.desired.send(Update::Delta { flows, groups, meters, generation });
     }
 
     async fn ask<T>(&self, q: impl FnOnce(oneshot::Sender<T>) -> Query) -> Option<T> {
@@ -127,25 +150,23 @@ impl Ofctrl {
 
     /// Start with explicit connection settings (on the current tokio runtime).
     pub fn start_with(config: SwitchConfig) -> (OfctrlHandle, mpsc::UnboundedReceiver<OfctrlEvent>) {
-        let (desired_tx, desired_rx) = watch::channel(None);
+        let (desired_tx, desired_rx) = mpsc::unbounded_channel();
         let (q_tx, q_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         tokio::spawn(drive(config, desired_rx, q_rx, ev_tx));
-        (OfctrlHandle { desired: Arc::new(desired_tx), queries: q_tx }, ev_rx)
+        (OfctrlHandle { desired: desired_tx, queries: q_tx }, ev_rx)
     }
 }
 
 async fn drive(
     config: SwitchConfig,
-    mut desired: watch::Receiver<Latest>,
+    mut desired: mpsc::UnboundedReceiver<Update>,
     mut queries: mpsc::UnboundedReceiver<Query>,
     events: mpsc::UnboundedSender<OfctrlEvent>,
 ) {
     let (switch, mut sw_events) = Switch::start(config);
     let mut inst = Installer::new();
     let mut conn = 0u64;
-    // The latest desired state not yet handed to the installer (kept while a batch is out).
-    let mut pending: Latest = None;
     loop {
         let mut sample = None;
         let out = tokio::select! {
@@ -190,22 +211,26 @@ async fn drive(
                 }
                 Some(SwitchEvent::Message(m)) => inst.on_message(&m),
             },
-            r = desired.changed() => {
-                if r.is_err() {
-                    return; // handle dropped
-                }
-                pending = desired.borrow_and_update().clone();
-                installer::Out::default()
-            }
-        };
-        let mut out = out;
-        if !inst.busy() {
-            if let Some(d) = pending.take() {
+            u = desired.recv() => {
+                let Some(mut u) = u else { return }; // handle dropped
                 // 23.03's "flow-installation": computing the difference and queueing it.
                 sample = Some(std::time::Instant::now());
-                out.extend(inst.set_desired(&d.0, d.1));
+                let mut out = installer::Out::default();
+                loop {
+                    out.extend(match &u {
+                        Update::Full(state, generation) => inst.set_desired(state, *generation),
+                        Update::Delta { flows, groups, meters, generation } => {
+                            inst.apply_delta(flows, groups, meters, *generation)
+                        }
+                    });
+                    match desired.try_recv() {
+                        Ok(next) => u = next,
+                        Err(_) => break,
+                    }
+                }
+                out
             }
-        }
+        };
         for ev in out.events {
             let e = match ev {
                 Event::Installed { generation } => OfctrlEvent::Installed { generation },

@@ -337,3 +337,43 @@ fn timing_270k() {
 fn inst_last_xid(inst: &Installer) -> u32 {
     inst.last_xid()
 }
+
+#[test]
+fn a_delta_sends_only_its_keys_and_a_rejected_one_is_not_resent() {
+    let mut inst = Installer::new();
+    let mut sw = FakeSwitch { reject_priority: Some(666), ..FakeSwitch::default() };
+    let first = inst.on_connected();
+    pump(&mut inst, &mut sw, first);
+    let s = state(50, "11");
+    let out = inst.set_desired(&s, 1);
+    pump(&mut inst, &mut sw, out);
+    assert_eq!(sw.flows.len(), 50);
+    let (none, no_meters) = (BTreeMap::new(), BTreeMap::new());
+
+    // One flow changed, one removed, one added, one rejected: four flow mods, no more.
+    let changed = flow("table=10,priority=100,reg14=2,metadata=0x1,actions=drop");
+    let removed = &s.flows[1];
+    let added = flow("table=11,priority=5,actions=drop");
+    let bad = flow("table=10,priority=666,reg14=1,actions=drop");
+    sw.flow_mods = 0;
+    let delta = vec![
+        (changed.key.clone(), Some(changed.body.clone())),
+        (removed.key.clone(), None),
+        (added.key.clone(), Some(added.body.clone())),
+        (bad.key.clone(), Some(bad.body.clone())),
+    ];
+    let out = inst.apply_delta(&delta, &none, &no_meters, 2);
+    let ev = pump(&mut inst, &mut sw, out);
+    assert_eq!(ev, vec![Event::Installed { generation: 2 }]);
+    // The failed bundle (4 mods), then its retry without the culprit (3).
+    assert_eq!(sw.flow_mods, 7);
+    assert_eq!(sw.flows.len(), 50);
+    assert!(sw.flows.contains_key(&k(&added.key)) && !sw.flows.contains_key(&k(&removed.key)));
+
+    // A delta that does not name the rejected flow does not send it again.
+    sw.flow_mods = 0;
+    let other = flow("table=12,priority=5,actions=drop");
+    let out = inst.apply_delta(&[(other.key.clone(), Some(other.body.clone()))], &none, &no_meters, 3);
+    assert_eq!(pump(&mut inst, &mut sw, out), vec![Event::Installed { generation: 3 }]);
+    assert_eq!(sw.flow_mods, 1);
+}
