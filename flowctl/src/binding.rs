@@ -91,8 +91,38 @@ fn active_gateway(sb: &Db, pb: &Row) -> Option<Uuid> {
         .map(|(_, c)| c)
 }
 
+/// The tables [`Bindings`] are made of (with the OVS interfaces, the chassis and its settings).
+pub const TABLES: &[&str] = &["Port_Binding", "HA_Chassis_Group", "HA_Chassis"];
+
+/// Which bindings are ours, which are bound here now, and the local datapaths.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bindings {
+    pub wanted: BTreeMap<String, Uuid>,
+    pub bound_here: BTreeMap<String, Uuid>,
+    pub local_datapaths: BTreeSet<Uuid>,
+}
+
+impl Bindings {
+    pub fn compute(
+        sb: &Db,
+        ifaces: &BTreeMap<String, LocalIface>,
+        chassis_uuid: Uuid,
+        cfg: &ChassisConfig,
+    ) -> Bindings {
+        let wanted = wanted_bindings(sb, ifaces, chassis_uuid, cfg);
+        let bound_here = sb
+            .rows("Port_Binding")
+            .filter(|(_, pb)| pb.get_uuid("chassis") == Some(chassis_uuid))
+            .filter_map(|(u, pb)| Some((pb.get_str("logical_port")?.to_string(), *u)))
+            .collect();
+        let local_datapaths = local_datapaths(sb, &wanted);
+        Bindings { wanted, bound_here, local_datapaths }
+    }
+}
+
 /// Claims what should be ours and releases what no longer is.
-pub fn sync_claims(sb: &Db, wanted: &BTreeMap<String, Uuid>, chassis_uuid: Uuid) -> Vec<Operation> {
+pub fn sync_claims(sb: &Db, bindings: &Bindings, chassis_uuid: Uuid) -> Vec<Operation> {
+    let wanted = &bindings.wanted;
     let mut ops = Vec::new();
     for (name, uuid) in wanted {
         let Some(pb) = sb.row("Port_Binding", uuid) else { continue };
@@ -109,8 +139,8 @@ pub fn sync_claims(sb: &Db, wanted: &BTreeMap<String, Uuid>, chassis_uuid: Uuid)
             ops.push(update("Port_Binding", *uuid, row));
         }
     }
-    for (uuid, pb) in sb.rows("Port_Binding") {
-        let Some(name) = pb.get_str("logical_port") else { continue };
+    for (name, uuid) in &bindings.bound_here {
+        let Some(pb) = sb.row("Port_Binding", uuid) else { continue };
         if pb.get_uuid("chassis") == Some(chassis_uuid) && !wanted.contains_key(name) {
             tracing::info!("Releasing lport {name} from this chassis.");
             let mut row = BTreeMap::from([("chassis".to_string(), Datum::empty_set())]);

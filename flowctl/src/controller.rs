@@ -50,6 +50,8 @@ pub struct Flowctl {
     local_hostname: String,
     ct_zones: Option<CtZones>,
     bound: BTreeMap<String, Uuid>,
+    /// The bindings and what they were computed from.
+    bindings: Option<(BindingKey, binding::Bindings)>,
     local_datapaths: BTreeSet<Uuid>,
     lflow_state: LflowState,
     chassis_override: Option<String>,
@@ -108,6 +110,9 @@ struct LastPhysical {
     tunnel_ofports: BTreeMap<String, u16>,
 }
 
+/// What [`binding::Bindings`] are computed from.
+type BindingKey = ((u64, Vec<u64>), (u64, u64), Uuid, ChassisConfig);
+
 fn db_key(id: DbId) -> &'static str {
     match id {
         DbId::Ovs => "ovs",
@@ -159,6 +164,7 @@ impl Flowctl {
             local_hostname: hostname(),
             ct_zones: None,
             bound: BTreeMap::new(),
+            bindings: None,
             local_datapaths: BTreeSet::new(),
             lflow_state: LflowState::default(),
             sb_conditions: BTreeMap::new(),
@@ -538,11 +544,17 @@ impl Flowctl {
         let chassis_uuid = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
         let ifaces = binding::local_ifaces(&self.ovs, br);
         if let Some(chassis_uuid) = chassis_uuid {
-            let wanted = binding::wanted_bindings(sb, &ifaces, chassis_uuid, &cfg);
-            if sb_writable {
-                sb_ops.extend(binding::sync_claims(sb, &wanted, chassis_uuid));
+            // Walks every port binding: only when one of its inputs moved.
+            let key = (sb.revisions(binding::TABLES), (self.ovs.epoch, self.ovs.revision), chassis_uuid, cfg.clone());
+            if self.bindings.as_ref().is_none_or(|(k, _)| *k != key) {
+                self.bindings = Some((key, binding::Bindings::compute(sb, &ifaces, chassis_uuid, &cfg)));
             }
-            self.local_datapaths = binding::local_datapaths(sb, &wanted);
+            let Some((_, bindings)) = self.bindings.as_ref() else { return (ovs_ops, sb_ops) };
+            if sb_writable {
+                sb_ops.extend(binding::sync_claims(sb, bindings, chassis_uuid));
+            }
+            let wanted = bindings.wanted.clone();
+            self.local_datapaths = bindings.local_datapaths.clone();
             for (lport, iface) in &ifaces {
                 // An interface whose binding is ours in the database is installed.
                 let ours = wanted

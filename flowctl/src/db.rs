@@ -47,6 +47,9 @@ pub struct Db {
     /// Rows inserted, modified or deleted since the flow computation last took them, by
     /// table: what an incremental computation looks at again.
     pub touched: Touched,
+    /// Bumped per table at each change to it (what a cached derivation of a few tables
+    /// compares to know whether it still holds).
+    table_revs: std::collections::BTreeMap<String, u64>,
 }
 
 impl Db {
@@ -67,6 +70,7 @@ impl Db {
             cond_acked: 0,
             revision: 0,
             touched: Touched::default(),
+            table_revs: Default::default(),
         }
     }
 
@@ -77,6 +81,7 @@ impl Db {
         let changes = self.replica.take_changes();
         for (table, tc) in &changes.tables {
             if !tc.is_empty() {
+                *self.table_revs.entry(table.clone()).or_default() += 1;
                 let rows = self.touched.entry(table.clone()).or_default();
                 rows.extend(tc.inserted.iter().chain(tc.modified.keys()).chain(tc.deleted.keys()));
             }
@@ -114,6 +119,11 @@ impl Db {
                 false
             }
         }
+    }
+
+    /// The connection epoch and the revisions of `tables`: equal as long as none changed.
+    pub fn revisions(&self, tables: &[&str]) -> (u64, Vec<u64>) {
+        (self.epoch, tables.iter().map(|t| self.table_revs.get(*t).copied().unwrap_or(0)).collect())
     }
 
     /// Sends `ops` as one transaction unless one is in flight; the outcome arrives on `done`.

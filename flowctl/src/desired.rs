@@ -8,13 +8,16 @@
 //! first source's flow, or, when the first source only adds `conjunction()` actions, the
 //! conjunction actions of every source merged (23.03's `ofctrl_add_or_append_flow`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use shared::openflow::Action;
 use shared::ovsdb::Uuid;
 
-use crate::flows::{DesiredFlow, DesiredGroup, DesiredMeter, DesiredState, FlowBody, FlowKey};
+use crate::flows::{DesiredFlow, DesiredGroup, DesiredMeter, DesiredState, FlowBody, FlowKey, FxBuild};
+
+type HashMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
+type HashSet<K> = std::collections::HashSet<K, FxBuild>;
 
 /// Who wants a flow. Ordered: earlier sources win a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,6 +65,9 @@ impl Slot {
     }
 }
 
+/// A conjunction-only flow of one source: its key and `conjunction()` actions.
+pub type ConjPart = (Arc<FlowKey>, Arc<[Action]>);
+
 /// A flow change for the installer: the key and its new body, `None` to delete.
 pub type FlowChange = (Arc<FlowKey>, Option<Arc<FlowBody>>);
 
@@ -102,7 +108,7 @@ impl DesiredTable {
     }
 
     /// Adds what one source wants: flows with their actions and conjunction-only flows.
-    pub fn add(&mut self, source: Source, flows: &[DesiredFlow], conj: &[(Arc<FlowKey>, Arc<[Action]>)]) {
+    pub fn add(&mut self, source: Source, flows: &[DesiredFlow], conj: &[ConjPart]) {
         for f in flows {
             self.add_part(&f.key, source, Part::Flow(Arc::clone(&f.body)));
         }
@@ -111,8 +117,46 @@ impl DesiredTable {
         }
     }
 
+    /// Replaces what `source` added (`old`) by `new`, touching only the keys whose part
+    /// differs; the new flows' keys and bodies are pointed at the old ones where equal, so
+    /// that an unchanged flow stays one allocation.
+    pub fn replace(
+        &mut self,
+        source: Source,
+        old: (&[DesiredFlow], &[ConjPart]),
+        new: (&mut [DesiredFlow], &mut [ConjPart]),
+    ) {
+        let mut before: HashMap<Arc<FlowKey>, Part> = HashMap::default();
+        before.reserve(old.0.len() + old.1.len());
+        for f in old.0 {
+            before.insert(Arc::clone(&f.key), Part::Flow(Arc::clone(&f.body)));
+        }
+        for (k, c) in old.1 {
+            before.insert(Arc::clone(k), Part::Conj(Arc::clone(c)));
+        }
+        for f in new.0.iter_mut() {
+            match before.remove_entry(&f.key) {
+                Some((k, Part::Flow(b))) if b == f.body => {
+                    (f.key, f.body) = (k, b);
+                }
+                _ => self.add_part(&f.key, source, Part::Flow(Arc::clone(&f.body))),
+            }
+        }
+        for (key, c) in new.1.iter_mut() {
+            match before.remove_entry(&*key) {
+                Some((k, Part::Conj(old_c))) if old_c == *c => {
+                    (*key, *c) = (k, old_c);
+                }
+                _ => self.add_part(key, source, Part::Conj(Arc::clone(c))),
+            }
+        }
+        for k in before.into_keys() {
+            self.remove_part(&k, source);
+        }
+    }
+
     /// Withdraws what [`DesiredTable::add`] added for the same source.
-    pub fn remove(&mut self, source: Source, flows: &[DesiredFlow], conj: &[(Arc<FlowKey>, Arc<[Action]>)]) {
+    pub fn remove(&mut self, source: Source, flows: &[DesiredFlow], conj: &[ConjPart]) {
         for k in flows.iter().map(|f| &f.key).chain(conj.iter().map(|(k, _)| k)) {
             self.remove_part(k, source);
         }
@@ -121,7 +165,8 @@ impl DesiredTable {
     /// Replaces everything a builder source wants (the first flow of a key wins within it).
     pub fn replace_builder(&mut self, source: Source, flows: Vec<DesiredFlow>) {
         let old = self.builders.remove(&source).unwrap_or_default();
-        let mut new: HashMap<Arc<FlowKey>, Arc<FlowBody>> = HashMap::with_capacity(flows.len());
+        let mut new: HashMap<Arc<FlowKey>, Arc<FlowBody>> = HashMap::default();
+        new.reserve(flows.len());
         for f in flows {
             new.entry(f.key).or_insert(f.body);
         }
@@ -212,6 +257,21 @@ mod tests {
         assert_eq!(ch[0].1.as_ref().map(|b| b.actions.len()), Some(2));
         t.remove(Source::Lflow(uuid(1), uuid(0)), &[], &[(Arc::clone(&key), c(5))]);
         assert_eq!(t.take_changes()[0].1.as_ref().map(|b| b.actions.clone()), Some(c(7).to_vec()));
+    }
+
+    #[test]
+    fn replace_touches_only_what_differs_and_shares_what_is_equal() {
+        let src = Source::Lflow(uuid(1), uuid(0));
+        let old = vec![flow(1, 7), flow(2, 7)];
+        let mut t = DesiredTable::default();
+        t.add(src, &old, &[]);
+        t.take_changes();
+        let mut new = vec![flow(1, 7), flow(3, 7)];
+        t.replace(src, (&old, &[]), (&mut new, &mut []));
+        let mut changed: Vec<u8> = t.take_changes().iter().map(|(k, _)| k.table).collect();
+        changed.sort();
+        assert_eq!(changed, vec![2, 3]);
+        assert!(Arc::ptr_eq(&new[0].key, &old[0].key) && Arc::ptr_eq(&new[0].body, &old[0].body));
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn consider(shared: &Shared<'_>, uuid: Uuid, row: Option<&Row>, ids: &mut LflowS
             continue;
         }
         ids.cache.misses += 1;
-        drop_entry(ids, desired, key);
+        let old = take_entry(ids, key);
         let parsed = parsed.get_or_insert_with(|| parse_actions(shared, &lflow, ids));
         let mut entry = match parsed {
             Some(p) => FlowCx { shared, lflow: &lflow, dp_uuid, dp }.translate(p, ids),
@@ -162,7 +162,7 @@ fn consider(shared: &Shared<'_>, uuid: Uuid, row: Option<&Row>, ids: &mut LflowS
             None => Entry::default(),
         };
         entry.row_hash = row_hash;
-        add_entry(ids, desired, key, entry);
+        put_entry(ids, desired, key, entry, old);
     }
 }
 
@@ -181,8 +181,14 @@ fn still_valid(shared: &Shared<'_>, dp: &Datapath, key: Key, row_hash: u64, ids:
     entry.n_conjs == 0 || conj.assign(key.0, key.1, entry.n_conjs) == Some(entry.conj_start)
 }
 
-fn add_entry(ids: &mut LflowState, desired: &mut DesiredTable, key: Key, entry: Entry) {
-    desired.add(Source::Lflow(key.0, key.1), &entry.flows, &entry.conj);
+/// Caches a new translation of `key` and puts its difference from the `old` one (taken
+/// out with [`take_entry`]) in the desired table.
+fn put_entry(ids: &mut LflowState, desired: &mut DesiredTable, key: Key, mut entry: Entry, old: Option<Entry>) {
+    let source = Source::Lflow(key.0, key.1);
+    match &old {
+        Some(o) => desired.replace(source, (&o.flows, &o.conj), (&mut entry.flows, &mut entry.conj)),
+        None => desired.add(source, &entry.flows, &entry.conj),
+    }
     for g in &entry.groups {
         *ids.group_refs.entry(g.clone()).or_default() += 1;
     }
@@ -192,10 +198,10 @@ fn add_entry(ids: &mut LflowState, desired: &mut DesiredTable, key: Key, entry: 
     ids.cache.insert(key, entry);
 }
 
-/// Withdraws a translation: its flows, its conjunction ids, its uses of groups and meters.
-fn drop_entry(ids: &mut LflowState, desired: &mut DesiredTable, key: Key) {
-    let Some(entry) = ids.cache.remove(key) else { return };
-    desired.remove(Source::Lflow(key.0, key.1), &entry.flows, &entry.conj);
+/// Takes a translation out of the cache, releasing its conjunction ids and its uses of
+/// groups and meters; its flows stay in the desired table until replaced or withdrawn.
+fn take_entry(ids: &mut LflowState, key: Key) -> Option<Entry> {
+    let entry = ids.cache.remove(key)?;
     ids.conj.release(key.0, key.1);
     for (refs, names) in [(&mut ids.group_refs, &entry.groups), (&mut ids.meter_refs, &entry.meters)] {
         for n in names {
@@ -206,6 +212,14 @@ fn drop_entry(ids: &mut LflowState, desired: &mut DesiredTable, key: Key) {
                 }
             }
         }
+    }
+    Some(entry)
+}
+
+/// Withdraws a translation: its flows, its conjunction ids, its uses of groups and meters.
+fn drop_entry(ids: &mut LflowState, desired: &mut DesiredTable, key: Key) {
+    if let Some(entry) = take_entry(ids, key) {
+        desired.remove(Source::Lflow(key.0, key.1), &entry.flows, &entry.conj);
     }
 }
 

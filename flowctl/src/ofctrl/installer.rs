@@ -13,7 +13,6 @@
 //! a reconnect (23.03 reconnects on any error).
 
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use shared::openflow::errors::ErrorMsg;
@@ -26,7 +25,7 @@ use shared::openflow::text::{format_flow_mod, parse_group_mod, parse_meter_mod};
 use shared::openflow::{Match, Message, OfMessage};
 
 use crate::desired::FlowChange;
-use crate::flows::{DesiredGroup, DesiredMeter, DesiredState};
+use crate::flows::{DesiredGroup, DesiredMeter, DesiredState, FxBuild};
 
 /// OVN's Geneve option (class 0x0102, type 0x80, 4 bytes), mapped to a `tun_metadata` field.
 pub const OVN_GENEVE_CLASS: u16 = 0x0102;
@@ -69,49 +68,8 @@ impl Stats {
     }
 }
 
-/// FxHash (rustc's): the flow maps hold hundreds of thousands of keys that come from
-/// flowctl and the switch, not from an attacker; SipHash was a tenth of the install time.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut it = bytes.chunks_exact(8);
-        for c in &mut it {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.write_u64(u64::from_le_bytes(w));
-        }
-        for &b in it.remainder() {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(i.into());
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.write_u64(i.into());
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(i.into());
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_u128(&mut self, i: u128) {
-        self.write_u64(i as u64);
-        self.write_u64((i >> 64) as u64);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
-type FxHashSet<K> = std::collections::HashSet<K, BuildHasherDefault<FxHasher>>;
+type HashMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
+type FxHashSet<K> = std::collections::HashSet<K, FxBuild>;
 
 /// Output of one step: messages to send (in order) and events. Messages are encoded by
 /// [`encode_chunks`] as they are written, so that encoding a large batch overlaps with the

@@ -15,6 +15,8 @@
 
 use std::collections::HashMap;
 
+use crate::flows::FxBuild;
+
 use shared::openflow::{Field, Match};
 
 use super::ast::{Cmp, Expr, Value};
@@ -67,7 +69,7 @@ struct Builder<'a> {
     symtab: &'a Symtab,
     lookups: &'a dyn Lookups,
     out: Vec<ExprMatch>,
-    index: HashMap<Match, usize>,
+    index: HashMap<Match, usize, FxBuild>,
     n_conjs: u32,
 }
 
@@ -75,7 +77,7 @@ type R<T> = Result<T, ExprError>;
 
 /// Converts a normalised expression.
 pub fn to_matches(e: &Expr, symtab: &Symtab, lookups: &dyn Lookups) -> R<Compiled> {
-    let mut b = Builder { symtab, lookups, out: Vec::new(), index: HashMap::new(), n_conjs: 0 };
+    let mut b = Builder { symtab, lookups, out: Vec::new(), index: HashMap::default(), n_conjs: 0 };
     match e {
         Expr::Cmp(c) => b.cmp_flow(c)?,
         Expr::And(subs) => b.conjunction(subs)?,
