@@ -451,7 +451,14 @@ pub fn fuzz_one(data: &[u8]) {
             records: [("vm1.ovn.org".to_string(), "10.0.0.5 aef0::5".to_string())].into_iter().collect(),
         },
         Record::Datapath { key: 1, uuid: String::new(), name: "ls".into() },
-        Record::IpMulticast { datapath_key: 1, enabled: true, table_size: 4, idle_timeout: 30, seq_no: 0 },
+        Record::IpMulticast {
+            datapath_key: 1,
+            enabled: true,
+            table_size: 4,
+            idle_timeout: 30,
+            seq_no: 0,
+            querier: None,
+        },
     ]);
     let mut e = Engine::default();
     let _ = e.mcast.sync(&state);
