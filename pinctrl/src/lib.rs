@@ -3,6 +3,7 @@
 //! ([`handlers`], [`dhcp`]) and hand back OpenFlow messages and Southbound intents
 //! ([`engine`]). The binary (main.rs) owns the sockets.
 
+pub mod buffered;
 pub mod compose;
 pub mod dhcp;
 pub mod dhcpv6;

@@ -111,7 +111,8 @@ impl Pinctrl {
              unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n\
              multicast snooping: {} datapaths, {} groups\n\
              gratuitous ARP/RARP announcements: {} listed, {} sent\n\
-             service monitors: {}, {} probes sent\n",
+             service monitors: {}, {} probes sent\n\
+             buffered packets: {} waiting for {} next hops, {} buffered, {} sent, {} dropped, {} expired\n",
             std::process::id(),
             self.started.elapsed().as_secs(),
             if self.flowctl.connected() { "connected" } else { "not connected" },
@@ -140,6 +141,12 @@ impl Pinctrl {
             self.garps.sent,
             self.engine.svc.len(),
             self.engine.svc.probes_sent,
+            self.engine.buffered.packets(),
+            self.engine.buffered.len(),
+            self.engine.buffered.buffered,
+            self.engine.buffered.sent,
+            self.engine.buffered.dropped,
+            self.engine.buffered.expired,
         );
         s.push_str("opcode: received handled errors rate-limited\n");
         for (op, st) in &self.engine.stats {
@@ -214,6 +221,9 @@ fn main() {
                         pinctrl.flowctl.push_intent(i);
                     }
                 }
+                () = ra_timer(pinctrl.engine.buffered.deadline()) => {
+                    pinctrl.engine.buffered.expire(Instant::now());
+                }
                 () = ra_timer(pinctrl.garps.deadline()) => {
                     let msgs = pinctrl.garps.due(Instant::now());
                     of.send(msgs).await;
@@ -235,6 +245,9 @@ fn main() {
                             pinctrl.flowctl.push_intent(i);
                         }
                     }
+                    // Next hops whose MAC_Binding arrived (run_buffered_binding).
+                    let msgs = pinctrl.engine.buffered.release_known(&pinctrl.flowctl.state);
+                    of.send(msgs).await;
                     let bridge = pinctrl.bridge();
                     if bridge != of.bridge {
                         of = OfConn::start(&bridge);
