@@ -221,6 +221,11 @@ impl Engine {
         if pin.continuation.is_none() {
             return;
         }
+        if matches!(op.opcode, Opcode::PutIcmp4FragMtu | Opcode::PutIcmp6FragMtu) {
+            // The packet goes on unchanged, as in 23.03.
+            fx.messages.push(resume(pin, None, md));
+            return;
+        }
         let (hdr, ofs) = match &op.payload {
             Payload::PutDhcpOpts { dst_header, dst_ofs, .. } | Payload::PutDhcpv6Opts { dst_header, dst_ofs, .. } => {
                 (dst_header.clone(), *dst_ofs)
@@ -265,6 +270,19 @@ impl Engine {
                 let hop = NextHop::new(reg(&md, Field::METADATA) as u64, reg(&md, Field::REG15) as u32, ip);
                 self.buffered.push(hop, pin.packet.clone(), &md, now);
                 fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
+            }
+            Opcode::PutIcmp4FragMtu | Opcode::PutIcmp6FragMtu => {
+                let Payload::Raw(raw) = &op.payload else { return Err("bad frag_mtu payload".into()) };
+                if pin.continuation.is_none() {
+                    return Err("put_icmp_frag_mtu packet-in without continuation".into());
+                }
+                // Whatever happens, the pipeline resumes (unchanged if refused), as 23.03's.
+                let (packet, res) = match crate::icmp_frag::set_frag_mtu(h, raw) {
+                    Ok(p) => (Some(p), Ok(())),
+                    Err(e) => (None, Err(e.0.to_string())),
+                };
+                fx.messages.push(resume(pin, packet, md));
+                return res;
             }
             Opcode::Icmp => {
                 let p = handlers::icmp(h, true, false).map_err(refused)?;

@@ -13,6 +13,7 @@ pub mod events;
 pub mod flow;
 pub mod garp;
 pub mod handlers;
+pub mod icmp_frag;
 pub mod mcast;
 pub mod nd_ra;
 pub mod ratelimit;

@@ -1,7 +1,8 @@
 //! pinctrl end to end, fourth part, with real northd and ovs-vswitchd (dummy datapath): the
 //! packets that made a router ask for an unknown next hop are buffered and delivered once
-//! the ARP reply arrives. Every scenario runs against the real ovn-controller (proving the
-//! test) and against chassisd.
+//! the ARP reply arrives; a router port with `gateway_mtu` answers a too-big packet with
+//! ICMP "fragmentation needed" / ICMPv6 "packet too big" carrying the MTU. Every scenario
+//! runs against the real ovn-controller (proving the test) and against chassisd.
 //!
 //! ```text
 //! sw0 10.0.0.0/24 fd00::/64          lr0               sw1 10.0.1.0/24 fd01::/64
@@ -10,11 +11,13 @@
 //!                                 fd00::1       │    fd01::1
 //! ```
 
-use chassisd_tests::packet::{arp_reply, mac};
-use chassisd_tests::packets::{checksums_ok, Arp, Ip4, Net};
+use std::net::Ipv6Addr;
+
+use chassisd_tests::packet::{arp_reply, checksum, mac};
+use chassisd_tests::packets::{checksums_ok, eth_frame, Arp, Ip4, Net, L4};
 use chassisd_tests::{both_controllers, topo, Controller, Sandbox};
 
-both_controllers!(unknown_next_hop_packets_are_buffered_then_sent);
+both_controllers!(unknown_next_hop_packets_are_buffered_then_sent, gateway_mtu_icmp_frag_needed);
 
 const LP1: &str = "00:00:00:00:00:01";
 const LP3: &str = "00:00:00:00:00:03";
@@ -69,4 +72,78 @@ fn unknown_next_hop_packets_are_buffered_then_sent(c: Controller) {
     let order: Vec<Vec<u8>> = frames.iter().filter_map(|f| Ip4::parse(f)).map(|p| p.l4.payload().to_vec()).collect();
     assert_eq!(order, vec![b"buffered-1".to_vec(), b"buffered-2".to_vec()], "each once, in order");
     assert!(frames.iter().all(|f| checksums_ok(f)));
+}
+
+// ---- gateway_mtu: ICMP fragmentation needed ---------------------------------------------------
+
+/// An Ethernet + IPv6 + UDP frame with `payload`, hop limit 64.
+fn udp6(eth_src: [u8; 6], eth_dst: [u8; 6], src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Vec<u8> {
+    let len = 8 + payload.len() as u16;
+    let mut u = 1000u16.to_be_bytes().to_vec();
+    u.extend_from_slice(&2000u16.to_be_bytes());
+    u.extend_from_slice(&len.to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    let c = icmp6_or_udp6_checksum(src, dst, 17, &u);
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    let mut ip = vec![0x60, 0, 0, 0];
+    ip.extend_from_slice(&len.to_be_bytes());
+    ip.extend_from_slice(&[17, 64]);
+    ip.extend_from_slice(&src.octets());
+    ip.extend_from_slice(&dst.octets());
+    ip.extend_from_slice(&u);
+    eth_frame(eth_dst, eth_src, 0x86dd, &ip)
+}
+
+fn icmp6_or_udp6_checksum(src: Ipv6Addr, dst: Ipv6Addr, proto: u8, body: &[u8]) -> u16 {
+    let mut p = src.octets().to_vec();
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, proto]);
+    p.extend_from_slice(body);
+    checksum(&p, 0)
+}
+
+/// An ICMPv6 message in `f` from `src` to `dst`: (type, code, bytes 4..8, checksum right).
+fn icmp6_in(f: &[u8], src: Ipv6Addr, dst: Ipv6Addr) -> Option<(u8, u8, [u8; 4], bool)> {
+    (f.get(12..14)? == [0x86, 0xdd] && *f.get(20)? == 58).then_some(())?;
+    (f.get(22..38)? == src.octets() && f.get(38..54)? == dst.octets()).then_some(())?;
+    let plen = usize::from(u16::from_be_bytes([*f.get(18)?, *f.get(19)?]));
+    let body = f.get(54..54 + plen)?;
+    let ok = icmp6_or_udp6_checksum(src, dst, 58, body) == 0;
+    Some((*body.first()?, *body.get(1)?, body.get(4..8)?.try_into().ok()?, ok))
+}
+
+/// lr0-sw1 has `gateway_mtu=1000`: a 1228-byte IPv4 packet towards sw1 is answered with ICMP
+/// destination unreachable / fragmentation needed, next-hop MTU 1000, from the router's
+/// address on sw0; an IPv6 one with ICMPv6 packet too big, MTU 1000. Small packets pass.
+fn gateway_mtu_icmp_frag_needed(c: Controller) {
+    let sb = topology(c, &["gateway_mtu=1000"]);
+    let net = Net::new(&sb, &["vif-lp1", "vif-lp3"]);
+    let small = Ip4::udp(LP1, R_SW0, "10.0.0.2", "10.0.1.2", 1000, 2000, "small");
+    net.send("vif-lp1", &small.to_bytes());
+    net.wait_tagged("vif-lp3", "small");
+
+    let tag = "big-".repeat(300);
+    let big = Ip4::udp(LP1, R_SW0, "10.0.0.2", "10.0.1.2", 1000, 2000, &tag);
+    let frame = big.to_bytes();
+    let icmp = sb.inject_until("vif-lp1", &frame, "vif-lp1", "ICMP fragmentation needed", |f| {
+        Ip4::parse(f).filter(|p| matches!(p.l4, L4::Icmp { ty: 3, .. })).map(|p| (p, f.to_vec()))
+    });
+    let (p, raw) = icmp;
+    let L4::Icmp { ty, code, rest, payload } = &p.l4 else { unreachable!() };
+    assert_eq!((*ty, *code), (3, 4), "{p}");
+    assert_eq!(u16::from_be_bytes([rest[2], rest[3]]), 1000, "next-hop MTU: {p}");
+    assert_eq!((p.src.to_string(), p.dst.to_string()), ("10.0.0.1".into(), "10.0.0.2".into()));
+    assert_eq!((p.eth_src, p.eth_dst), (sent_mac(R_SW0), sent_mac(LP1)));
+    assert!(checksums_ok(&raw), "checksums of {p}");
+    // The quoted header is the routed one: TTL 63 (and its checksum), the rest as sent.
+    assert_eq!((&payload[..8], payload[8], &payload[12..20]), (&frame[14..22], 63, &frame[26..34]), "quoted header");
+    assert!(net.tagged_on(&tag).is_empty(), "the big packet went nowhere");
+
+    let (a, r0) = ("fd00::2".parse::<Ipv6Addr>().unwrap(), "fd00::1".parse::<Ipv6Addr>().unwrap());
+    let big6 = udp6(sent_mac(LP1), sent_mac(R_SW0), a, "fd01::2".parse().unwrap(), tag.as_bytes());
+    let (ty, code, mtu, ok) =
+        sb.inject_until("vif-lp1", &big6, "vif-lp1", "ICMPv6 packet too big", |f| icmp6_in(f, r0, a));
+    assert_eq!((ty, code, u32::from_be_bytes(mtu), ok), (2, 0, 1000, true));
 }
