@@ -137,6 +137,7 @@ fn gateway_mtu_icmp_frag_needed(c: Controller) {
     assert_eq!((p.src.to_string(), p.dst.to_string()), ("10.0.0.1".into(), "10.0.0.2".into()));
     assert_eq!((p.eth_src, p.eth_dst), (sent_mac(R_SW0), sent_mac(LP1)));
     assert!(checksums_ok(&raw), "checksums of {p}");
+    assert_eq!(raw[15], 0, "tos 0, as 23.03's pinctrl_compose_ipv4 leaves it");
     // The quoted header is the routed one: TTL 63 (and its checksum), the rest as sent.
     assert_eq!((&payload[..8], payload[8], &payload[12..20]), (&frame[14..22], 63, &frame[26..34]), "quoted header");
     assert!(net.tagged_on(&tag).is_empty(), "the big packet went nowhere");
