@@ -15,6 +15,7 @@ pub mod garp;
 pub mod handlers;
 pub mod icmp_frag;
 pub mod mcast;
+pub mod mcast_querier;
 pub mod nd_ra;
 pub mod ratelimit;
 pub mod sctp;

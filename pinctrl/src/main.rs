@@ -79,6 +79,7 @@ struct Pinctrl {
     packet_ins: u64,
     ras: pinctrl::nd_ra::RaScheduler,
     garps: pinctrl::garp::GarpScheduler,
+    queriers: pinctrl::mcast_querier::Queriers,
 }
 
 impl Pinctrl {
@@ -110,6 +111,7 @@ impl Pinctrl {
              packet-ins: {}\npacket-ins ignored (not an action): {}\nbad userdata: {}\nbad packets: {}\n\
              unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n\
              multicast snooping: {} datapaths, {} groups\n\
+             multicast queriers: {} datapaths, {} queries sent\n\
              gratuitous ARP/RARP announcements: {} listed, {} sent\n\
              service monitors: {}, {} probes sent\n\
              buffered packets: {} waiting for {} next hops, {} buffered, {} sent, {} dropped, {} expired\n",
@@ -137,6 +139,8 @@ impl Pinctrl {
             self.ras.sent,
             self.engine.mcast.datapaths(),
             self.engine.mcast.groups(),
+            self.queriers.len(),
+            self.queriers.sent,
             self.garps.len(),
             self.garps.sent,
             self.engine.svc.len(),
@@ -184,6 +188,7 @@ fn main() {
             packet_ins: 0,
             ras: pinctrl::nd_ra::RaScheduler::with_seed(session_id()),
             garps: pinctrl::garp::GarpScheduler::default(),
+            queriers: pinctrl::mcast_querier::Queriers::default(),
         };
         // Probe sequence numbers and source ports must not be guessable.
         pinctrl.engine.svc = pinctrl::svc_monitor::SvcMonitors::with_seed(session_id());
@@ -224,6 +229,10 @@ fn main() {
                 () = ra_timer(pinctrl.engine.buffered.deadline()) => {
                     pinctrl.engine.buffered.expire(Instant::now());
                 }
+                () = ra_timer(pinctrl.queriers.deadline()) => {
+                    let msgs = pinctrl.queriers.due(Instant::now());
+                    of.send(msgs).await;
+                }
                 () = ra_timer(pinctrl.garps.deadline()) => {
                     let msgs = pinctrl.garps.due(Instant::now());
                     of.send(msgs).await;
@@ -236,6 +245,7 @@ fn main() {
                     pinctrl.flowctl.on_event(ev);
                     pinctrl.ras.sync(&pinctrl.flowctl.state, Instant::now());
                     pinctrl.garps.sync(&pinctrl.flowctl.state, Instant::now());
+                    pinctrl.queriers.sync(&pinctrl.flowctl.state, Instant::now());
                     // IGMP_Group rows follow the snooping state (23.03's ip_mcast_sync).
                     if pinctrl.flowctl.has_state() {
                         for i in pinctrl.engine.mcast.sync(&pinctrl.flowctl.state) {

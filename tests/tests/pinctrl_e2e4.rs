@@ -1,8 +1,9 @@
 //! pinctrl end to end, fourth part, with real northd and ovs-vswitchd (dummy datapath): the
 //! packets that made a router ask for an unknown next hop are buffered and delivered once
 //! the ARP reply arrives; a router port with `gateway_mtu` answers a too-big packet with
-//! ICMP "fragmentation needed" / ICMPv6 "packet too big" carrying the MTU. Every scenario
-//! runs against the real ovn-controller (proving the test) and against chassisd.
+//! ICMP "fragmentation needed" / ICMPv6 "packet too big" carrying the MTU; a switch with
+//! `mcast_querier` sends periodic IGMP and MLD general queries. Every scenario runs against
+//! the real ovn-controller (proving the test) and against chassisd.
 //!
 //! ```text
 //! sw0 10.0.0.0/24 fd00::/64          lr0               sw1 10.0.1.0/24 fd01::/64
@@ -11,13 +12,13 @@
 //!                                 fd00::1       │    fd01::1
 //! ```
 
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use chassisd_tests::packet::{arp_reply, checksum, mac};
 use chassisd_tests::packets::{checksums_ok, eth_frame, Arp, Ip4, Net, L4};
-use chassisd_tests::{both_controllers, topo, Controller, Sandbox};
+use chassisd_tests::{both_controllers, topo, wait_for, Controller, Sandbox, TIMEOUT};
 
-both_controllers!(unknown_next_hop_packets_are_buffered_then_sent, gateway_mtu_icmp_frag_needed);
+both_controllers!(unknown_next_hop_packets_are_buffered_then_sent, gateway_mtu_icmp_frag_needed, mcast_querier);
 
 const LP1: &str = "00:00:00:00:00:01";
 const LP3: &str = "00:00:00:00:00:03";
@@ -147,4 +148,75 @@ fn gateway_mtu_icmp_frag_needed(c: Controller) {
     let (ty, code, mtu, ok) =
         sb.inject_until("vif-lp1", &big6, "vif-lp1", "ICMPv6 packet too big", |f| icmp6_in(f, r0, a));
     assert_eq!((ty, code, u32::from_be_bytes(mtu), ok), (2, 0, 1000, true));
+}
+
+// ---- IGMP / MLD querier -----------------------------------------------------------------------
+
+/// What a general query shows: (eth src, eth dst, IP src, TTL / hop limit, maximum response,
+/// QQIC).
+type Query<Ip, Resp> = ([u8; 6], [u8; 6], Ip, u8, Resp, u8);
+
+/// An IGMPv3 general query in `f` (max response code in tenths of a second).
+fn igmp_query(f: &[u8]) -> Option<Query<Ipv4Addr, u8>> {
+    (f.get(12..14)? == [8, 0] && *f.get(23)? == 2).then_some(())?;
+    let ihl = usize::from(*f.get(14)? & 0xf) * 4;
+    let total = usize::from(u16::from_be_bytes([*f.get(16)?, *f.get(17)?]));
+    let igmp = f.get(14 + ihl..14 + total)?;
+    (*igmp.first()? == 0x11 && igmp.len() >= 12 && igmp.get(4..8)? == [0; 4]).then_some(())?;
+    assert_eq!(checksum(igmp, 0), 0, "IGMP checksum");
+    assert_eq!(checksum(f.get(14..14 + ihl)?, 0), 0, "IPv4 header checksum");
+    assert_eq!(f.get(30..34)?, [224, 0, 0, 1], "to all hosts");
+    let src = Ipv4Addr::new(f[26], f[27], f[28], f[29]);
+    Some((f[6..12].try_into().ok()?, f[0..6].try_into().ok()?, src, f[22], igmp[1], igmp[9]))
+}
+
+/// An MLD general query in `f`, after a hop-by-hop header with router alert (maximum
+/// response delay in milliseconds).
+fn mld_query(f: &[u8]) -> Option<Query<Ipv6Addr, u16>> {
+    (f.get(12..14)? == [0x86, 0xdd] && *f.get(20)? == 0).then_some(())?;
+    let src = Ipv6Addr::from(<[u8; 16]>::try_from(f.get(22..38)?).ok()?);
+    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(f.get(38..54)?).ok()?);
+    let hbh = f.get(54..62)?;
+    (hbh[0] == 58 && hbh[2..4] == [5, 2]).then_some(())?;
+    let mld = f.get(62..90)?;
+    (mld[0] == 130 && mld[8..24] == [0; 16]).then_some(())?;
+    assert_eq!(dst, "ff02::1".parse::<Ipv6Addr>().unwrap(), "to all nodes");
+    assert_eq!(icmp6_or_udp6_checksum(src, dst, 58, mld), 0, "MLD checksum");
+    let mrd = u16::from_be_bytes([mld[4], mld[5]]);
+    Some((f[6..12].try_into().ok()?, f[0..6].try_into().ok()?, src, f[21], mrd, mld[25]))
+}
+
+/// sw0 snoops with a querier (source 00:00:00:00:00:fe, 10.0.0.254, fe80::fe; interval 1 s;
+/// max response 2 s): every port gets IGMPv3 and MLD general queries, again and again.
+fn mcast_querier(c: Controller) {
+    let sb = Sandbox::with_controller(c);
+    sb.wait_chassis_registered();
+    sb.nbctl(["ls-add", "sw0"]);
+    for oc in [
+        "mcast_snoop=true",
+        "mcast_querier=true",
+        "mcast_eth_src=\"00:00:00:00:00:fe\"",
+        "mcast_ip4_src=\"10.0.0.254\"",
+        "mcast_ip6_src=\"fe80::fe\"",
+        "mcast_query_interval=1",
+        "mcast_query_max_response=2",
+    ] {
+        sb.nbctl(["set", "Logical_Switch", "sw0", &format!("other_config:{oc}")]);
+    }
+    topo::add_ports(&sb, &[("sw0", "lp1", LP1, "10.0.0.2"), ("sw0", "lp2", "00:00:00:00:00:02", "10.0.0.3")]);
+    topo::bind_and_sync(&sb, &[("vif-lp1", "lp1"), ("vif-lp2", "lp2")]);
+    let querier = mac("00:00:00:00:00:fe");
+    let net = Net::new(&sb, &["vif-lp1", "vif-lp2"]);
+    for vif in ["vif-lp1", "vif-lp2"] {
+        let q = wait_for(TIMEOUT, "two IGMP general queries", || {
+            let qs: Vec<_> = net.new_frames(vif).iter().filter_map(|f| igmp_query(f)).collect();
+            (qs.len() >= 2).then(|| qs[0])
+        });
+        assert_eq!(q, (querier, [1, 0, 0x5e, 0, 0, 1], Ipv4Addr::new(10, 0, 0, 254), 1, 20, 20), "{vif}");
+        let m = wait_for(TIMEOUT, "two MLD general queries", || {
+            let qs: Vec<_> = net.new_frames(vif).iter().filter_map(|f| mld_query(f)).collect();
+            (qs.len() >= 2).then(|| qs[0])
+        });
+        assert_eq!(m, (querier, [0x33, 0x33, 0, 0, 0, 0], "fe80::fe".parse().unwrap(), 1, 2000, 2), "{vif}");
+    }
 }
