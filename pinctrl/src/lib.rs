@@ -14,6 +14,7 @@ pub mod flow;
 pub mod garp;
 pub mod handlers;
 pub mod icmp_frag;
+pub mod mac_bindings;
 pub mod mcast;
 pub mod mcast_querier;
 pub mod nd_ra;

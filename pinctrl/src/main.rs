@@ -86,6 +86,9 @@ impl Pinctrl {
     fn command(&mut self, name: &str, _args: &[String], of: &OfConn) -> Result<String, String> {
         match name {
             "pinctrl/status" => Ok(self.status(of)),
+            "debug/dump-mac-bindings" => {
+                Ok(pinctrl::mac_bindings::dump(&self.flowctl.state, &self.flowctl.intents.unacked()))
+            }
             other => Err(format!("\"{other}\" is not a pinctrl command")),
         }
     }

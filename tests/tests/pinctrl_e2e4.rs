@@ -3,7 +3,8 @@
 //! the ARP reply arrives; a router port with `gateway_mtu` answers a too-big packet with
 //! ICMP "fragmentation needed" / ICMPv6 "packet too big" carrying the MTU; a switch with
 //! `mcast_querier` sends periodic IGMP and MLD general queries. Every scenario runs against
-//! the real ovn-controller (proving the test) and against chassisd.
+//! the real ovn-controller (proving the test) and against chassisd. Last,
+//! `debug/dump-mac-bindings` (which 23.03 does not have; chassisd only).
 //!
 //! ```text
 //! sw0 10.0.0.0/24 fd00::/64          lr0               sw1 10.0.1.0/24 fd01::/64
@@ -16,7 +17,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use chassisd_tests::packet::{arp_reply, checksum, mac};
 use chassisd_tests::packets::{checksums_ok, eth_frame, Arp, Ip4, Net, L4};
-use chassisd_tests::{both_controllers, topo, wait_for, Controller, Sandbox, TIMEOUT};
+use chassisd_tests::{both_controllers, require_ovn, topo, wait_for, Controller, Sandbox, TIMEOUT};
 
 both_controllers!(unknown_next_hop_packets_are_buffered_then_sent, gateway_mtu_icmp_frag_needed, mcast_querier);
 
@@ -219,4 +220,38 @@ fn mcast_querier(c: Controller) {
         });
         assert_eq!(m, (querier, [0x33, 0x33, 0, 0, 0, 0], "fe80::fe".parse().unwrap(), 1, 2000, 2), "{vif}");
     }
+}
+
+// ---- debug/dump-mac-bindings (chassisd only) ----------------------------------------------------
+
+/// `debug/dump-mac-bindings` lists the MAC bindings pinctrl knows: a learnt one (after it
+/// reached the Southbound database) and one inserted into the Southbound database directly.
+#[test]
+fn dump_mac_bindings_lists_learnt_and_southbound_bindings() {
+    require_ovn!();
+    let sb = topology(Controller::Chassisd, &[]);
+    let net = Net::new(&sb, &["vif-lp4"]);
+    net.send("vif-lp1", &Ip4::udp(LP1, R_SW0, "10.0.0.2", "10.0.1.50", 1000, 2000, "x").to_bytes());
+    net.wait_for("vif-lp4", "ARP request", |f| Arp::parse(f).filter(|a| a.op == 1));
+    net.send("vif-lp4", &arp_reply(sent_mac(HOST), [10, 0, 1, 50].into(), sent_mac(R_SW1), [10, 0, 1, 1].into()));
+    let dp = sb.sbctl(["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=lr0"]);
+    sb.sbctl([
+        "create",
+        "MAC_Binding",
+        "logical_port=lr0-sw1",
+        "ip=10.0.1.60",
+        "mac=\"00:00:00:00:00:60\"",
+        &format!("datapath={}", dp.trim()),
+    ]);
+    let dump = wait_for(TIMEOUT, "both bindings in debug/dump-mac-bindings", || {
+        let d = sb.ovn_appctl(["debug/dump-mac-bindings"]);
+        (d.contains("10.0.1.50") && d.contains("10.0.1.60")).then_some(d)
+    });
+    let lines: Vec<&str> = dump.lines().filter(|l| l.contains("10.0.1.")).collect();
+    assert_eq!(lines.len(), 2, "{dump}");
+    assert!(lines[0].contains("lr0-sw1") && lines[0].contains("ip: 10.0.1.50") && lines[0].contains(HOST), "{dump}");
+    assert!(lines[1].contains("ip: 10.0.1.60") && lines[1].contains("00:00:00:00:00:60"), "{dump}");
+    // Stable: the same order again.
+    assert_eq!(sb.ovn_appctl(["debug/dump-mac-bindings"]), dump);
+    assert!(sb.ovn_appctl(["list-commands"]).contains("debug/dump-mac-bindings"));
 }
