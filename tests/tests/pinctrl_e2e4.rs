@@ -19,7 +19,12 @@ use chassisd_tests::packet::{arp_reply, checksum, mac};
 use chassisd_tests::packets::{checksums_ok, eth_frame, Arp, Ip4, Net, L4};
 use chassisd_tests::{both_controllers, require_ovn, topo, wait_for, Controller, Sandbox, TIMEOUT};
 
-both_controllers!(unknown_next_hop_packets_are_buffered_then_sent, gateway_mtu_icmp_frag_needed, mcast_querier);
+both_controllers!(
+    unknown_next_hop_packets_are_buffered_then_sent,
+    buffered_packet_sent_when_a_mac_binding_row_appears,
+    gateway_mtu_icmp_frag_needed,
+    mcast_querier
+);
 
 const LP1: &str = "00:00:00:00:00:01";
 const LP3: &str = "00:00:00:00:00:03";
@@ -74,6 +79,28 @@ fn unknown_next_hop_packets_are_buffered_then_sent(c: Controller) {
     let order: Vec<Vec<u8>> = frames.iter().filter_map(|f| Ip4::parse(f)).map(|p| p.l4.payload().to_vec()).collect();
     assert_eq!(order, vec![b"buffered-1".to_vec(), b"buffered-2".to_vec()], "each once, in order");
     assert!(frames.iter().all(|f| checksums_ok(f)));
+}
+
+/// The same without an ARP reply: a MAC_Binding row for the next hop, written into the
+/// Southbound database by someone else, releases the waiting packet.
+fn buffered_packet_sent_when_a_mac_binding_row_appears(c: Controller) {
+    let sb = topology(c, &[]);
+    let net = Net::new(&sb, &["vif-lp1", "vif-lp3", "vif-lp4"]);
+    net.send("vif-lp1", &Ip4::udp(LP1, R_SW0, "10.0.0.2", "10.0.1.70", 1000, 2000, "by-row").to_bytes());
+    net.wait_for("vif-lp4", "the router's ARP request for 10.0.1.70", |f| {
+        Arp::parse(f).filter(|a| a.op == 1 && a.tpa.to_string() == "10.0.1.70")
+    });
+    let dp = sb.sbctl(["--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:name=lr0"]);
+    sb.sbctl([
+        "create",
+        "MAC_Binding",
+        "logical_port=lr0-sw1",
+        "ip=10.0.1.70",
+        "mac=\"00:00:00:00:00:70\"",
+        &format!("datapath={}", dp.trim()),
+    ]);
+    let got = net.wait_tagged("vif-lp4", "by-row");
+    assert_eq!((got.eth_dst, got.ttl), (mac("00:00:00:00:00:70"), 63), "{got}");
 }
 
 // ---- gateway_mtu: ICMP fragmentation needed ---------------------------------------------------
