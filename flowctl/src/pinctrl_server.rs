@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use shared::channel;
 use shared::ovsdb::{Condition, Datum, Operation};
-use shared::pinctrl_link::{FromFlowctl, FromPinctrl, IntentKind, IntentLedger, Record, State, PROTOCOL_VERSION};
+use shared::pinctrl_link::{
+    FromFlowctl, FromPinctrl, IntentKind, IntentLedger, McastQuerier, Record, State, PROTOCOL_VERSION,
+};
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 
@@ -445,6 +447,7 @@ pub fn shared_state(
     records.extend(ip_multicast(sb, &keys, chassis_uuid));
     records.extend(announcements(sb, &keys, chassis_uuid));
     records.extend(service_monitors(sb, &keys, chassis_uuid));
+    records.extend(mac_bindings(sb, &keys));
     if let Some((_, g)) = sb.rows("SB_Global").next() {
         for (key, value) in crate::db::string_map(g, "options") {
             records.push(Record::SbOption { key, value });
@@ -642,14 +645,27 @@ fn ip_multicast(
     let opt_u32 = |r: &shared::ovsdb::Row, c: &str| {
         r.get_set(c).next().and_then(|a| a.as_i64()).and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
     };
+    let opt = |r: &shared::ovsdb::Row, c: &str| {
+        r.get_set(c).next().and_then(|a| a.as_i64()).and_then(|v| u32::try_from(v).ok())
+    };
+    let flag = |r: &shared::ovsdb::Row, c: &str| r.get_set(c).next().and_then(|a| a.as_bool()).unwrap_or(false);
     for (_, row) in sb.rows("IP_Multicast") {
         let Some(datapath_key) = row.get_uuid("datapath").and_then(|d| keys.get(&d)).copied() else { continue };
+        let text = |c: &str| row.get_set(c).next().and_then(|a| a.as_str()).unwrap_or("").to_string();
+        let querier = flag(row, "querier").then(|| McastQuerier {
+            eth_src: text("eth_src"),
+            ip4_src: text("ip4_src"),
+            ip6_src: text("ip6_src"),
+            query_interval: opt(row, "query_interval"),
+            query_max_resp: opt(row, "query_max_resp"),
+        });
         out.push(Record::IpMulticast {
             datapath_key,
-            enabled: row.get_set("enabled").next().and_then(|a| a.as_bool()).unwrap_or(false),
+            enabled: flag(row, "enabled"),
             table_size: opt_u32(row, "table_size"),
             idle_timeout: opt_u32(row, "idle_timeout"),
             seq_no: row.get_i64("seq_no").unwrap_or(0),
+            querier,
         });
     }
     let Some(chassis) = chassis else { return out };
@@ -665,6 +681,27 @@ fn ip_multicast(
             .collect();
         let address = row.get_str("address").unwrap_or("").to_string();
         out.push(Record::IgmpGroup { datapath_key, address, ports });
+    }
+    out
+}
+
+/// MAC_Binding rows of the local datapaths (what 23.03's run_buffered_binding looks the
+/// buffered packets' next hops up in, and what `debug/dump-mac-bindings` lists).
+fn mac_bindings(sb: &Db, keys: &BTreeMap<shared::ovsdb::Uuid, u32>) -> Vec<Record> {
+    let mut out = Vec::new();
+    for (_, row) in sb.rows("MAC_Binding") {
+        let Some(&datapath_key) = row.get_uuid("datapath").and_then(|d| keys.get(&d)) else { continue };
+        let (Some(logical_port), Some(ip), Some(mac)) =
+            (row.get_str("logical_port"), row.get_str("ip"), row.get_str("mac"))
+        else {
+            continue;
+        };
+        out.push(Record::MacBinding {
+            datapath_key,
+            logical_port: logical_port.to_string(),
+            ip: ip.to_string(),
+            mac: mac.to_string(),
+        });
     }
     out
 }

@@ -8,9 +8,6 @@ use etherparse::{Icmpv4Header, Icmpv4Type, Icmpv6Header, Icmpv6Type, IpNumber, I
 
 use crate::flow::{ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, IPPROTO_ICMPV6};
 
-/// `IP_DSCP_CS6` as a DSCP value (tos 0xc0).
-const DSCP_CS6: u8 = 48;
-
 pub fn eth_header(dst: [u8; 6], src: [u8; 6], ether_type: u16) -> Vec<u8> {
     let mut v = Vec::with_capacity(64);
     v.extend_from_slice(&dst);
@@ -49,8 +46,9 @@ pub fn arp_request(eth_src: [u8; 6], eth_dst: [u8; 6], spa: Ipv4Addr, tpa: Ipv4A
     p
 }
 
-/// `pinctrl_compose_ipv4`: IPv4 header (tos CS6, DF, id 0) around `payload`, whose checksum
-/// the caller has filled.
+/// `pinctrl_compose_ipv4`: IPv4 header (tos 0, DF, id 0) around `payload`, whose checksum
+/// the caller has filled. 23.03 sets tos IP_DSCP_CS6 first, but its packet_set_ipv4(...,
+/// tos 0, ...) call right after puts 0 back: its packets leave with tos 0.
 pub fn ipv4(
     eth_src: [u8; 6],
     eth_dst: [u8; 6],
@@ -65,7 +63,6 @@ pub fn ipv4(
     let Ok(mut h) = Ipv4Header::new(len, ttl, IpNumber(proto), src.octets(), dst.octets()) else {
         return p;
     };
-    h.dscp = etherparse::IpDscp::try_new(DSCP_CS6).unwrap_or_default();
     h.dont_fragment = true;
     h.identification = 0;
     h.header_checksum = h.calc_header_checksum();
@@ -177,7 +174,7 @@ mod tests {
         let p = ipv4([1; 6], [2; 6], [10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 6, 63, &[0; 20]);
         let ip = &p[14..34];
         assert_eq!(ip[0], 0x45);
-        assert_eq!(ip[1], 0xc0);
+        assert_eq!(ip[1], 0);
         assert_eq!(&ip[2..4], &[0, 40]);
         assert_eq!(&ip[4..8], &[0, 0, 0x40, 0]);
         assert_eq!(ip[8], 63);

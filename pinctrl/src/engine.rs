@@ -5,7 +5,7 @@
 //! rate-limited and dropped.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use shared::openflow::actions::ports;
@@ -16,6 +16,7 @@ use shared::ovn::controller_ops::{result_field, ControllerOp, Opcode, Payload};
 use shared::ovn::tables;
 use shared::pinctrl_link::{IntentKind, Record, State};
 
+use crate::buffered::NextHop;
 use crate::dhcp;
 use crate::dhcpv6;
 use crate::dns;
@@ -59,6 +60,8 @@ pub struct Engine {
     pub mcast: crate::mcast::Snooping,
     /// Service_Monitor health checks (`handle_svc_check`).
     pub svc: crate::svc_monitor::SvcMonitors,
+    /// Packets waiting for their next hop's MAC (`arp{}`, `nd_ns{}`).
+    pub buffered: crate::buffered::Buffered,
 }
 
 impl Default for Engine {
@@ -77,7 +80,7 @@ fn reg(md: &Match, f: Field) -> u128 {
 }
 
 /// `reload_metadata()`: set_field for every register and metadata present in the packet-in.
-fn reload_metadata(md: &Match) -> Vec<Action> {
+pub(crate) fn reload_metadata(md: &Match) -> Vec<Action> {
     let mut acts = Vec::new();
     let regs = Field::REGS.into_iter().chain([Field::METADATA]);
     for f in regs {
@@ -145,6 +148,7 @@ impl Engine {
             rate: (rate, burst),
             mcast: crate::mcast::Snooping::default(),
             svc: crate::svc_monitor::SvcMonitors::default(),
+            buffered: crate::buffered::Buffered::default(),
         }
     }
 
@@ -217,6 +221,11 @@ impl Engine {
         if pin.continuation.is_none() {
             return;
         }
+        if matches!(op.opcode, Opcode::PutIcmp4FragMtu | Opcode::PutIcmp6FragMtu) {
+            // The packet goes on unchanged, as in 23.03.
+            fx.messages.push(resume(pin, None, md));
+            return;
+        }
         let (hdr, ofs) = match &op.payload {
             Payload::PutDhcpOpts { dst_header, dst_ofs, .. } | Payload::PutDhcpv6Opts { dst_header, dst_ofs, .. } => {
                 (dst_header.clone(), *dst_ofs)
@@ -251,13 +260,29 @@ impl Engine {
         };
         let refused = |r: handlers::Refused| r.0.to_string();
         match op.opcode {
-            Opcode::Arp => {
-                let p = handlers::arp(h).map_err(refused)?;
+            Opcode::Arp | Opcode::NdNs => {
+                let (p, ip) = if op.opcode == Opcode::Arp {
+                    (handlers::arp(h).map_err(refused)?, IpAddr::V4(Ipv4Addr::from(reg(&md, Field::REG0) as u32)))
+                } else {
+                    (handlers::nd_ns(h).map_err(refused)?, IpAddr::V6(Ipv6Addr::from(reg(&md, Field::XXREG0))))
+                };
+                // The packet waits for the answer (pinctrl_handle_buffered_packets).
+                let hop = NextHop::new(reg(&md, Field::METADATA) as u64, reg(&md, Field::REG15) as u32, ip);
+                self.buffered.push(hop, pin.packet.clone(), &md, now);
                 fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
             }
-            Opcode::NdNs => {
-                let p = handlers::nd_ns(h).map_err(refused)?;
-                fx.messages.push(packet_out(p, &md, &nested(&op.payload)));
+            Opcode::PutIcmp4FragMtu | Opcode::PutIcmp6FragMtu => {
+                let Payload::Raw(raw) = &op.payload else { return Err("bad frag_mtu payload".into()) };
+                if pin.continuation.is_none() {
+                    return Err("put_icmp_frag_mtu packet-in without continuation".into());
+                }
+                // Whatever happens, the pipeline resumes (unchanged if refused), as 23.03's.
+                let (packet, res) = match crate::icmp_frag::set_frag_mtu(h, raw) {
+                    Ok(p) => (Some(p), Ok(())),
+                    Err(e) => (None, Err(e.0.to_string())),
+                };
+                fx.messages.push(resume(pin, packet, md));
+                return res;
             }
             Opcode::Icmp => {
                 let p = handlers::icmp(h, true, false).map_err(refused)?;
@@ -323,9 +348,19 @@ impl Engine {
                 };
                 let port = find_port(state, dp_key, port_key)
                     .ok_or_else(|| format!("put_arp/put_nd: no port {port_key} in datapath {dp_key}"))?;
+                let hop_ip = match ip {
+                    IpKey::V4(a) => IpAddr::V4(a),
+                    IpKey::V6(a) => IpAddr::V6(a),
+                };
                 let (ip, mac) = handlers::learned_binding(ip, h);
                 let datapath_key = u32::try_from(dp_key).map_err(|_| "datapath key out of range".to_string())?;
                 fx.intents.push(IntentKind::MacBinding { datapath_key, logical_port: port, ip, mac });
+                // Packets waiting for this next hop go now, without waiting for the
+                // MAC_Binding row (23.03 waits for it; the packets are the same).
+                if !crate::flow::is_multicast(&h.dl_src) {
+                    let hop = NextHop::new(dp_key as u64, port_key as u32, hop_ip);
+                    fx.messages.extend(self.buffered.release(&hop, h.dl_src));
+                }
             }
             Opcode::PutFdb => {
                 let dp_key = u32::try_from(reg(&md, Field::METADATA)).map_err(|_| "datapath key".to_string())?;
@@ -451,7 +486,14 @@ pub fn fuzz_one(data: &[u8]) {
             records: [("vm1.ovn.org".to_string(), "10.0.0.5 aef0::5".to_string())].into_iter().collect(),
         },
         Record::Datapath { key: 1, uuid: String::new(), name: "ls".into() },
-        Record::IpMulticast { datapath_key: 1, enabled: true, table_size: 4, idle_timeout: 30, seq_no: 0 },
+        Record::IpMulticast {
+            datapath_key: 1,
+            enabled: true,
+            table_size: 4,
+            idle_timeout: 30,
+            seq_no: 0,
+            querier: None,
+        },
     ]);
     let mut e = Engine::default();
     let _ = e.mcast.sync(&state);

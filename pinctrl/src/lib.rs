@@ -3,6 +3,7 @@
 //! ([`handlers`], [`dhcp`]) and hand back OpenFlow messages and Southbound intents
 //! ([`engine`]). The binary (main.rs) owns the sockets.
 
+pub mod buffered;
 pub mod compose;
 pub mod dhcp;
 pub mod dhcpv6;
@@ -12,7 +13,10 @@ pub mod events;
 pub mod flow;
 pub mod garp;
 pub mod handlers;
+pub mod icmp_frag;
+pub mod mac_bindings;
 pub mod mcast;
+pub mod mcast_querier;
 pub mod nd_ra;
 pub mod ratelimit;
 pub mod sctp;

@@ -79,12 +79,16 @@ struct Pinctrl {
     packet_ins: u64,
     ras: pinctrl::nd_ra::RaScheduler,
     garps: pinctrl::garp::GarpScheduler,
+    queriers: pinctrl::mcast_querier::Queriers,
 }
 
 impl Pinctrl {
     fn command(&mut self, name: &str, _args: &[String], of: &OfConn) -> Result<String, String> {
         match name {
             "pinctrl/status" => Ok(self.status(of)),
+            "debug/dump-mac-bindings" => {
+                Ok(pinctrl::mac_bindings::dump(&self.flowctl.state, &self.flowctl.intents.unacked()))
+            }
             other => Err(format!("\"{other}\" is not a pinctrl command")),
         }
     }
@@ -110,8 +114,10 @@ impl Pinctrl {
              packet-ins: {}\npacket-ins ignored (not an action): {}\nbad userdata: {}\nbad packets: {}\n\
              unsupported opcodes: {}\nperiodic router advertisements: {} ports, {} sent\n\
              multicast snooping: {} datapaths, {} groups\n\
+             multicast queriers: {} datapaths, {} queries sent\n\
              gratuitous ARP/RARP announcements: {} listed, {} sent\n\
-             service monitors: {}, {} probes sent\n",
+             service monitors: {}, {} probes sent\n\
+             buffered packets: {} waiting for {} next hops, {} buffered, {} sent, {} dropped, {} expired\n",
             std::process::id(),
             self.started.elapsed().as_secs(),
             if self.flowctl.connected() { "connected" } else { "not connected" },
@@ -136,10 +142,18 @@ impl Pinctrl {
             self.ras.sent,
             self.engine.mcast.datapaths(),
             self.engine.mcast.groups(),
+            self.queriers.len(),
+            self.queriers.sent,
             self.garps.len(),
             self.garps.sent,
             self.engine.svc.len(),
             self.engine.svc.probes_sent,
+            self.engine.buffered.packets(),
+            self.engine.buffered.len(),
+            self.engine.buffered.buffered,
+            self.engine.buffered.sent,
+            self.engine.buffered.dropped,
+            self.engine.buffered.expired,
         );
         s.push_str("opcode: received handled errors rate-limited\n");
         for (op, st) in &self.engine.stats {
@@ -177,6 +191,7 @@ fn main() {
             packet_ins: 0,
             ras: pinctrl::nd_ra::RaScheduler::with_seed(session_id()),
             garps: pinctrl::garp::GarpScheduler::default(),
+            queriers: pinctrl::mcast_querier::Queriers::default(),
         };
         // Probe sequence numbers and source ports must not be guessable.
         pinctrl.engine.svc = pinctrl::svc_monitor::SvcMonitors::with_seed(session_id());
@@ -214,6 +229,13 @@ fn main() {
                         pinctrl.flowctl.push_intent(i);
                     }
                 }
+                () = ra_timer(pinctrl.engine.buffered.deadline()) => {
+                    pinctrl.engine.buffered.expire(Instant::now());
+                }
+                () = ra_timer(pinctrl.queriers.deadline()) => {
+                    let msgs = pinctrl.queriers.due(Instant::now());
+                    of.send(msgs).await;
+                }
                 () = ra_timer(pinctrl.garps.deadline()) => {
                     let msgs = pinctrl.garps.due(Instant::now());
                     of.send(msgs).await;
@@ -226,6 +248,7 @@ fn main() {
                     pinctrl.flowctl.on_event(ev);
                     pinctrl.ras.sync(&pinctrl.flowctl.state, Instant::now());
                     pinctrl.garps.sync(&pinctrl.flowctl.state, Instant::now());
+                    pinctrl.queriers.sync(&pinctrl.flowctl.state, Instant::now());
                     // IGMP_Group rows follow the snooping state (23.03's ip_mcast_sync).
                     if pinctrl.flowctl.has_state() {
                         for i in pinctrl.engine.mcast.sync(&pinctrl.flowctl.state) {
@@ -235,6 +258,9 @@ fn main() {
                             pinctrl.flowctl.push_intent(i);
                         }
                     }
+                    // Next hops whose MAC_Binding arrived (run_buffered_binding).
+                    let msgs = pinctrl.engine.buffered.release_known(&pinctrl.flowctl.state);
+                    of.send(msgs).await;
                     let bridge = pinctrl.bridge();
                     if bridge != of.bridge {
                         of = OfConn::start(&bridge);

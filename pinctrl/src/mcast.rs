@@ -194,7 +194,9 @@ impl Snooping {
     fn configure(&mut self, state: &State) {
         let mut seen = Vec::new();
         for r in state.records() {
-            let Record::IpMulticast { datapath_key, enabled, table_size, idle_timeout, seq_no } = r else { continue };
+            let Record::IpMulticast { datapath_key, enabled, table_size, idle_timeout, seq_no, .. } = r else {
+                continue;
+            };
             seen.push(*datapath_key);
             let cfg = Cfg {
                 enabled: *enabled,
@@ -438,7 +440,7 @@ pub mod tests {
     pub fn state(enabled: bool, seq_no: i64) -> State {
         State::from_records([
             Record::Datapath { key: 1, uuid: String::new(), name: "ls".into() },
-            Record::IpMulticast { datapath_key: 1, enabled, table_size: 2, idle_timeout: 30, seq_no },
+            Record::IpMulticast { datapath_key: 1, enabled, table_size: 2, idle_timeout: 30, seq_no, querier: None },
         ])
     }
 

@@ -145,7 +145,8 @@ pub const FLOWCTL_COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Commands pinctrl answers.
-pub const PINCTRL_COMMANDS: &[CommandSpec] = &[CommandSpec::new("pinctrl/status", "", 0, 0)];
+pub const PINCTRL_COMMANDS: &[CommandSpec] =
+    &[CommandSpec::new("pinctrl/status", "", 0, 0), CommandSpec::new("debug/dump-mac-bindings", "", 0, 0)];
 
 pub fn commands_of(role: Role) -> &'static [CommandSpec] {
     match role {

@@ -9,7 +9,8 @@ use super::state::{Record, RecordKey};
 /// 2: DNS and RA-port records.
 /// 3: IP_Multicast, IGMP_Group, announcement and Service_Monitor records; IGMP group,
 ///    controller event, virtual port and service monitor status intents.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: MAC_Binding records; the querier settings of IP_Multicast records.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// An intent's identity: pinctrl's session (random per pinctrl start) and a sequence number
 /// within it, so a replay after either side restarts is recognised.
@@ -94,6 +95,42 @@ mod tests {
 
     /// The protocol-3 intents and records survive the wire, and a replayed igmp/event/vport
     /// intent coalesces on its row like the others.
+    /// Protocol 4: MAC bindings, and IP_Multicast with and without querier settings (an
+    /// IP_Multicast record without them reads as `querier: None`).
+    #[test]
+    fn protocol_4_records_round_trip() {
+        let q = super::super::state::McastQuerier {
+            eth_src: "00:00:00:00:00:fe".into(),
+            ip4_src: "10.0.0.254".into(),
+            ip6_src: String::new(),
+            query_interval: Some(1),
+            query_max_resp: None,
+        };
+        let records = vec![
+            Record::MacBinding {
+                datapath_key: 2,
+                logical_port: "lr0-sw1".into(),
+                ip: "10.0.1.50".into(),
+                mac: "00:00:00:00:00:50".into(),
+            },
+            Record::IpMulticast {
+                datapath_key: 1,
+                enabled: true,
+                table_size: 0,
+                idle_timeout: 300,
+                seq_no: 5,
+                querier: Some(q),
+            },
+        ];
+        let msg = FromFlowctl::Snapshot { seq: 1, records };
+        let json = serde_json::to_string(&msg).unwrap();
+        assert_eq!(serde_json::from_str::<FromFlowctl>(&json).unwrap(), msg);
+        let old =
+            r#"{"record":"ip_multicast","datapath_key":1,"enabled":true,"table_size":0,"idle_timeout":300,"seq_no":5}"#;
+        let r: Record = serde_json::from_str(old).unwrap();
+        assert!(matches!(r, Record::IpMulticast { querier: None, .. }));
+    }
+
     #[test]
     fn protocol_3_kinds_round_trip() {
         let kinds = vec![
@@ -114,7 +151,14 @@ mod tests {
         let json = serde_json::to_string(&msg).unwrap();
         assert_eq!(serde_json::from_str::<FromPinctrl>(&json).unwrap(), msg);
         let records = vec![
-            Record::IpMulticast { datapath_key: 1, enabled: true, table_size: 0, idle_timeout: 300, seq_no: 5 },
+            Record::IpMulticast {
+                datapath_key: 1,
+                enabled: true,
+                table_size: 0,
+                idle_timeout: 300,
+                seq_no: 5,
+                querier: None,
+            },
             Record::IgmpGroup { datapath_key: 1, address: "ff0e::1".into(), ports: vec![2] },
             Record::Announce {
                 name: "lp1".into(),

@@ -9,7 +9,7 @@ pub mod state;
 
 pub use intents::{IntentLedger, IntentQueue};
 pub use messages::{FromFlowctl, FromPinctrl, Intent, IntentId, IntentKind, PROTOCOL_VERSION};
-pub use state::{Record, RecordKey, State};
+pub use state::{McastQuerier, Record, RecordKey, State};
 
 /// The socket flowctl listens on, in OVN_RUNDIR.
 pub const SOCKET_NAME: &str = "chassisd-pinctrl.sock";

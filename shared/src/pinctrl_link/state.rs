@@ -26,9 +26,21 @@ pub enum Record {
     /// key of the port of its peer switch the advertisements go out on.
     RaPort { name: String, datapath_key: u32, port_key: u32, options: BTreeMap<String, String> },
     /// The IP_Multicast row of a local datapath (23.03's ip_mcast_snoop_cfg_load): snooping
-    /// on/off, the group table's size, the groups' idle timeout in seconds, and the
-    /// sequence number whose change flushes learnt groups.
-    IpMulticast { datapath_key: u32, enabled: bool, table_size: u32, idle_timeout: u32, seq_no: i64 },
+    /// on/off, the group table's size, the groups' idle timeout in seconds, the sequence
+    /// number whose change flushes learnt groups, and the querier's settings when its
+    /// `querier` column is true.
+    IpMulticast {
+        datapath_key: u32,
+        enabled: bool,
+        table_size: u32,
+        idle_timeout: u32,
+        seq_no: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        querier: Option<McastQuerier>,
+    },
+    /// A MAC_Binding row of a local datapath: `ip` (as the row spells it) behind the
+    /// logical port `logical_port` has `mac`.
+    MacBinding { datapath_key: u32, logical_port: String, ip: String, mac: String },
     /// An IGMP_Group row this chassis owns on a local datapath, with the tunnel keys of its
     /// ports: pinctrl writes what differs from its snooping state and deletes the rows it
     /// no longer has (after a restart, an expiry, snooping turned off).
@@ -56,6 +68,19 @@ pub enum Record {
     },
 }
 
+/// The querier columns of an IP_Multicast row, as the row has them (empty strings and
+/// `None` for unset columns); pinctrl validates them as 23.03 does.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McastQuerier {
+    pub eth_src: String,
+    pub ip4_src: String,
+    pub ip6_src: String,
+    /// Seconds between general queries.
+    pub query_interval: Option<u32>,
+    /// The queries' maximum response time, seconds.
+    pub query_max_resp: Option<u32>,
+}
+
 /// What identifies a record: a newer record with the same key replaces it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
@@ -70,6 +95,7 @@ pub enum RecordKey {
     IgmpGroup { datapath_key: u32, address: String },
     Announce { name: String },
     ServiceMonitor { uuid: String },
+    MacBinding { logical_port: String, ip: String },
 }
 
 impl Record {
@@ -87,6 +113,9 @@ impl Record {
             }
             Record::Announce { name, .. } => RecordKey::Announce { name: name.clone() },
             Record::ServiceMonitor { uuid, .. } => RecordKey::ServiceMonitor { uuid: uuid.clone() },
+            Record::MacBinding { logical_port, ip, .. } => {
+                RecordKey::MacBinding { logical_port: logical_port.clone(), ip: ip.clone() }
+            }
         }
     }
 }
