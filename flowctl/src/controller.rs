@@ -77,8 +77,8 @@ pub struct Flowctl {
     last_physical: Option<LastPhysical>,
     /// What the last flow computation was made from: nothing to compute while it holds.
     last_flow_inputs: Option<FlowInputs>,
-    /// What pinctrl's state was last built from (see `plan`).
-    last_pinctrl_inputs: Option<PinctrlInputs>,
+    /// pinctrl's state, section by section.
+    pinctrl_state: pinctrl_server::StateBuilder,
     /// The Southbound nb_cfg each generation reflects; what is reported back once installed.
     generation_nb_cfg: BTreeMap<u64, i64>,
     installed_nb_cfg: Option<i64>,
@@ -181,7 +181,7 @@ impl Flowctl {
             last_groups_meters: Default::default(),
             last_physical: None,
             last_flow_inputs: None,
-            last_pinctrl_inputs: None,
+            pinctrl_state: pinctrl_server::StateBuilder::default(),
             generation_nb_cfg: BTreeMap::new(),
             installed_nb_cfg: None,
             peer_tx,
@@ -631,24 +631,11 @@ impl Flowctl {
                 keep_stale,
             ));
         }
-        // pinctrl's state is a function of these: rebuilding it (a walk over every port
-        // binding) only when one moved keeps events that change nothing cheap.
-        let pinctrl_inputs = (
-            (sb.epoch, sb.revision),
-            cfg.chassis_id.clone(),
-            cfg.bridge.clone(),
-            self.local_datapaths.clone(),
-            chassis_uuid,
-        );
-        if let Some(p) = self.pinctrl.as_mut().filter(|_| self.last_pinctrl_inputs.as_ref() != Some(&pinctrl_inputs)) {
-            p.publish(pinctrl_server::shared_state(
-                sb,
-                &cfg.chassis_id,
-                &cfg.bridge,
-                &self.local_datapaths,
-                chassis_uuid,
-            ));
-            self.last_pinctrl_inputs = Some(pinctrl_inputs);
+        // pinctrl's state, rebuilt by the sections whose tables moved.
+        if let Some(p) = self.pinctrl.as_mut() {
+            let change =
+                self.pinctrl_state.update(sb, &cfg.chassis_id, &cfg.bridge, &self.local_datapaths, chassis_uuid);
+            p.publish(change);
         }
         let interest = Interest {
             monitor_all: cfg.monitor_all,
@@ -887,5 +874,3 @@ struct FlowInputs {
     geneve: u8,
     cfg: ChassisConfig,
 }
-
-type PinctrlInputs = ((u64, u64), String, String, BTreeSet<Uuid>, Option<Uuid>);

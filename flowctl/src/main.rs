@@ -22,6 +22,9 @@ mod physical_input;
 mod pinctrl_server;
 mod stopwatch;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use shared::child;
 use shared::ipc::Role;
 

@@ -2,14 +2,14 @@
 //! gets a snapshot of the shared state, then deltas; its intents become Southbound writes in
 //! flowctl's own transactions and are acknowledged once committed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use shared::channel;
-use shared::ovsdb::{Condition, Datum, Operation};
+use shared::ovsdb::{Condition, Datum, Operation, Uuid};
 use shared::pinctrl_link::{
-    FromFlowctl, FromPinctrl, IntentKind, IntentLedger, McastQuerier, Record, State, PROTOCOL_VERSION,
+    FromFlowctl, FromPinctrl, IntentKind, IntentLedger, McastQuerier, Record, RecordKey, State, PROTOCOL_VERSION,
 };
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
@@ -140,16 +140,18 @@ impl PinctrlServer {
         sender.send(&FromFlowctl::Snapshot { seq: self.seq, records: self.state.records().cloned().collect() });
     }
 
-    /// Sends what changed since the last call to every peer.
-    pub fn publish(&mut self, next: State) {
-        let (upserts, removals) = self.state.diff(&next);
+    /// Sends a change of the state to every peer and applies it to the state kept for the
+    /// snapshots of peers that connect later.
+    pub fn publish(&mut self, (upserts, removals): (Vec<Record>, Vec<RecordKey>)) {
         if upserts.is_empty() && removals.is_empty() {
             return;
         }
         self.seq += 1;
         let delta = FromFlowctl::Delta { seq: self.seq, upserts, removals };
         self.peers.retain(|_, s| s.send(&delta));
-        self.state = next;
+        if let FromFlowctl::Delta { upserts, removals, .. } = delta {
+            self.state.apply(upserts, removals);
+        }
     }
 
     /// The Southbound transaction carrying the batch committed or failed.
@@ -408,31 +410,126 @@ fn datapath_by_key(sb: &Db, key: u32) -> Option<shared::ovsdb::Uuid> {
     sb.rows("Datapath_Binding").find(|(_, r)| r.get_i64("tunnel_key") == Some(i64::from(key))).map(|(u, _)| *u)
 }
 
-/// The state pinctrl's handlers need, from the replicas.
-pub fn shared_state(
-    sb: &Db,
-    chassis: &str,
-    bridge: &str,
-    local_dps: &std::collections::BTreeSet<shared::ovsdb::Uuid>,
-    chassis_uuid: Option<shared::ovsdb::Uuid>,
-) -> State {
-    let mut records = vec![Record::Chassis { name: chassis.to_string(), bridge: bridge.to_string() }];
-    let mut keys = BTreeMap::new();
-    for dp in local_dps {
-        let Some(row) = sb.row("Datapath_Binding", dp) else { continue };
-        let Some(key) = row.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()) else { continue };
-        keys.insert(*dp, key);
-        let name = row.get_map_str("external_ids", "name").unwrap_or("").to_string();
-        records.push(Record::Datapath { key, uuid: dp.to_string(), name });
+/// What pinctrl's state is made of besides the Southbound rows: this chassis, its bridge,
+/// the local datapaths and their keys' table.
+type BaseKey = (String, String, BTreeSet<Uuid>, Option<Uuid>, Revisions);
+
+/// The inputs of every section of pinctrl's state.
+struct Inputs<'a> {
+    sb: &'a Db,
+    chassis: &'a str,
+    bridge: &'a str,
+    keys: BTreeMap<Uuid, u32>,
+    chassis_uuid: Option<Uuid>,
+}
+
+type Section = fn(&Inputs<'_>) -> Vec<Record>;
+
+/// A connection epoch and table revisions ([`Db::revisions`]).
+type Revisions = (u64, Vec<u64>);
+
+/// pinctrl's state in sections, each with the Southbound tables it reads: a change rebuilds
+/// only the sections of the tables it touched (a MAC binding does not walk every port).
+/// Every section also depends on the base inputs; no two make records of the same kind.
+const SECTIONS: [(&[&str], Section); 8] = [
+    (&["SB_Global"], base_records),
+    (&["Port_Binding"], port_records),
+    (&["DNS"], |i| dns_records(i.sb, &i.keys)),
+    (&["Port_Binding"], |i| ra_ports(i.sb, &i.keys)),
+    (&["IP_Multicast", "IGMP_Group", "Port_Binding"], |i| ip_multicast(i.sb, &i.keys, i.chassis_uuid)),
+    (&["Port_Binding", "Chassis"], |i| announcements(i.sb, &i.keys, i.chassis_uuid)),
+    (&["Service_Monitor", "Port_Binding"], |i| service_monitors(i.sb, &i.keys, i.chassis_uuid)),
+    (&["MAC_Binding"], |i| mac_bindings(i.sb, &i.keys)),
+];
+
+/// Builds pinctrl's state section by section and tells what changed.
+#[derive(Default)]
+pub struct StateBuilder {
+    base: Option<BaseKey>,
+    /// Each section's records and the revisions of its tables they were built from.
+    sections: Vec<Option<(Revisions, State)>>,
+}
+
+impl StateBuilder {
+    /// The records that changed since the last call: upserts and removals.
+    pub fn update(
+        &mut self,
+        sb: &Db,
+        chassis: &str,
+        bridge: &str,
+        local_dps: &BTreeSet<Uuid>,
+        chassis_uuid: Option<Uuid>,
+    ) -> (Vec<Record>, Vec<RecordKey>) {
+        let base: BaseKey = (
+            chassis.to_string(),
+            bridge.to_string(),
+            local_dps.clone(),
+            chassis_uuid,
+            sb.revisions(&["Datapath_Binding"]),
+        );
+        let all = self.base.as_ref() != Some(&base);
+        self.base = Some(base);
+        self.sections.resize_with(SECTIONS.len(), || None);
+        let mut inputs: Option<Inputs<'_>> = None;
+        let (mut upserts, mut removals) = (Vec::new(), Vec::new());
+        for ((tables, build), slot) in SECTIONS.iter().zip(self.sections.iter_mut()) {
+            let revs = sb.revisions(tables);
+            if !all && slot.as_ref().is_some_and(|(r, _)| *r == revs) {
+                continue;
+            }
+            let inputs = inputs.get_or_insert_with(|| Inputs {
+                sb,
+                chassis,
+                bridge,
+                keys: datapath_keys(sb, local_dps),
+                chassis_uuid,
+            });
+            let next = State::from_records(build(inputs));
+            let (u, r) = slot.as_ref().map_or_else(|| State::default().diff(&next), |(_, old)| old.diff(&next));
+            upserts.extend(u);
+            removals.extend(r);
+            *slot = Some((revs, next));
+        }
+        (upserts, removals)
     }
-    for (_, pb) in sb.rows("Port_Binding") {
+}
+
+fn datapath_keys(sb: &Db, local_dps: &BTreeSet<Uuid>) -> BTreeMap<Uuid, u32> {
+    local_dps
+        .iter()
+        .filter_map(|dp| {
+            let key = sb.row("Datapath_Binding", dp)?.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok())?;
+            Some((*dp, key))
+        })
+        .collect()
+}
+
+/// This chassis, the local datapaths and the Southbound options.
+fn base_records(i: &Inputs<'_>) -> Vec<Record> {
+    let mut records = vec![Record::Chassis { name: i.chassis.to_string(), bridge: i.bridge.to_string() }];
+    for (dp, key) in &i.keys {
+        let name = i.sb.row("Datapath_Binding", dp).and_then(|r| r.get_map_str("external_ids", "name"));
+        records.push(Record::Datapath { key: *key, uuid: dp.to_string(), name: name.unwrap_or("").to_string() });
+    }
+    if let Some((_, g)) = i.sb.rows("SB_Global").next() {
+        for (key, value) in crate::db::string_map(g, "options") {
+            records.push(Record::SbOption { key, value });
+        }
+    }
+    records
+}
+
+/// The ports of the local datapaths.
+fn port_records(i: &Inputs<'_>) -> Vec<Record> {
+    let mut records = Vec::new();
+    for (_, pb) in i.sb.rows("Port_Binding") {
         let (Some(name), Some(dp)) = (pb.get_str("logical_port"), pb.get_uuid("datapath")) else { continue };
-        let (Some(dp_key), Some(key)) = (keys.get(&dp), pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()))
+        let (Some(dp_key), Some(key)) = (i.keys.get(&dp), pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()))
         else {
             continue;
         };
         let macs = pb.get_set("mac").filter_map(|a| a.as_str().map(String::from)).collect();
-        let local = chassis_uuid.is_some() && pb.get_uuid("chassis") == chassis_uuid;
+        let local = i.chassis_uuid.is_some() && pb.get_uuid("chassis") == i.chassis_uuid;
         records.push(Record::Port {
             name: name.to_string(),
             datapath_key: *dp_key,
@@ -442,18 +539,7 @@ pub fn shared_state(
             local,
         });
     }
-    records.extend(dns_records(sb, &keys));
-    records.extend(ra_ports(sb, &keys));
-    records.extend(ip_multicast(sb, &keys, chassis_uuid));
-    records.extend(announcements(sb, &keys, chassis_uuid));
-    records.extend(service_monitors(sb, &keys, chassis_uuid));
-    records.extend(mac_bindings(sb, &keys));
-    if let Some((_, g)) = sb.rows("SB_Global").next() {
-        for (key, value) in crate::db::string_map(g, "options") {
-            records.push(Record::SbOption { key, value });
-        }
-    }
-    State::from_records(records)
+    records
 }
 
 /// The DNS rows `dns_lookup` answers from (23.03's `sync_dns_cache`: keyed by

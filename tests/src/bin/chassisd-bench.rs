@@ -65,6 +65,10 @@ struct Args {
     /// Smoke check: small tier, 1 run, 5 changes, 2 recomputes, 10 pings, a burst of 100.
     #[arg(long)]
     quick: bool,
+    /// Measure only this controller (`chassisd` or `ovn-controller`): for profiling; the
+    /// report then has no ratios.
+    #[arg(long)]
+    only: Option<String>,
     /// Keep the sandbox directories (for debugging).
     #[arg(long)]
     keep: bool,
@@ -241,7 +245,7 @@ fn run(args: &Args) -> Result<(), String> {
             } else {
                 [Controller::Chassisd, Controller::OvnController]
             };
-            for c in order {
+            for c in order.into_iter().filter(|c| args.only.as_deref().is_none_or(|o| o == c.name())) {
                 let tag = format!("{}-{}-run{r}", tier.name, c.name());
                 progress(&format!("{tag}: cold start"));
                 let out = measure::run(&mut sb, &setup, c, &tag, &progress)?;
