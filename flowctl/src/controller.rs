@@ -77,6 +77,8 @@ pub struct Flowctl {
     last_physical: Option<LastPhysical>,
     /// What the last flow computation was made from: nothing to compute while it holds.
     last_flow_inputs: Option<FlowInputs>,
+    /// The inputs of the last plan, if it had nothing to write.
+    idle_plan: Option<PlanKey>,
     /// pinctrl's state, section by section.
     pinctrl_state: pinctrl_server::StateBuilder,
     /// The Southbound nb_cfg each generation reflects; what is reported back once installed.
@@ -108,6 +110,15 @@ struct LastPhysical {
     key: PhysicalKey,
     iface_ids: BTreeSet<String>,
     tunnel_ofports: BTreeMap<String, u16>,
+}
+
+#[derive(Debug, PartialEq)]
+struct PlanKey {
+    ovs: (u64, u64, bool),
+    sb: Option<(u64, u64, bool)>,
+    retry: Vec<&'static str>,
+    installed: (Option<i64>, u64, u64, Option<u8>),
+    started_recently: bool,
 }
 
 /// What [`binding::Bindings`] are computed from.
@@ -182,6 +193,7 @@ impl Flowctl {
             last_physical: None,
             last_flow_inputs: None,
             pinctrl_state: pinctrl_server::StateBuilder::default(),
+            idle_plan: None,
             generation_nb_cfg: BTreeMap::new(),
             installed_nb_cfg: None,
             peer_tx,
@@ -461,14 +473,33 @@ impl Flowctl {
     }
 
     /// One pass: bring the OVS and SB databases to what they should be.
+    /// Everything planning reads besides its own state: while it holds and the last plan had
+    /// nothing to write, planning again would find nothing either (events from pinctrl, echo
+    /// replies and idle wake-ups then cost nothing).
+    fn plan_key(&self) -> PlanKey {
+        PlanKey {
+            ovs: (self.ovs.epoch, self.ovs.events_applied, self.ovs.txn_in_flight),
+            sb: self.sb.as_ref().map(|s| (s.epoch, s.events_applied, s.txn_in_flight)),
+            retry: self.retry_at.keys().copied().collect(),
+            installed: (self.installed_nb_cfg, self.generation, self.installed_generation, self.geneve),
+            started_recently: self.started.elapsed() < STARTED_RECENTLY,
+        }
+    }
+
     fn run_once(&mut self) {
-        let reported = self.installed_nb_cfg;
-        let (mut ovs_ops, mut sb_ops) = self.plan();
-        if self.installed_nb_cfg != reported && sb_ops.is_empty() {
-            // Planning found this configuration already installed: plan again, so that it is
-            // reported now rather than at the next database event. The second plan supersedes
-            // the first (planning is idempotent; only the report differs).
+        let (mut ovs_ops, mut sb_ops) = (Vec::new(), Vec::new());
+        if self.idle_plan.as_ref() != Some(&self.plan_key()) {
+            let reported = self.installed_nb_cfg;
             (ovs_ops, sb_ops) = self.plan();
+            if self.installed_nb_cfg != reported && sb_ops.is_empty() {
+                // Planning found this configuration already installed: plan again, so that it
+                // is reported now rather than at the next database event. The second plan
+                // supersedes the first (planning is idempotent; only the report differs).
+                (ovs_ops, sb_ops) = self.plan();
+            }
+            // The key after planning: planning itself moves some of it (a computation).
+            let idle = ovs_ops.is_empty() && sb_ops.is_empty();
+            self.idle_plan = idle.then(|| self.plan_key());
         }
         // pinctrl's intents ride in the next Southbound transaction, if one can go now.
         let sb_free = self.sb.as_ref().is_some_and(|s| s.synced && s.connected && !s.txn_in_flight)
@@ -733,6 +764,8 @@ impl Flowctl {
     }
 
     async fn command(&mut self, name: &str, args: &[String]) -> Result<String, String> {
+        // A command may change what planning does (recompute, pause, a reset).
+        self.idle_plan = None;
         let handle = self.ofctrl.as_ref().map(|(_, h, _)| h.clone());
         match name {
             "group-table-list" => Ok(match handle {

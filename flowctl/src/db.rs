@@ -50,6 +50,8 @@ pub struct Db {
     /// Bumped per table at each change to it (what a cached derivation of a few tables
     /// compares to know whether it still holds).
     table_revs: std::collections::BTreeMap<String, u64>,
+    /// Client events applied (any of them may change what planning sees).
+    pub events_applied: u64,
 }
 
 impl Db {
@@ -71,11 +73,13 @@ impl Db {
             revision: 0,
             touched: Touched::default(),
             table_revs: Default::default(),
+            events_applied: 0,
         }
     }
 
     /// Applies a client event to the replica; returns true if the replica changed.
     pub fn on_event(&mut self, event: Event) -> bool {
+        self.events_applied += 1;
         let changed = self.apply_event(event);
         // Taken at every event, so the replica does not keep old rows around.
         let changes = self.replica.take_changes();
