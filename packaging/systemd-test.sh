@@ -163,8 +163,10 @@ check "chassis hv1 registered in SB (db.sock + SB reachable)" \
     wait_for 20 bash -c "ovn-sbctl --db=$SB --bare --columns=name list Chassis | grep -qx hv1"
 check "flows on br-int (br-int.mgmt reachable)" \
     wait_for 20 bash -c 'ovs-ofctl dump-aggregate br-int | grep -q "flow_count=[1-9]"'
-check "sandbox: CapBnd of MainPID is CAP_NET_ADMIN+CAP_NET_RAW" \
-    bash -c 's=/proc/$(systemctl show chassisd -p MainPID --value)/status; grep ^Cap $s; grep -q "^CapBnd:[[:space:]]*0000000000003000$" $s'
+check "sandbox: CapBnd of MainPID is CAP_NET_ADMIN+CAP_NET_RAW+CAP_SYS_NICE" \
+    bash -c 's=/proc/$(systemctl show chassisd -p MainPID --value)/status; grep ^Cap $s; grep -q "^CapBnd:[[:space:]]*0000000000803000$" $s'
+check "pinctrl runs at nice -5 (CHASSISD_PINCTRL_NICE's default, CAP_SYS_NICE)" \
+    bash -c 'for s in /proc/[0-9]*/stat; do read -r l < $s || continue; case "$l" in *"(pinctrl)"*) set -- ${l##*) }; [ "${17}" = -5 ] && exit 0;; esac; done; exit 1'
 check "sandbox: MainPID sees / read-only (ProtectSystem=strict)" \
     bash -c 'awk "\$5 == \"/\" {print \$6}" /proc/$(systemctl show chassisd -p MainPID --value)/mountinfo | grep -q "^ro"'
 check "sandbox: MainPID has NoNewPrivs and a seccomp filter" \

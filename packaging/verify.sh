@@ -35,7 +35,7 @@ need=(
     'KillMode=mixed' 'TimeoutStopSec=' 'Conflicts=ovn-controller.service'
     'Requires=openvswitch-switch.service' 'RuntimeDirectory=ovn'
     'RuntimeDirectoryPreserve=yes' 'ProtectSystem=strict' 'NoNewPrivileges=yes'
-    'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW'
+    'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_NICE'
     'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK'
 )
 for k in "${need[@]}"; do
@@ -61,7 +61,7 @@ for k in CHASSISD_OPTS CHASSISD_RESTART_BASE_MS CHASSISD_RESTART_MAX_MS \
          CHASSISD_RESTART_RESET_S CHASSISD_CRASH_LOOP_DEATHS \
          CHASSISD_CRASH_LOOP_WINDOW_S CHASSISD_HEARTBEAT_INTERVAL_MS \
          CHASSISD_HEARTBEAT_TIMEOUT_MS CHASSISD_ABORT_TIMEOUT_MS \
-         CHASSISD_STOP_TIMEOUT_MS; do
+         CHASSISD_STOP_TIMEOUT_MS CHASSISD_PINCTRL_NICE; do
     grep -Eq "^#? ?$k=" "$envfile" || bad "chassisd.default does not mention $k"
 done
 

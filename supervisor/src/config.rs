@@ -21,6 +21,9 @@ pub struct Tuning {
     pub stop_timeout: Duration,
     /// How long a forwarded command may take before the client gets an error.
     pub command_timeout: Duration,
+    /// Nice value of pinctrl (-20..19): above flowctl's by default, so that a packet-in is
+    /// answered while a recompute keeps the CPUs busy. Needs CAP_SYS_NICE to go below 0.
+    pub pinctrl_nice: i32,
 }
 
 impl Default for Tuning {
@@ -36,6 +39,7 @@ impl Default for Tuning {
             abort_timeout: Duration::from_secs(5),
             stop_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(30),
+            pinctrl_nice: -5,
         }
     }
 }
@@ -71,6 +75,14 @@ impl Tuning {
         };
         secs("CHASSISD_RESTART_RESET_S", &mut t.restart_reset)?;
         secs("CHASSISD_CRASH_LOOP_WINDOW_S", &mut t.crash_loop_window)?;
+        if let Some(v) = get("CHASSISD_PINCTRL_NICE") {
+            t.pinctrl_nice = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (-20..=19).contains(n))
+                .ok_or_else(|| format!("CHASSISD_PINCTRL_NICE={v}: not a nice value (-20..19)"))?;
+        }
         if let Some(v) = get("CHASSISD_CRASH_LOOP_DEATHS") {
             t.crash_loop_deaths =
                 v.trim().parse().map_err(|_| format!("CHASSISD_CRASH_LOOP_DEATHS={v}: not a count"))?;
@@ -108,5 +120,8 @@ mod tests {
     fn nonsense_is_rejected() {
         assert!(Tuning::from_lookup(|k| (k == "CHASSISD_RESTART_BASE_MS").then(|| "x".into())).is_err());
         assert!(Tuning::from_lookup(|k| (k == "CHASSISD_HEARTBEAT_TIMEOUT_MS").then(|| "10".into())).is_err());
+        assert!(Tuning::from_lookup(|k| (k == "CHASSISD_PINCTRL_NICE").then(|| "-21".into())).is_err());
+        let nice = Tuning::from_lookup(|k| (k == "CHASSISD_PINCTRL_NICE").then(|| "3".into()));
+        assert_eq!(nice.map(|t| t.pinctrl_nice), Ok(3));
     }
 }

@@ -93,6 +93,7 @@ fn main() {
             heartbeat: tuning.heartbeat_interval,
             detached: cli.detach,
             options: cli.passthrough(),
+            pinctrl_nice: tuning.pinctrl_nice,
         };
         let code = run::Supervisor::new(tuning, launch, detach_pipe).run(control).await;
         drop(server);

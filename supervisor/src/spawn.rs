@@ -30,6 +30,8 @@ pub struct Launch {
     /// Detached: the children's stdio goes nowhere, like the supervisor's once it is ready.
     pub detached: bool,
     pub options: std::collections::BTreeMap<String, String>,
+    /// pinctrl's nice value (flowctl keeps the supervisor's).
+    pub pinctrl_nice: i32,
 }
 
 const SYSTEMD_ONLY_ENV: &[&str] =
@@ -69,7 +71,9 @@ pub fn spawn(slot: &mut Slot, launch: &Launch, events: &mpsc::Sender<ChildEvent>
     for var in SYSTEMD_ONLY_ENV {
         cmd.env_remove(var);
     }
-    // SAFETY: only async-signal-safe calls (prctl, getppid, fcntl, _exit) between fork and exec.
+    let nice = (slot.role == Role::Pinctrl).then_some(launch.pinctrl_nice);
+    // SAFETY: only async-signal-safe calls (prctl, getppid, fcntl, setpriority, _exit) between
+    // fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
@@ -83,12 +87,26 @@ pub fn spawn(slot: &mut Slot, launch: &Launch, events: &mpsc::Sender<ChildEvent>
             if libc::fcntl(child_fd, libc::F_SETFD, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // Without the privilege the child runs at our priority: checked after the spawn.
+            if let Some(n) = nice {
+                libc::setpriority(libc::PRIO_PROCESS, 0, n);
+            }
             Ok(())
         });
     }
     let mut child = cmd.spawn()?;
     drop(theirs);
     let pid = child.id().map(|p| p as i32);
+    if let (Some(want), Some(p)) = (nice, pid) {
+        // SAFETY: plain syscalls on a pid we just spawned; errno is cleared to tell -1 apart.
+        let got = unsafe {
+            *libc::__errno_location() = 0;
+            libc::getpriority(libc::PRIO_PROCESS, p as libc::id_t)
+        };
+        if got != want {
+            tracing::warn!("{}: runs at nice {got}, not {want} (CAP_SYS_NICE needed below 0)", slot.name());
+        }
+    }
 
     ours.set_nonblocking(true)?;
     let stream = tokio::net::UnixStream::from_std(ours)?;

@@ -521,3 +521,24 @@ fn a_second_chassisd_refuses_a_live_pidfile() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("already running as pid {}", d.pid)));
     assert!(d.call("version", &[]).is_ok());
 }
+
+/// Field 19 of /proc/PID/stat: the nice value.
+fn nice_of(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) may hold spaces: count from after its closing parenthesis.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(16).unwrap().parse().unwrap()
+}
+
+#[test]
+fn pinctrl_runs_above_flowctls_priority_when_allowed() {
+    let mut d = Daemon::start(Opts { env: vec![("CHASSISD_PINCTRL_NICE", "-3".into())], detach: true });
+    let (pinctrl, flowctl) = (d.child_pid("pinctrl").unwrap(), d.child_pid("flowctl").unwrap());
+    assert_eq!(nice_of(flowctl), nice_of(d.pid));
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!(nice_of(pinctrl), -3);
+    } else {
+        assert!(d.log().contains("CAP_SYS_NICE"), "unprivileged: the supervisor says why");
+    }
+}
