@@ -62,7 +62,9 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
-    pub fn new(table: u8, priority: u16, m: Match) -> FlowKey {
+    pub fn new(table: u8, priority: u16, mut m: Match) -> FlowKey {
+        // Kept as long as the flow is wanted, in a table of hundreds of thousands.
+        m.shrink_to_fit();
         let mut h = FxHasher::default();
         (table, priority, &m).hash(&mut h);
         FlowKey { table, priority, m, hash: h.finish() }
@@ -101,7 +103,8 @@ pub struct DesiredFlow {
 }
 
 impl DesiredFlow {
-    pub fn new(table: u8, priority: u16, m: Match, cookie: u64, actions: Vec<Action>) -> DesiredFlow {
+    pub fn new(table: u8, priority: u16, m: Match, cookie: u64, mut actions: Vec<Action>) -> DesiredFlow {
+        actions.shrink_to_fit();
         DesiredFlow { key: Arc::new(FlowKey::new(table, priority, m)), body: Arc::new(FlowBody { cookie, actions }) }
     }
     #[cfg(test)]

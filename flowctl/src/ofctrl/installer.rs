@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use shared::openflow::errors::ErrorMsg;
 use shared::openflow::messages::{
-    bundle, flow_mod_command, group_command, meter, mp, BundleAdd, BundleControl, FlowMod, FlowStats, FlowStatsRequest,
-    GroupMod, MeterMod, MultipartReplyBody, MultipartRequest, MultipartRequestBody, TlvMap, TlvTableMod, OFPG_ANY,
-    OFPP_ANY, OFPTT_ALL,
+    bundle, flow_mod_command, group_command, meter, mp, BundleAdd, BundleControl, FlowMod, FlowStatsRequest, GroupMod,
+    MeterMod, MultipartReplyBody, MultipartRequest, MultipartRequestBody, TlvMap, TlvTableMod, OFPG_ANY, OFPP_ANY,
+    OFPTT_ALL,
 };
 use shared::openflow::text::{format_flow_mod, parse_group_mod, parse_meter_mod};
 use shared::openflow::{Match, Message, OfMessage};
@@ -198,7 +198,8 @@ pub struct Installer {
     failed_flows: HashMap<Arc<FlowKey>, Arc<FlowBody>>,
     failed_groups: HashMap<u32, String>,
     failed_meters: HashMap<u32, String>,
-    dump: Vec<FlowStats>,
+    /// Flows read from the switch, shared with the desired ones where equal.
+    dump: Vec<(Arc<FlowKey>, Arc<FlowBody>)>,
     geneve: Option<u16>,
     /// Conntrack zones to flush (NXT_CT_FLUSH_ZONE) once connected.
     flush_zones: Vec<u16>,
@@ -465,7 +466,18 @@ impl Installer {
                 };
                 match &r.body {
                     MultipartReplyBody::Flow(fs) if *flows == Some(msg.xid) => {
-                        self.dump.extend(fs.iter().cloned());
+                        for f in fs {
+                            let key = FlowKey::new(f.table_id, f.priority, f.matches.clone());
+                            let body = FlowBody { cookie: f.cookie, actions: f.actions.clone() };
+                            // A re-read switch (reconnect, recompute) costs no second copy of
+                            // the flows it has as desired.
+                            let entry = match self.desired.get_key_value(&key) {
+                                Some((k, b)) if **b == body => (Arc::clone(k), Arc::clone(b)),
+                                Some((k, _)) => (Arc::clone(k), Arc::new(body)),
+                                None => (Arc::new(key), Arc::new(body)),
+                            };
+                            self.dump.push(entry);
+                        }
                         if !more {
                             *flows = None;
                         }
@@ -507,12 +519,8 @@ impl Installer {
                 }
                 if matches!(self.phase, Phase::Dumping { flows: None, groups: None, meters: None }) {
                     self.installed.clear();
-                    for fs in self.dump.drain(..) {
-                        self.installed.insert(
-                            Arc::new(FlowKey::new(fs.table_id, fs.priority, fs.matches)),
-                            Arc::new(FlowBody { cookie: fs.cookie, actions: fs.actions }),
-                        );
-                    }
+                    self.installed.extend(self.dump.drain(..));
+                    self.dump.shrink_to_fit();
                     self.stats.dumped_flows = self.installed.len() as u64;
                     tracing::info!(
                         "switch has {} flows, {} groups, {} meters",

@@ -273,6 +273,12 @@ fn u128_to_be(v: u128, n: usize) -> Vec<u8> {
 }
 
 impl Match {
+    /// Drops spare capacity: a match kept in a flow table for long.
+    pub fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        self.tun_md.shrink_to_fit();
+    }
+
     /// The catch-all match.
     pub fn new() -> Match {
         Match::default()

@@ -5,12 +5,12 @@
 //! both forms).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+pub use super::atoms::{AtomMap, AtomSet};
 use super::error::{proto, Result};
 use super::schema::{AtomicType, BaseType, ColumnType};
 
@@ -124,7 +124,7 @@ impl Atom {
     }
 }
 
-// Total order (reals by `total_cmp`) so atoms can live in BTreeSets and index keys.
+// Total order (reals by `total_cmp`) so atoms can live in sorted sets and index keys.
 impl Ord for Atom {
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {
@@ -196,13 +196,13 @@ impl From<Uuid> for Atom {
 /// A column value: a set of atoms (a scalar is a one-element set) or a map.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Datum {
-    Set(BTreeSet<Atom>),
-    Map(BTreeMap<Atom, Atom>),
+    Set(AtomSet),
+    Map(AtomMap),
 }
 
 impl Default for Datum {
     fn default() -> Self {
-        Datum::Set(BTreeSet::new())
+        Datum::Set(AtomSet::new())
     }
 }
 
@@ -215,13 +215,13 @@ impl<A: Into<Atom>> From<A> for Datum {
 impl Datum {
     /// A one-element set.
     pub fn scalar(a: impl Into<Atom>) -> Datum {
-        Datum::Set(BTreeSet::from([a.into()]))
+        Datum::Set(AtomSet::from_iter([a.into()]))
     }
     pub fn empty_set() -> Datum {
-        Datum::Set(BTreeSet::new())
+        Datum::Set(AtomSet::new())
     }
     pub fn empty_map() -> Datum {
-        Datum::Map(BTreeMap::new())
+        Datum::Map(AtomMap::new())
     }
     pub fn set<A: Into<Atom>>(items: impl IntoIterator<Item = A>) -> Datum {
         Datum::Set(items.into_iter().map(Into::into).collect())
@@ -242,7 +242,7 @@ impl Datum {
             AtomicType::Uuid => Atom::Uuid(Uuid::nil()),
         };
         match &ty.value {
-            Some(v) => Datum::Map(BTreeMap::from([(zero(&ty.key), zero(v))])),
+            Some(v) => Datum::Map(AtomMap::from_iter([(zero(&ty.key), zero(v))])),
             None => Datum::scalar(zero(&ty.key)),
         }
     }
@@ -279,15 +279,15 @@ impl Datum {
     pub fn as_bool(&self) -> Option<bool> {
         self.as_atom().and_then(Atom::as_bool)
     }
-    pub fn as_set(&self) -> Option<&BTreeSet<Atom>> {
+    pub fn as_set(&self) -> Option<&AtomSet> {
         match self {
             Datum::Set(s) => Some(s),
             Datum::Map(_) => None,
         }
     }
     /// Map contents; an empty set also reads as an empty map, since untyped JSON cannot tell.
-    pub fn as_map(&self) -> Option<&BTreeMap<Atom, Atom>> {
-        static EMPTY: BTreeMap<Atom, Atom> = BTreeMap::new();
+    pub fn as_map(&self) -> Option<&AtomMap> {
+        static EMPTY: AtomMap = AtomMap::new();
         match self {
             Datum::Map(m) => Some(m),
             Datum::Set(s) if s.is_empty() => Some(&EMPTY),
@@ -297,7 +297,7 @@ impl Datum {
     /// Looks up a string key in a map column.
     pub fn map_get(&self, key: &str) -> Option<&Atom> {
         match self {
-            Datum::Map(m) => m.get(&Atom::String(key.to_owned())),
+            Datum::Map(m) => m.get_str(key),
             Datum::Set(_) => None,
         }
     }
@@ -325,19 +325,17 @@ impl Datum {
         if let Value::Array(a) = v {
             match (a.first().and_then(Value::as_str), a.get(1), a.len()) {
                 (Some("set"), Some(Value::Array(items)), 2) => {
-                    return items.iter().map(Atom::from_json).collect::<Result<BTreeSet<_>>>().map(Datum::Set);
+                    return items.iter().map(Atom::from_json).collect::<Result<AtomSet>>().map(Datum::Set);
                 }
                 (Some("map"), Some(Value::Array(pairs)), 2) => {
-                    let mut m = BTreeMap::new();
+                    let mut m = Vec::with_capacity(pairs.len());
                     for p in pairs {
                         match p.as_array().map(Vec::as_slice) {
-                            Some([k, v]) => {
-                                m.insert(Atom::from_json(k)?, Atom::from_json(v)?);
-                            }
+                            Some([k, v]) => m.push((Atom::from_json(k)?, Atom::from_json(v)?)),
                             _ => return Err(proto(format!("bad map pair: {p}"))),
                         }
                     }
-                    return Ok(Datum::Map(m));
+                    return Ok(Datum::Map(m.into_iter().collect()));
                 }
                 _ => {}
             }
@@ -359,25 +357,23 @@ impl Datum {
         match &ty.value {
             Some(vt) => match arr {
                 Some([Value::String(tag), Value::Array(pairs)]) if tag == "map" => {
-                    let mut m = BTreeMap::new();
+                    let mut m = Vec::with_capacity(pairs.len());
                     for p in pairs {
                         match p.as_array().map(Vec::as_slice) {
                             Some([k, val]) => {
-                                m.insert(Atom::from_json_typed(k, &ty.key)?, Atom::from_json_typed(val, vt)?);
+                                m.push((Atom::from_json_typed(k, &ty.key)?, Atom::from_json_typed(val, vt)?))
                             }
                             _ => return Err(proto(format!("bad map pair: {p}"))),
                         }
                     }
-                    Ok(Datum::Map(m))
+                    Ok(Datum::Map(m.into_iter().collect()))
                 }
                 _ => Err(proto(format!("expected a map, got {v}"))),
             },
             None => match arr {
-                Some([Value::String(tag), Value::Array(items)]) if tag == "set" => items
-                    .iter()
-                    .map(|a| Atom::from_json_typed(a, &ty.key))
-                    .collect::<Result<BTreeSet<_>>>()
-                    .map(Datum::Set),
+                Some([Value::String(tag), Value::Array(items)]) if tag == "set" => {
+                    items.iter().map(|a| Atom::from_json_typed(a, &ty.key)).collect::<Result<AtomSet>>().map(Datum::Set)
+                }
                 _ => Atom::from_json_typed(v, &ty.key).map(Datum::scalar),
             },
         }
@@ -393,13 +389,15 @@ impl Datum {
             return Ok(());
         }
         match (&mut *self, diff) {
-            (Datum::Set(old), Datum::Set(d)) => {
+            (Datum::Set(old), Datum::Set(d)) if d.len() <= 8 => {
                 for a in d {
                     if !old.remove(&a) {
                         old.insert(a);
                     }
                 }
             }
+            // Many toggles at once (a big set rewritten): one merge instead of a shift each.
+            (Datum::Set(old), Datum::Set(d)) => *old = old.symmetric_difference(&d).cloned().collect(),
             (Datum::Map(old), Datum::Map(d)) => {
                 for (k, v) in d {
                     match old.get(&k) {
@@ -428,18 +426,9 @@ impl Datum {
         match (old, new) {
             (Datum::Set(a), Datum::Set(b)) => Datum::Set(a.symmetric_difference(b).cloned().collect()),
             (Datum::Map(a), Datum::Map(b)) => {
-                let mut d = BTreeMap::new();
-                for (k, v) in a {
-                    if !b.contains_key(k) {
-                        d.insert(k.clone(), v.clone());
-                    }
-                }
-                for (k, v) in b {
-                    if a.get(k) != Some(v) {
-                        d.insert(k.clone(), v.clone());
-                    }
-                }
-                Datum::Map(d)
+                let gone = a.iter().filter(|(k, _)| !b.contains_key(k));
+                let changed = b.iter().filter(|(k, v)| a.get(k) != Some(*v));
+                Datum::Map(gone.chain(changed).map(|(k, v)| (k.clone(), v.clone())).collect())
             }
             _ => new.clone(),
         }

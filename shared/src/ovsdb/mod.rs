@@ -54,6 +54,7 @@
 //! # }
 //! ```
 
+mod atoms;
 pub mod client;
 pub mod datum;
 pub mod error;

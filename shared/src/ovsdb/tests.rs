@@ -138,11 +138,11 @@ fn arb_datum(t: &ColumnType, k: u8, v: Option<u8>) -> BoxedStrategy<Datum> {
     match v {
         Some(v) => proptest::collection::btree_map(arb_atom(k), arb_atom(v), lo..=hi)
             .prop_filter("count", move |m| m.len() >= lo)
-            .prop_map(Datum::Map)
+            .prop_map(|m| Datum::Map(m.into_iter().collect()))
             .boxed(),
         None => proptest::collection::btree_set(arb_atom(k), lo..=hi)
             .prop_filter("count", move |s| s.len() >= lo)
-            .prop_map(Datum::Set)
+            .prop_map(|s| Datum::Set(s.into_iter().collect()))
             .boxed(),
     }
 }
