@@ -93,7 +93,11 @@ impl DesiredTable {
                     p.1 = part;
                 }
             }
-            Err(i) => slot.parts.insert(i, (source, part)),
+            Err(i) => {
+                // Most keys have one source: no room for four (Vec's first growth).
+                slot.parts.reserve_exact(1);
+                slot.parts.insert(i, (source, part));
+            }
         }
         self.dirty.insert(Arc::clone(key));
     }

@@ -162,6 +162,10 @@ fn consider(shared: &Shared<'_>, uuid: Uuid, row: Option<&Row>, ids: &mut LflowS
             None => Entry::default(),
         };
         entry.row_hash = row_hash;
+        // Kept until the flow or what it looked up changes.
+        entry.flows.shrink_to_fit();
+        entry.conj.shrink_to_fit();
+        entry.deps.shrink_to_fit();
         put_entry(ids, desired, key, entry, old);
     }
 }

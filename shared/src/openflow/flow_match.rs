@@ -231,10 +231,14 @@ impl Ord for TunMetadata {
     }
 }
 
-/// A flow match: masked values per slot (sorted, wildcarded slots absent).
+/// A flow match: masked values per slot (sorted, wildcarded slots absent). A slot whose
+/// value and mask fit in 64 bits is kept in `entries`, any other in `wide`: canonical (equal
+/// matches are equal structs), and half the memory of 128-bit pairs for the common fields
+/// of a table of hundreds of thousands of flows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Match {
-    entries: Vec<(Slot, u128, u128)>,
+    entries: Vec<(Slot, u64, u64)>,
+    wide: Vec<(Slot, u128, u128)>,
     tun_md: Vec<TunMetadata>,
 }
 
@@ -276,6 +280,7 @@ impl Match {
     /// Drops spare capacity: a match kept in a flow table for long.
     pub fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
+        self.wide.shrink_to_fit();
         self.tun_md.shrink_to_fit();
     }
 
@@ -286,13 +291,16 @@ impl Match {
 
     /// True for the catch-all match.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.tun_md.is_empty()
+        self.entries.is_empty() && self.wide.is_empty() && self.tun_md.is_empty()
     }
 
     /// Raw (value, mask) of a slot; (0, 0) when wildcarded.
     pub fn slot(&self, s: Slot) -> (u128, u128) {
-        match self.entries.binary_search_by(|e| e.0.cmp(&s)) {
-            Ok(i) => self.entries.get(i).map(|e| (e.1, e.2)).unwrap_or((0, 0)),
+        if let Ok(i) = self.entries.binary_search_by(|e| e.0.cmp(&s)) {
+            return self.entries.get(i).map(|e| (u128::from(e.1), u128::from(e.2))).unwrap_or((0, 0));
+        }
+        match self.wide.binary_search_by(|e| e.0.cmp(&s)) {
+            Ok(i) => self.wide.get(i).map(|e| (e.1, e.2)).unwrap_or((0, 0)),
             Err(_) => (0, 0),
         }
     }
@@ -308,19 +316,41 @@ impl Match {
         let (v0, m0) = self.slot(s);
         let m = (m0 & !fmask) | (mask & fmask);
         let v = ((v0 & !fmask) | (value & mask & fmask)) & m;
-        match self.entries.binary_search_by(|e| e.0.cmp(&s)) {
+        let narrow = match (u64::try_from(v), u64::try_from(m)) {
+            (Ok(v), Ok(m)) => Some((v, m)),
+            _ => None,
+        };
+        // In place when the slot stays where it is (the common case: compiling a match).
+        match (self.entries.binary_search_by(|e| e.0.cmp(&s)), narrow) {
+            (Ok(i), Some((v, m))) if m != 0 => {
+                if let Some(e) = self.entries.get_mut(i) {
+                    *e = (s, v, m);
+                }
+                return;
+            }
+            (Ok(i), _) => {
+                self.entries.remove(i);
+            }
+            (Err(i), Some((v, m))) if m != 0 => {
+                if let Ok(w) = self.wide.binary_search_by(|e| e.0.cmp(&s)) {
+                    self.wide.remove(w);
+                }
+                self.entries.insert(i, (s, v, m));
+                return;
+            }
+            (Err(_), _) => {}
+        }
+        match self.wide.binary_search_by(|e| e.0.cmp(&s)) {
+            Ok(i) if m == 0 || narrow.is_some() => {
+                self.wide.remove(i);
+            }
             Ok(i) => {
-                if m == 0 {
-                    self.entries.remove(i);
-                } else if let Some(e) = self.entries.get_mut(i) {
+                if let Some(e) = self.wide.get_mut(i) {
                     *e = (s, v, m);
                 }
             }
-            Err(i) => {
-                if m != 0 {
-                    self.entries.insert(i, (s, v, m));
-                }
-            }
+            Err(i) if m != 0 && narrow.is_none() => self.wide.insert(i, (s, v, m)),
+            Err(_) => {}
         }
     }
 
