@@ -156,7 +156,7 @@ impl Db {
 
     /// Column values held for `tables`: what OVS's IDL reports as `idl-cells`.
     pub fn cells(&self, tables: &[&str]) -> usize {
-        tables.iter().flat_map(|t| self.rows(t)).map(|(_, r)| r.columns.len()).sum()
+        tables.iter().flat_map(|t| self.rows(t)).map(|(_, r)| r.len()).sum()
     }
 }
 

@@ -13,15 +13,62 @@ use super::error::{proto, Result};
 use super::schema::DatabaseSchema;
 use super::update::{RowUpdate, TableUpdates};
 
-/// One row: column name to value. Columns not monitored are absent.
+/// One row: column name to value, sorted by name. Columns not monitored are absent. Names
+/// are shared with every row of the replica (interned from the schema) and the columns sit in
+/// one vector: a replica holds hundreds of thousands of rows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Row {
-    pub columns: BTreeMap<String, Datum>,
+    columns: Vec<(Arc<str>, Datum)>,
 }
 
 impl Row {
+    /// A row of these columns (a later duplicate name replaces an earlier one).
+    pub fn from_columns(columns: impl IntoIterator<Item = (Arc<str>, Datum)>) -> Row {
+        let mut row = Row::default();
+        for (name, d) in columns {
+            row.insert(name, d);
+        }
+        row.columns.shrink_to_fit();
+        row
+    }
+    fn find(&self, column: &str) -> std::result::Result<usize, usize> {
+        self.columns.binary_search_by(|(n, _)| (**n).cmp(column))
+    }
     pub fn get(&self, column: &str) -> Option<&Datum> {
-        self.columns.get(column)
+        self.find(column).ok().and_then(|i| self.columns.get(i)).map(|(_, d)| d)
+    }
+    /// Sets a column; returns the value it replaced.
+    pub fn insert(&mut self, column: impl Into<Arc<str>>, d: Datum) -> Option<Datum> {
+        let name = column.into();
+        match self.find(&name) {
+            Ok(i) => self.columns.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, d)),
+            Err(i) => {
+                self.columns.insert(i, (name, d));
+                None
+            }
+        }
+    }
+    /// The value of a column, set to `default()` first if absent.
+    pub fn get_or_insert_with(&mut self, column: &str, default: impl FnOnce() -> Datum) -> &mut Datum {
+        let i = match self.find(column) {
+            Ok(i) => i,
+            Err(i) => {
+                self.columns.insert(i, (Arc::from(column), default()));
+                i
+            }
+        };
+        &mut self.columns[i].1
+    }
+    /// Number of columns held.
+    pub fn len(&self) -> usize {
+        self.columns.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty()
+    }
+    /// Column names, sorted.
+    pub fn column_names(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|(n, _)| &**n)
     }
     pub fn get_str(&self, column: &str) -> Option<&str> {
         self.get(column).and_then(Datum::as_str)
@@ -175,6 +222,8 @@ pub struct Replica {
     tables: BTreeMap<String, Table>,
     changes: Changes,
     indexes: Vec<Index>,
+    /// Column names of the schema, shared by every row.
+    names: HashMap<String, Arc<str>>,
 }
 
 impl Replica {
@@ -185,8 +234,11 @@ impl Replica {
     /// Sets the schema, used to apply diffs and to fill defaults for columns an `insert`
     /// leaves out. Every table of the schema then exists in the replica, even if empty.
     pub fn set_schema(&mut self, schema: Arc<DatabaseSchema>) {
-        for t in schema.tables.keys() {
+        for (t, ts) in &schema.tables {
             self.tables.entry(t.clone()).or_default();
+            for c in ts.columns.keys() {
+                self.names.entry(c.clone()).or_insert_with(|| Arc::from(c.as_str()));
+            }
         }
         self.schema = Some(schema);
     }
@@ -334,7 +386,7 @@ impl Replica {
                         .and_then(|t| t.column(&c))
                         .map(|cs| &cs.ty)
                         .ok_or_else(|| proto(format!("{tname}: modify of unknown column {c}")))?;
-                    let cur = new.columns.entry(c.clone()).or_insert_with(|| Datum::default_for(ty));
+                    let cur = new.get_or_insert_with(&c, || Datum::default_for(ty));
                     cur.apply_diff(diff, ty).map_err(|e| proto(format!("{tname} row {uuid} column {c}: {e}")))?;
                     if old.get(&c) != new.get(&c) {
                         cols.insert(c);
@@ -360,7 +412,8 @@ impl Replica {
                 cols.insert(c.clone(), Datum::default_for(&cs.ty));
             }
         }
-        Row { columns: cols }
+        let name = |c: String| self.names.get(&c).cloned().unwrap_or_else(|| Arc::from(c));
+        Row::from_columns(cols.into_iter().map(|(c, d)| (name(c), d)))
     }
 
     fn insert_row(&mut self, tname: &str, uuid: Uuid, row: Row) {
@@ -418,5 +471,5 @@ impl Replica {
 }
 
 fn changed_columns(old: &Row, new: &Row) -> BTreeSet<String> {
-    old.columns.keys().chain(new.columns.keys()).filter(|c| old.get(c) != new.get(c)).cloned().collect()
+    old.column_names().chain(new.column_names()).filter(|c| old.get(c) != new.get(c)).map(String::from).collect()
 }

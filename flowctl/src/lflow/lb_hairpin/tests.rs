@@ -138,11 +138,11 @@ fn ctx(local: &[(u128, u32)]) -> SbContext {
 
 fn lb_row(datapaths: &[u128], group: Option<u128>) -> Row {
     let mut row = Row::default();
-    row.columns.insert("vips".into(), Datum::map([("10.0.0.10:80", "10.0.0.2:80")]));
-    row.columns.insert("protocol".into(), Datum::set(["udp"]));
-    row.columns.insert("options".into(), Datum::map([("hairpin_orig_tuple", "true")]));
-    row.columns.insert("datapaths".into(), Datum::set(datapaths.iter().map(|&u| uuid(u))));
-    row.columns.insert("datapath_group".into(), Datum::set(group.map(uuid)));
+    row.insert("vips", Datum::map([("10.0.0.10:80", "10.0.0.2:80")]));
+    row.insert("protocol", Datum::set(["udp"]));
+    row.insert("options", Datum::map([("hairpin_orig_tuple", "true")]));
+    row.insert("datapaths", Datum::set(datapaths.iter().map(|&u| uuid(u))));
+    row.insert("datapath_group", Datum::set(group.map(uuid)));
     row
 }
 
@@ -162,8 +162,8 @@ fn only_load_balancers_of_local_datapaths() {
     assert!(local_lb(&id, &lb_row(&[], None), &ctx, &templates).is_none());
     // A row of the wrong shape is no load balancer to speak of, and no panic.
     let mut bad = lb_row(&[1], None);
-    bad.columns.insert("vips".into(), Datum::set(["junk"]));
-    bad.columns.insert("options".into(), Datum::set([1i64]));
+    bad.insert("vips", Datum::set(["junk"]));
+    bad.insert("options", Datum::set([1i64]));
     let (lb, _) = local_lb(&id, &bad, &ctx, &templates).unwrap();
     assert!(lb.vips.is_empty());
 }
