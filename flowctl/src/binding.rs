@@ -100,6 +100,8 @@ pub struct Bindings {
     pub wanted: BTreeMap<String, Uuid>,
     pub bound_here: BTreeMap<String, Uuid>,
     pub local_datapaths: BTreeSet<Uuid>,
+    /// Conntrack zone keys: the VIFs among `wanted` and two per local datapath.
+    pub zone_keys: BTreeSet<String>,
 }
 
 impl Bindings {
@@ -116,7 +118,15 @@ impl Bindings {
             .filter_map(|(u, pb)| Some((pb.get_str("logical_port")?.to_string(), *u)))
             .collect();
         let local_datapaths = local_datapaths(sb, &wanted);
-        Bindings { wanted, bound_here, local_datapaths }
+        let mut zone_keys: BTreeSet<String> = wanted
+            .iter()
+            .filter(|(_, u)| sb.row("Port_Binding", u).is_some_and(|pb| pb.get_str("type") == Some("")))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for dp in &local_datapaths {
+            zone_keys.extend(crate::ctzone::datapath_keys(dp));
+        }
+        Bindings { wanted, bound_here, local_datapaths, zone_keys }
     }
 }
 

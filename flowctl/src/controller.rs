@@ -15,7 +15,7 @@ use crate::bridge;
 use crate::chassis;
 use crate::config::{chassis_value, ChassisConfig};
 use crate::coverage;
-use crate::ctzone::{self, CtZones};
+use crate::ctzone::{CtZones, EXTERNAL_ID_PREFIX};
 use crate::db::{string_map, Db, DbId, TxnOutcome};
 use crate::desired::{DesiredTable, Source};
 use crate::flows::{DesiredGroup, DesiredMeter};
@@ -77,6 +77,16 @@ pub struct Flowctl {
     last_physical: Option<LastPhysical>,
     /// What the last flow computation was made from: nothing to compute while it holds.
     last_flow_inputs: Option<FlowInputs>,
+    bindings_serial: u64,
+    /// What the zones were last updated from, and whether br-int's ids need them again.
+    zone_input: Option<(u64, bool)>,
+    zones_changed: bool,
+    zone_br_ids: Option<BTreeMap<String, String>>,
+    /// br-int's interfaces by iface-id, and the OVS revision and bridge they were read at.
+    ifaces: Option<(IfacesKey, BTreeMap<String, binding::LocalIface>)>,
+    /// Patch ports were in order for these inputs.
+    patch_idle: Option<PatchKey>,
+    conditions_for: Option<(Interest, BTreeMap<&'static str, Vec<shared::ovsdb::Condition>>)>,
     /// The inputs of the last plan, if it had nothing to write.
     idle_plan: Option<PlanKey>,
     /// pinctrl's state, section by section.
@@ -110,6 +120,18 @@ struct LastPhysical {
     key: PhysicalKey,
     iface_ids: BTreeSet<String>,
     tunnel_ofports: BTreeMap<String, u16>,
+}
+
+type IfacesKey = (u64, u64, Uuid);
+
+#[derive(Debug, PartialEq)]
+struct PatchKey {
+    ovs: (u64, u64),
+    sb: (u64, Vec<u64>),
+    mappings: BTreeMap<String, String>,
+    local_dps: BTreeSet<Uuid>,
+    chassis: Uuid,
+    keep_stale: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -194,6 +216,13 @@ impl Flowctl {
             last_flow_inputs: None,
             pinctrl_state: pinctrl_server::StateBuilder::default(),
             idle_plan: None,
+            bindings_serial: 0,
+            zone_input: None,
+            zones_changed: false,
+            zone_br_ids: None,
+            ifaces: None,
+            patch_idle: None,
+            conditions_for: None,
             generation_nb_cfg: BTreeMap::new(),
             installed_nb_cfg: None,
             peer_tx,
@@ -573,12 +602,17 @@ impl Flowctl {
         let sb_writable = sb.connected && !sb.txn_in_flight && !self.retry_at.contains_key(db_key(DbId::Sb));
         let mut sb_ops = if sb_writable { chassis::sync_chassis(sb, &cfg) } else { Vec::new() };
         let chassis_uuid = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
-        let ifaces = binding::local_ifaces(&self.ovs, br);
+        let ifaces_key = (self.ovs.epoch, self.ovs.revision, br_uuid);
+        if self.ifaces.as_ref().is_none_or(|(k, _)| *k != ifaces_key) {
+            self.ifaces = Some((ifaces_key, binding::local_ifaces(&self.ovs, br)));
+        }
+        let ifaces = self.ifaces.as_ref().map(|(_, i)| i.clone()).unwrap_or_default();
         if let Some(chassis_uuid) = chassis_uuid {
             // Walks every port binding: only when one of its inputs moved.
             let key = (sb.revisions(binding::TABLES), (self.ovs.epoch, self.ovs.revision), chassis_uuid, cfg.clone());
             if self.bindings.as_ref().is_none_or(|(k, _)| *k != key) {
                 self.bindings = Some((key, binding::Bindings::compute(sb, &ifaces, chassis_uuid, &cfg)));
+                self.bindings_serial += 1;
             }
             let Some((_, bindings)) = self.bindings.as_ref() else { return (ovs_ops, sb_ops) };
             if sb_writable {
@@ -608,25 +642,29 @@ impl Flowctl {
                 };
                 ovs_ops.extend(bridge::set_map_keys("Interface", iface.iface, "external_ids", &keys));
             }
-            let mut zone_keys: BTreeSet<String> = wanted
-                .iter()
-                .filter(|(_, u)| sb.row("Port_Binding", u).is_some_and(|pb| pb.get_str("type") == Some("")))
-                .map(|(n, _)| n.clone())
-                .collect();
-            for dp in &self.local_datapaths {
-                zone_keys.extend(ctzone::datapath_keys(dp));
-            }
             // Zones are freed only from a complete view: right after a start the conditional
             // monitor has not delivered every local datapath yet, and dropping their restored
             // zones would renumber live connections.
-            if sb.cond_acked >= sb.cond_requested && self.started.elapsed() >= STARTED_RECENTLY {
-                zones.update(&zone_keys);
-            } else {
-                zones.add(&zone_keys);
+            let complete = sb.cond_acked >= sb.cond_requested && self.started.elapsed() >= STARTED_RECENTLY;
+            let zone_input = (self.bindings_serial, complete);
+            if self.zone_input != Some(zone_input) {
+                let keys = &bindings.zone_keys;
+                self.zones_changed |= if complete { zones.update(keys) } else { zones.add(keys) };
+                self.zone_input = Some(zone_input);
             }
             self.bound = wanted;
         }
-        let mut br_keys = zones.external_ids(&br_ids);
+        // Formatting every zone is skipped while neither the zones nor br-int's ids moved.
+        let mut br_keys = BTreeMap::new();
+        let zone_ids: BTreeMap<String, String> = br_ids
+            .iter()
+            .filter(|(k, _)| k.starts_with(EXTERNAL_ID_PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if std::mem::take(&mut self.zones_changed) || self.zone_br_ids.as_ref() != Some(&zone_ids) {
+            br_keys = zones.external_ids(&br_ids);
+            self.zone_br_ids = Some(zone_ids);
+        }
         // A configuration counts as seen only once our own Southbound writes for it (chassis,
         // claims) are done: flows computed before a claim lands are not its flows.
         let sb_settled = sb_writable && sb_ops.is_empty();
@@ -651,16 +689,29 @@ impl Flowctl {
             // Right after a start the Southbound contents may be incomplete: removing a patch
             // port then would cut a physical network that is still in use (23.03 waits too).
             let keep_stale = self.started.elapsed() < STARTED_RECENTLY;
-            let br = (br_uuid, br);
-            ovs_ops.extend(patch::sync(
-                &self.ovs,
-                sb,
-                br,
-                &cfg.bridge_mappings,
-                &self.local_datapaths,
-                chassis_uuid,
+            // Walks the port bindings: skipped while its inputs hold and it had nothing to do.
+            let key = PatchKey {
+                ovs: (self.ovs.epoch, self.ovs.revision),
+                sb: sb.revisions(&["Port_Binding", "Datapath_Binding"]),
+                mappings: cfg.bridge_mappings.clone(),
+                local_dps: self.local_datapaths.clone(),
+                chassis: chassis_uuid,
                 keep_stale,
-            ));
+            };
+            if self.patch_idle.as_ref() != Some(&key) {
+                let br = (br_uuid, br);
+                let ops = patch::sync(
+                    &self.ovs,
+                    sb,
+                    br,
+                    &cfg.bridge_mappings,
+                    &self.local_datapaths,
+                    chassis_uuid,
+                    keep_stale,
+                );
+                self.patch_idle = ops.is_empty().then_some(key);
+                ovs_ops.extend(ops);
+            }
         }
         // pinctrl's state, rebuilt by the sections whose tables moved.
         if let Some(p) = self.pinctrl.as_mut() {
@@ -675,7 +726,15 @@ impl Flowctl {
             local_datapaths: self.local_datapaths.clone(),
         };
         let mut requested = None;
-        for (table, cond) in monitor::conditions(&interest) {
+        let conditions = match &self.conditions_for {
+            Some((i, c)) if *i == interest => c.clone(),
+            _ => {
+                let c = monitor::conditions(&interest);
+                self.conditions_for = Some((interest, c.clone()));
+                c
+            }
+        };
+        for (table, cond) in conditions {
             if self.sb_conditions.get(table) != Some(&cond) {
                 requested = Some(sb.client.set_condition(table, cond.clone()));
                 self.sb_conditions.insert(table, cond);
