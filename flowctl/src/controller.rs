@@ -108,6 +108,7 @@ const PHYSICAL_TABLES: &[&str] =
 #[derive(Debug, PartialEq)]
 struct PhysicalKey {
     ovs: (u64, u64),
+    sb_epoch: u64,
     zones: BTreeMap<String, u16>,
     geneve: u8,
     cfg: ChassisConfig,
@@ -341,11 +342,15 @@ impl Flowctl {
         let touched = std::mem::take(&mut sb.touched);
         let sb = &*sb;
         let Some((_, br)) = bridge::bridge_by_name(&self.ovs, &cfg.bridge) else { return };
-        let full = std::mem::take(&mut self.lflow_state.full_next);
+        // A new Southbound connection starts from an empty replica: rows deleted meanwhile
+        // never show as changes, so only a full computation can drop their flows.
+        let new_sb = self.lflow_state.last.as_ref().is_some_and(|l| l.sb_epoch != sb.epoch);
+        let full = std::mem::take(&mut self.lflow_state.full_next) || new_sb;
 
         // Physical flows: computed again only when what they are made of moved.
         let physical_key = PhysicalKey {
             ovs: (self.ovs.epoch, self.ovs.revision),
+            sb_epoch: sb.epoch,
             zones: zones.clone(),
             geneve,
             cfg: cfg.clone(),
@@ -368,6 +373,7 @@ impl Flowctl {
 
         let chassis = chassis::by_name(sb, "Chassis", &cfg.chassis_id).map(|(u, _)| u);
         let facts = LastInputs {
+            sb_epoch: sb.epoch,
             local_dps: self.local_datapaths.clone(),
             chassis,
             chassis_name: cfg.chassis_id.clone(),

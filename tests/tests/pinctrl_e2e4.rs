@@ -278,7 +278,12 @@ fn dump_mac_bindings_lists_learnt_and_southbound_bindings() {
     assert_eq!(lines.len(), 2, "{dump}");
     assert!(lines[0].contains("lr0-sw1") && lines[0].contains("ip: 10.0.1.50") && lines[0].contains(HOST), "{dump}");
     assert!(lines[1].contains("ip: 10.0.1.60") && lines[1].contains("00:00:00:00:00:60"), "{dump}");
-    // Stable: the same order again.
-    assert_eq!(sb.ovn_appctl(["debug/dump-mac-bindings"]), dump);
+    // Stable: the same order again, once the learnt binding is committed (its source then
+    // changes from "learnt, pending" to the Southbound row's).
+    let settled = wait_for(TIMEOUT, "the learnt binding committed", || {
+        let d = sb.ovn_appctl(["debug/dump-mac-bindings"]);
+        (!d.contains("pending") && d.contains("10.0.1.50") && d.contains("10.0.1.60")).then_some(d)
+    });
+    assert_eq!(sb.ovn_appctl(["debug/dump-mac-bindings"]), settled);
     assert!(sb.ovn_appctl(["list-commands"]).contains("debug/dump-mac-bindings"));
 }

@@ -16,6 +16,8 @@ use super::LflowInput;
 /// What the last computation was made from, besides the Southbound rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LastInputs {
+    /// The Southbound connection (a new one has a new replica).
+    pub sb_epoch: u64,
     pub local_dps: BTreeSet<Uuid>,
     pub chassis: Option<Uuid>,
     pub chassis_name: String,
