@@ -48,8 +48,9 @@ impl Row {
             }
         }
     }
-    /// The value of a column, set to `default()` first if absent.
-    pub fn get_or_insert_with(&mut self, column: &str, default: impl FnOnce() -> Datum) -> &mut Datum {
+    /// The value of a column, set to `default()` first if absent (`None` cannot happen: the
+    /// place is found or made).
+    pub fn get_or_insert_with(&mut self, column: &str, default: impl FnOnce() -> Datum) -> Option<&mut Datum> {
         let i = match self.find(column) {
             Ok(i) => i,
             Err(i) => {
@@ -57,7 +58,7 @@ impl Row {
                 i
             }
         };
-        &mut self.columns[i].1
+        self.columns.get_mut(i).map(|(_, d)| d)
     }
     /// Number of columns held.
     pub fn len(&self) -> usize {
@@ -386,7 +387,9 @@ impl Replica {
                         .and_then(|t| t.column(&c))
                         .map(|cs| &cs.ty)
                         .ok_or_else(|| proto(format!("{tname}: modify of unknown column {c}")))?;
-                    let cur = new.get_or_insert_with(&c, || Datum::default_for(ty));
+                    let cur = new
+                        .get_or_insert_with(&c, || Datum::default_for(ty))
+                        .ok_or_else(|| proto(format!("{tname}: no place for column {c}")))?;
                     cur.apply_diff(diff, ty).map_err(|e| proto(format!("{tname} row {uuid} column {c}: {e}")))?;
                     if old.get(&c) != new.get(&c) {
                         cols.insert(c);
