@@ -81,7 +81,8 @@ pub struct Flowctl {
     /// What the zones were last updated from, and whether br-int's ids need them again.
     zone_input: Option<(u64, bool)>,
     zones_changed: bool,
-    zone_br_ids: Option<BTreeMap<String, String>>,
+    /// The ct-zone ids br-int should have, as the zones last stood.
+    zone_ids_wanted: Option<BTreeMap<String, String>>,
     /// br-int's interfaces by iface-id, and the OVS revision and bridge they were read at.
     ifaces: Option<(IfacesKey, BTreeMap<String, binding::LocalIface>)>,
     /// Patch ports were in order for these inputs.
@@ -220,7 +221,7 @@ impl Flowctl {
             bindings_serial: 0,
             zone_input: None,
             zones_changed: false,
-            zone_br_ids: None,
+            zone_ids_wanted: None,
             ifaces: None,
             patch_idle: None,
             conditions_for: None,
@@ -507,7 +508,6 @@ impl Flowctl {
         format!("{}, {} local ports, {pinctrl}", sb, self.bound.len())
     }
 
-    /// One pass: bring the OVS and SB databases to what they should be.
     /// Everything planning reads besides its own state: while it holds and the last plan had
     /// nothing to write, planning again would find nothing either (events from pinctrl, echo
     /// replies and idle wake-ups then cost nothing).
@@ -521,6 +521,7 @@ impl Flowctl {
         }
     }
 
+    /// One pass: bring the OVS and SB databases to what they should be.
     fn run_once(&mut self) {
         let (mut ovs_ops, mut sb_ops) = (Vec::new(), Vec::new());
         if self.idle_plan.as_ref() != Some(&self.plan_key()) {
@@ -660,17 +661,18 @@ impl Flowctl {
             }
             self.bound = wanted;
         }
-        // Formatting every zone is skipped while neither the zones nor br-int's ids moved.
-        let mut br_keys = BTreeMap::new();
-        let zone_ids: BTreeMap<String, String> = br_ids
-            .iter()
-            .filter(|(k, _)| k.starts_with(EXTERNAL_ID_PREFIX))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if std::mem::take(&mut self.zones_changed) || self.zone_br_ids.as_ref() != Some(&zone_ids) {
-            br_keys = zones.external_ids(&br_ids);
-            self.zone_br_ids = Some(zone_ids);
+        // br-int's ct-zone ids are compared with what the zones want (formatted again only
+        // when the zones change), and rewritten while they differ.
+        if std::mem::take(&mut self.zones_changed) || self.zone_ids_wanted.is_none() {
+            self.zone_ids_wanted =
+                Some(zones.external_ids(&BTreeMap::new()).into_iter().filter_map(|(k, v)| Some((k, v?))).collect());
         }
+        let zone_ids = br_ids.iter().filter(|(k, _)| k.starts_with(EXTERNAL_ID_PREFIX));
+        let mut br_keys = if zone_ids.eq(self.zone_ids_wanted.iter().flatten()) {
+            BTreeMap::new()
+        } else {
+            zones.external_ids(&br_ids)
+        };
         // A configuration counts as seen only once our own Southbound writes for it (chassis,
         // claims) are done: flows computed before a claim lands are not its flows.
         let sb_settled = sb_writable && sb_ops.is_empty();
@@ -732,18 +734,14 @@ impl Flowctl {
             local_datapaths: self.local_datapaths.clone(),
         };
         let mut requested = None;
-        let conditions = match &self.conditions_for {
-            Some((i, c)) if *i == interest => c.clone(),
-            _ => {
-                let c = monitor::conditions(&interest);
-                self.conditions_for = Some((interest, c.clone()));
-                c
-            }
-        };
-        for (table, cond) in conditions {
-            if self.sb_conditions.get(table) != Some(&cond) {
+        if self.conditions_for.as_ref().is_none_or(|(i, _)| *i != interest) {
+            let conditions = monitor::conditions(&interest);
+            self.conditions_for = Some((interest, conditions));
+        }
+        for (table, cond) in self.conditions_for.iter().flat_map(|(_, c)| c) {
+            if self.sb_conditions.get(table) != Some(cond) {
                 requested = Some(sb.client.set_condition(table, cond.clone()));
-                self.sb_conditions.insert(table, cond);
+                self.sb_conditions.insert(table, cond.clone());
             }
         }
         let nb_cfg = sb.rows("SB_Global").next().and_then(|(_, g)| g.get_i64("nb_cfg"));

@@ -207,6 +207,11 @@ pub fn string_map(row: &Row, column: &str) -> std::collections::BTreeMap<String,
         .collect()
 }
 
+/// A row's `tunnel_key` (datapaths, ports, multicast groups), if it fits OVN's 32 bits.
+pub fn tunnel_key(row: &Row) -> Option<u32> {
+    row.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok())
+}
+
 /// UUIDs held by a set-of-references column.
 pub fn uuid_set(row: &Row, column: &str) -> Vec<Uuid> {
     row.get_set(column).filter_map(|a| a.as_uuid()).collect()

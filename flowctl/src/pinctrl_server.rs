@@ -498,7 +498,7 @@ fn datapath_keys(sb: &Db, local_dps: &BTreeSet<Uuid>) -> BTreeMap<Uuid, u32> {
     local_dps
         .iter()
         .filter_map(|dp| {
-            let key = sb.row("Datapath_Binding", dp)?.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok())?;
+            let key = crate::db::tunnel_key(sb.row("Datapath_Binding", dp)?)?;
             Some((*dp, key))
         })
         .collect()
@@ -524,8 +524,7 @@ fn port_records(i: &Inputs<'_>) -> Vec<Record> {
     let mut records = Vec::new();
     for (_, pb) in i.sb.rows("Port_Binding") {
         let (Some(name), Some(dp)) = (pb.get_str("logical_port"), pb.get_uuid("datapath")) else { continue };
-        let (Some(dp_key), Some(key)) = (i.keys.get(&dp), pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()))
-        else {
+        let (Some(dp_key), Some(key)) = (i.keys.get(&dp), crate::db::tunnel_key(pb)) else {
             continue;
         };
         let macs = pb.get_set("mac").filter_map(|a| a.as_str().map(String::from)).collect();
@@ -612,7 +611,7 @@ fn announcements(
     for (_, pb) in sb.rows("Port_Binding") {
         let Some(dp) = pb.get_uuid("datapath").filter(|d| with_localnet.contains(d)) else { continue };
         let (Some(&datapath_key), Some(port_key), Some(name)) =
-            (keys.get(&dp), pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()), pb.get_str("logical_port"))
+            (keys.get(&dp), crate::db::tunnel_key(pb), pb.get_str("logical_port"))
         else {
             continue;
         };
@@ -684,10 +683,9 @@ fn service_monitors(
         if pb.get_uuid("chassis") != Some(chassis) {
             continue;
         }
-        let (Some(&datapath_key), Some(port_key)) = (
-            pb.get_uuid("datapath").and_then(|d| keys.get(&d)),
-            pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()),
-        ) else {
+        let (Some(&datapath_key), Some(port_key)) =
+            (pb.get_uuid("datapath").and_then(|d| keys.get(&d)), crate::db::tunnel_key(pb))
+        else {
             continue;
         };
         let Some(ip) = sm.get_str("ip").and_then(|i| i.parse::<std::net::IpAddr>().ok()) else { continue };
@@ -763,7 +761,7 @@ fn ip_multicast(
         let ports = crate::db::uuid_set(row, "ports")
             .iter()
             .filter_map(|u| sb.row("Port_Binding", u))
-            .filter_map(|p| p.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()))
+            .filter_map(crate::db::tunnel_key)
             .collect();
         let address = row.get_str("address").unwrap_or("").to_string();
         out.push(Record::IgmpGroup { datapath_key, address, ports });
@@ -813,7 +811,7 @@ fn ra_ports(sb: &Db, keys: &BTreeMap<shared::ovsdb::Uuid, u32>) -> Vec<Record> {
             .and_then(|u| sb.row("Datapath_Binding", &u))
             .and_then(|d| d.get_i64("tunnel_key"))
             .and_then(|k| u32::try_from(k).ok());
-        let peer_key = peer_pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok());
+        let peer_key = crate::db::tunnel_key(peer_pb);
         let (Some(datapath_key), Some(port_key)) = (peer_dp_key, peer_key) else { continue };
         let options =
             crate::db::string_map(pb, "options").into_iter().filter(|(k, _)| k.starts_with("ipv6_ra_")).collect();

@@ -111,10 +111,6 @@ const PORT_TABLES: &[&str] =
     &["Datapath_Binding", "Port_Binding", "Chassis", "HA_Chassis_Group", "HA_Chassis", "Multicast_Group"];
 
 impl SbContext {
-    pub fn build(sb: &Db, local_dps: &BTreeSet<Uuid>, here: &ThisChassis<'_>) -> SbContext {
-        SbContext::update(None, sb, local_dps, here, None).0
-    }
-
     /// Brings `prev` (built for the same local datapaths and chassis) up to date with the
     /// rows `touched` since, rebuilding only the parts those tables feed; builds everything
     /// without `prev` or `touched`. Also returns what was replaced, to compare.
@@ -210,16 +206,16 @@ impl SbContext {
         ctx.related.clear();
         for dp in local_dps {
             let Some(row) = sb.row("Datapath_Binding", dp) else { continue };
-            let Some(key) = key(row) else { continue };
+            let Some(key) = crate::db::tunnel_key(row) else { continue };
             let is_switch = row.get_map_str("external_ids", "logical-router").is_none();
             let snat_ct_zone_set = row.get_map_str("external_ids", "snat-ct-zone").is_some();
             ctx.datapaths.insert(*dp, Datapath { key, is_switch, port_keys: HashMap::new(), snat_ct_zone_set });
         }
         let dp_keys: HashMap<Uuid, u32> =
-            sb.rows("Datapath_Binding").filter_map(|(u, r)| Some((*u, key(r)?))).collect();
+            sb.rows("Datapath_Binding").filter_map(|(u, r)| Some((*u, crate::db::tunnel_key(r)?))).collect();
         for (_, pb) in sb.rows("Port_Binding") {
             let (Some(name), Some(dp)) = (pb.get_str("logical_port"), pb.get_uuid("datapath")) else { continue };
-            let (Some(dp_key), Some(port_key)) = (dp_keys.get(&dp), key(pb)) else { continue };
+            let (Some(dp_key), Some(port_key)) = (dp_keys.get(&dp), crate::db::tunnel_key(pb)) else { continue };
             ctx.port_ids.insert(name.to_string(), (*dp_key, port_key));
             if let Some(chassis) =
                 pb.get_uuid("chassis").and_then(|c| sb.row("Chassis", &c)).and_then(|c| c.get_str("name"))
@@ -241,7 +237,7 @@ impl SbContext {
         }
         for (_, mg) in sb.rows("Multicast_Group") {
             let (Some(name), Some(dp)) = (mg.get_str("name"), mg.get_uuid("datapath")) else { continue };
-            if let (Some(datapath), Some(key)) = (ctx.datapaths.get_mut(&dp), key(mg)) {
+            if let (Some(datapath), Some(key)) = (ctx.datapaths.get_mut(&dp), crate::db::tunnel_key(mg)) {
                 datapath.port_keys.entry(name.to_string()).or_insert(key);
             }
         }
@@ -292,10 +288,6 @@ impl SbContext {
     pub fn lookups<'a>(&'a self, dp: &'a Datapath) -> DatapathLookups<'a> {
         DatapathLookups { ctx: self, dp }
     }
-}
-
-fn key(row: &Row) -> Option<u32> {
-    row.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok())
 }
 
 /// [`Lookups`] for one datapath.

@@ -27,7 +27,7 @@ pub fn flows(input: &LflowInput<'_>, out: &mut Vec<DesiredFlow>) {
         let keys = pb
             .get_uuid("datapath")
             .and_then(|dp| input.ctx.datapaths.get(&dp))
-            .zip(pb.get_i64("tunnel_key").and_then(|k| u32::try_from(k).ok()))
+            .zip(crate::db::tunnel_key(pb))
             .map(|(dp, key)| (dp.key, key));
         ports.entry(name).or_insert(keys);
     }

@@ -22,6 +22,8 @@ pub struct LflowState {
     pub meter_refs: BTreeMap<String, usize>,
     /// The next computation walks every logical flow (`recompute`, or nothing computed yet).
     pub full_next: bool,
+    /// The next computation translates every flow again, cached or not (`recompute`).
+    pub retranslate: bool,
     /// What the last computation was made from, to find what changed since.
     pub last: Option<super::incremental::LastInputs>,
     pub ctx: Option<super::context::SbContext>,
@@ -39,6 +41,7 @@ impl Default for LflowState {
             group_refs: BTreeMap::new(),
             meter_refs: BTreeMap::new(),
             full_next: true,
+            retranslate: false,
             last: None,
             ctx: None,
             warned: HashSet::new(),
@@ -56,11 +59,9 @@ impl LflowState {
     /// The next computation translates every flow afresh (`recompute`); a bad flow is
     /// reported again.
     pub fn forget_translations(&mut self) {
-        for lflow in self.cache.lflows() {
-            for dp in self.cache.datapaths_of(&lflow) {
-                self.cache.remove((lflow, dp));
-            }
-        }
+        // The cached translations stay until replaced: their flows, conjunction ids and group
+        // uses are withdrawn as each is translated again.
+        self.retranslate = true;
         self.warned.clear();
         self.full_next = true;
     }

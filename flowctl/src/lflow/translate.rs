@@ -78,6 +78,8 @@ struct Shared<'a> {
     meters_by_name: HashMap<&'a str, &'a Row>,
     /// Template variables change every flow that uses one; rare enough to key all on them.
     template_hash: u64,
+    /// Translate again even where the cached translation still holds (`recompute`).
+    retranslate: bool,
 }
 
 /// Translates the Logical_Flows of the local datapaths into `desired`: every flow (`changed`
@@ -95,6 +97,7 @@ pub fn logical_flows(
         options: OptionTables::ovn_23_03(),
         meters_by_name: sb.rows("Meter").filter_map(|(_, r)| Some((r.get_str("name")?, r))).collect(),
         template_hash: hash_of(&input.ctx.template_vars.iter().collect::<BTreeMap<_, _>>()),
+        retranslate: std::mem::take(&mut ids.retranslate),
     };
     ids.cache.hits = 0;
     ids.cache.misses = 0;
@@ -149,7 +152,7 @@ fn consider(shared: &Shared<'_>, uuid: Uuid, row: Option<&Row>, ids: &mut LflowS
         let Some(dp) = ctx.datapaths.get(&dp_uuid) else { continue };
         let row_hash = hash_of(&(base_hash, dp.key, dp.is_switch, dp.snat_ct_zone_set, shared.template_hash));
         let key = (lflow.uuid, dp_uuid);
-        if still_valid(shared, dp, key, row_hash, ids) {
+        if !shared.retranslate && still_valid(shared, dp, key, row_hash, ids) {
             ids.cache.hits += 1;
             continue;
         }
